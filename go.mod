@@ -1,0 +1,3 @@
+module github.com/keyward/keyward
+
+go 1.26.0

@@ -1,0 +1,191 @@
+package keyward
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// OrgID identifies an organization: 1 to 64 characters of [A-Za-z0-9._-].
+// Organizations have no record of their own; they exist through their keys.
+type OrgID string
+
+// MaxOrgIDLen is the longest organization id accepted.
+const MaxOrgIDLen = 64
+
+// ParseOrgID validates s as an organization id.
+func ParseOrgID(s string) (OrgID, error) {
+	if len(s) == 0 || len(s) > MaxOrgIDLen {
+		return "", fmt.Errorf("must be 1 to %d characters", MaxOrgIDLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return "", fmt.Errorf("must contain only letters, digits, '.', '_' and '-'")
+		}
+	}
+	return OrgID(s), nil
+}
+
+// KeyID identifies a key: a positive integer below 2^53 (so that it survives
+// a round trip through a JavaScript number), drawn at random so that ids are
+// neither sequential nor guessable from a neighbour. It is written "key-456".
+type KeyID int64
+
+// MaxKeyID bounds key ids: every id is in [1, MaxKeyID).
+const MaxKeyID = 1 << 53
+
+// keyIDPrefix is how a key id is written in the API.
+const keyIDPrefix = "key-"
+
+// NewKeyID draws a random key id from crypto/rand.
+func NewKeyID() KeyID {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(fmt.Sprintf("keyward: crypto/rand failed: %v", err))
+		}
+		if id := KeyID(binary.BigEndian.Uint64(b[:]) & (MaxKeyID - 1)); id > 0 {
+			return id
+		}
+	}
+}
+
+// ParseKeyID accepts "key-456" and "456" alike.
+func ParseKeyID(s string) (KeyID, error) {
+	digits := strings.TrimPrefix(s, keyIDPrefix)
+	if digits == "" || len(digits) > 16 || digits[0] == '0' {
+		return 0, fmt.Errorf("not a key id")
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n <= 0 || n >= MaxKeyID {
+		return 0, fmt.Errorf("not a key id")
+	}
+	return KeyID(n), nil
+}
+
+// String returns the id as the API writes it: "key-456".
+func (id KeyID) String() string { return keyIDPrefix + strconv.FormatInt(int64(id), 10) }
+
+// Permission is one thing a key may do. The set is closed.
+type Permission string
+
+// The permissions a key can carry. Manage lets a key manage the keys of its
+// own organization.
+const (
+	PermRead   Permission = "read"
+	PermWrite  Permission = "write"
+	PermCreate Permission = "create"
+	PermUpdate Permission = "update"
+	PermDelete Permission = "delete"
+	PermManage Permission = "manage"
+)
+
+// AllPermissions lists every permission, in the order the documentation uses.
+var AllPermissions = []Permission{PermRead, PermWrite, PermCreate, PermUpdate, PermDelete, PermManage}
+
+// allowedPermissions is AllPermissions for error messages.
+var allowedPermissions = func() string {
+	s := make([]string, len(AllPermissions))
+	for i, p := range AllPermissions {
+		s[i] = string(p)
+	}
+	return strings.Join(s, ", ")
+}()
+
+// ParsePermissions validates a list of permission names: case-insensitive,
+// at least one, each one of AllPermissions. The result is lower-case and
+// deduplicated, in the order of first appearance.
+func ParsePermissions(in []string) ([]Permission, error) {
+	if len(in) == 0 {
+		return nil, fmt.Errorf("must list at least one of: %s", allowedPermissions)
+	}
+	out := make([]Permission, 0, len(in))
+	seen := make(map[Permission]bool, len(in))
+	for _, s := range in {
+		p := Permission(strings.ToLower(strings.TrimSpace(s)))
+		if !p.Valid() {
+			return nil, fmt.Errorf("unknown permission %q; allowed: %s", truncate(s, 32), allowedPermissions)
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Valid reports whether p is one of AllPermissions.
+func (p Permission) Valid() bool {
+	switch p {
+	case PermRead, PermWrite, PermCreate, PermUpdate, PermDelete, PermManage:
+		return true
+	}
+	return false
+}
+
+// MaxNameLen is the longest key name accepted, in characters.
+const MaxNameLen = 200
+
+// ParseName validates a key's name: trimmed, 1 to MaxNameLen characters, no
+// control characters.
+func ParseName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", fmt.Errorf("is required")
+	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(s) > MaxNameLen {
+		return "", fmt.Errorf("must be at most %d characters", MaxNameLen)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("must not contain control characters")
+		}
+	}
+	return s, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// Key is an API key's record. It never holds the secret, only its hash.
+type Key struct {
+	ID    KeyID
+	OrgID OrgID // empty for a root key
+	// Root keys belong to the platform operator and manage every
+	// organization. A root key has no organization.
+	Root        bool
+	Name        string
+	Permissions []Permission
+	Hash        SecretHash
+	Hint        string
+	CreatedAt   time.Time
+	LastUsedAt  *time.Time
+	DeletedAt   *time.Time
+}
+
+// Has reports whether the key holds permission p. A root key holds every
+// permission.
+func (k *Key) Has(p Permission) bool {
+	if k.Root {
+		return true
+	}
+	for _, q := range k.Permissions {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}

@@ -60,7 +60,7 @@ func ErrorCode(err error) string {
 		return ""
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil && e.Code != "" {
 		return e.Code
 	}
 	return EINTERNAL
@@ -71,7 +71,7 @@ func ErrorCode(err error) string {
 // reaches a client.
 func ErrorMessage(err error) string {
 	var e *Error
-	if errors.As(err, &e) && e.Code != EINTERNAL {
+	if errors.As(err, &e) && e != nil && e.Code != EINTERNAL && e.Code != "" {
 		return e.Message
 	}
 	return "internal error"
@@ -80,7 +80,7 @@ func ErrorMessage(err error) string {
 // ErrorFields returns the field errors of the first *Error in err's chain.
 func ErrorFields(err error) []FieldError {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil {
 		return e.Fields
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -59,8 +60,14 @@ func NewKeyID() KeyID {
 // ParseKeyID accepts "key-456" and "456" alike.
 func ParseKeyID(s string) (KeyID, error) {
 	digits := strings.TrimPrefix(s, keyIDPrefix)
+	// One spelling per id: digits only, no sign, no leading zero.
 	if digits == "" || len(digits) > 16 || digits[0] == '0' {
 		return 0, fmt.Errorf("not a key id")
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, fmt.Errorf("not a key id")
+		}
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || n <= 0 || n >= MaxKeyID {
@@ -160,7 +167,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// Key is an API key's record. It never holds the secret, only its hash.
+// Key is an API key's record. It never holds the secret, only its hash,
+// and its LogValue leaves even the hash out.
 type Key struct {
 	ID    KeyID
 	OrgID OrgID // empty for a root key
@@ -174,6 +182,11 @@ type Key struct {
 	CreatedAt   time.Time
 	LastUsedAt  *time.Time
 	DeletedAt   *time.Time
+}
+
+// LogValue logs a key by what identifies it, never its hash.
+func (k *Key) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", k.ID.String()), slog.String("org_id", string(k.OrgID)), slog.Bool("root", k.Root))
 }
 
 // Has reports whether the key holds permission p. A root key holds every

@@ -39,12 +39,14 @@ var ErrMalformedSecret = errors.New("malformed API key")
 
 // Secret is a key's secret. It exists in memory between its creation and the
 // one response that shows it, and between a request's arrival and its
-// hashing. Its String, GoString, Format, LogValue and MarshalJSON all redact,
-// so that a secret passed by mistake to a logger, an error or an encoder does
-// not leak; Reveal is the one way to read it.
-type Secret string
+// hashing. It is a struct holding a pointer, not a string, so that no path
+// through fmt, log/slog or encoding/json can print it by mistake: its
+// String, GoString, Format, LogValue and MarshalJSON redact it, and the
+// reflection those packages fall back on (unexported fields, bad verbs, map
+// keys) finds only an address. Reveal is the one way to read it.
+type Secret struct{ p *string }
 
-// redacted stands in for a secret wherever one would be printed.
+// redacted stands in for a secret or a hash wherever one would be printed.
 const redacted = "[REDACTED]"
 
 // NewSecret generates a secret from 32 bytes of crypto/rand.
@@ -64,27 +66,28 @@ func NewSecret() Secret {
 	var check [secretCheckLen]byte
 	encodeChecksum(&check, crc32.ChecksumIEEE([]byte(sb.String())))
 	sb.Write(check[:])
-	return Secret(sb.String())
+	v := sb.String()
+	return Secret{&v}
 }
 
 // ParseSecret checks that s is a well-formed secret with a valid checksum.
 // It touches no storage, so a look-alike costs almost nothing to refuse.
 func ParseSecret(s string) (Secret, error) {
 	if len(s) != SecretLen || !strings.HasPrefix(s, SecretPrefix) {
-		return "", ErrMalformedSecret
+		return Secret{}, ErrMalformedSecret
 	}
 	for i := len(SecretPrefix); i < len(s); i++ {
 		if base62Value(s[i]) < 0 {
-			return "", ErrMalformedSecret
+			return Secret{}, ErrMalformedSecret
 		}
 	}
 	n := len(s) - secretCheckLen
 	var want [secretCheckLen]byte
 	encodeChecksum(&want, crc32.ChecksumIEEE([]byte(s[:n])))
 	if subtle.ConstantTimeCompare(want[:], []byte(s[n:])) != 1 {
-		return "", ErrMalformedSecret
+		return Secret{}, ErrMalformedSecret
 	}
-	return Secret(s), nil
+	return Secret{&s}, nil
 }
 
 func encodeChecksum(dst *[secretCheckLen]byte, sum uint32) {
@@ -108,19 +111,26 @@ func base62Value(c byte) int {
 
 // Reveal returns the secret itself. Call it only to write the one response
 // that creates the key, or to print a new root key once.
-func (s Secret) Reveal() string { return string(s) }
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
 
 // Hash returns the SHA-256 of the full secret: what storage keeps.
-func (s Secret) Hash() SecretHash { return sha256.Sum256([]byte(s)) }
+func (s Secret) Hash() SecretHash { return sha256.Sum256([]byte(s.Reveal())) }
 
 // Hint returns what may be shown of a secret after its creation: the prefix
-// with the first and the last four characters, "kw_Ab3d...x9Zq".
+// with the first and the last four characters, "kw_Ab3d...x9Zq". It is empty
+// for the zero Secret.
 func (s Secret) Hint() string {
-	if len(s) != SecretLen {
+	v := s.Reveal()
+	if len(v) != SecretLen {
 		return ""
 	}
 	p := len(SecretPrefix)
-	return string(s[:p+4]) + "..." + string(s[len(s)-4:])
+	return v[:p+4] + "..." + v[len(v)-4:]
 }
 
 // String redacts the secret.
@@ -150,5 +160,15 @@ func (h SecretHash) Equal(o SecretHash) bool { return subtle.ConstantTimeCompare
 // stolen hash would let anyone test guesses offline.
 func (h SecretHash) String() string { return redacted }
 
+// GoString redacts the hash from %#v.
+func (h SecretHash) GoString() string { return redacted }
+
+// Format redacts the hash from every fmt verb.
+func (h SecretHash) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+
 // LogValue redacts the hash from log/slog.
 func (h SecretHash) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON redacts the hash from encoding/json (and so from slog's JSON
+// handler when a whole Key is logged).
+func (h SecretHash) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }

@@ -57,7 +57,13 @@ var errUnauthenticated = Errorf(EUNAUTHORIZED, "a valid API key is required")
 // authorize decides whether caller may manage the keys of org. A key of
 // another organization gets ENOTFOUND, exactly as for an organization or key
 // that does not exist, so that no answer tells an outsider what exists.
+//
+// org is checked first: the empty organization holds the root keys, which
+// no API caller may reach by naming it.
 func authorize(caller *Key, org OrgID) error {
+	if _, err := ParseOrgID(string(org)); err != nil {
+		return Invalid("invalid organization", FieldError{Field: "org_id", Reason: err.Error()})
+	}
 	switch {
 	case caller == nil:
 		return errUnauthenticated
@@ -75,10 +81,7 @@ func authorize(caller *Key, org OrgID) error {
 // once, to the caller, and never stored.
 func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewKey) (*Key, Secret, error) {
 	if err := authorize(caller, org); err != nil {
-		return nil, "", err
-	}
-	if _, err := ParseOrgID(string(org)); err != nil {
-		return nil, "", Invalid("invalid organization", FieldError{Field: "org_id", Reason: err.Error()})
+		return nil, Secret{}, err
 	}
 	return s.create(ctx, org, false, in)
 }
@@ -95,14 +98,14 @@ func (s *Service) CreateRootKey(ctx context.Context, name string) (*Key, Secret,
 func (s *Service) Bootstrap(ctx context.Context) (*Key, Secret, bool, error) {
 	k, secret, err := s.newKey("", true, NewKey{Name: "root", Permissions: AllPermissions})
 	if err != nil {
-		return nil, "", false, err
+		return nil, Secret{}, false, err
 	}
 	ok, err := s.store.BootstrapRootKey(ctx, k)
 	if err != nil {
-		return nil, "", false, fmt.Errorf("bootstrap root key: %w", err)
+		return nil, Secret{}, false, fmt.Errorf("bootstrap root key: %w", err)
 	}
 	if !ok {
-		return nil, "", false, nil
+		return nil, Secret{}, false, nil
 	}
 	return k, secret, true, nil
 }
@@ -111,14 +114,14 @@ func (s *Service) create(ctx context.Context, org OrgID, root bool, in NewKey) (
 	for attempt := 1; ; attempt++ {
 		k, secret, err := s.newKey(org, root, in)
 		if err != nil {
-			return nil, "", err
+			return nil, Secret{}, err
 		}
 		err = s.store.CreateKey(ctx, k)
 		if ErrorCode(err) == ECONFLICT && attempt < maxCreateAttempts {
 			continue // a random id collided: draw another
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("create key: %w", err)
+			return nil, Secret{}, fmt.Errorf("create key: %w", err)
 		}
 		return k, secret, nil
 	}
@@ -140,7 +143,7 @@ func (s *Service) newKey(org OrgID, root bool, in NewKey) (*Key, Secret, error) 
 		bad = append(bad, FieldError{Field: "permissions", Reason: err.Error()})
 	}
 	if len(bad) > 0 {
-		return nil, "", Invalid("invalid key", bad...)
+		return nil, Secret{}, Invalid("invalid key", bad...)
 	}
 	secret := NewSecret()
 	return &Key{

@@ -1,0 +1,488 @@
+package keyward_test
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward"
+)
+
+func TestParseOrgID(t *testing.T) {
+	valid := []struct {
+		name string
+		in   string
+	}{
+		{"word", "acme"},
+		{"one character", "a"},
+		{"64 characters", strings.Repeat("a", 64)},
+		{"every kind of character", "a.b_c-D9"},
+		{"digits", "0123"},
+		{"punctuation only", "._-"},
+	}
+	for _, tt := range valid {
+		t.Run("valid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParseOrgID(tt.in)
+			if err != nil {
+				t.Fatalf("ParseOrgID(%q) = %v", tt.in, err)
+			}
+			if got != keyward.OrgID(tt.in) {
+				t.Fatalf("ParseOrgID(%q) = %q", tt.in, got)
+			}
+		})
+	}
+	invalid := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"65 characters", strings.Repeat("a", 65)},
+		{"space", "a b"},
+		{"slash", "a/b"},
+		{"non-ASCII letter", "ü"},
+		{"percent-encoded slash", "a%2F"},
+		{"leading space", " acme"},
+		{"trailing newline", "acme\n"},
+		{"NUL", "ac\x00me"},
+		{"colon", "a:b"},
+		{"question mark", "a?b"},
+		{"invalid UTF-8", "a\xffb"},
+		{"64 characters then one more", strings.Repeat("a", 64) + "ü"},
+	}
+	for _, tt := range invalid {
+		t.Run("invalid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParseOrgID(tt.in)
+			if err == nil {
+				t.Fatalf("ParseOrgID(%q) = %q, want an error", tt.in, got)
+			}
+			if got != "" {
+				t.Fatalf("ParseOrgID(%q) returned %q with its error", tt.in, got)
+			}
+		})
+	}
+}
+
+func TestParseKeyID(t *testing.T) {
+	valid := []struct {
+		name string
+		in   string
+		want keyward.KeyID
+	}{
+		{"prefixed", "key-456", 456},
+		{"bare", "456", 456},
+		{"one", "1", 1},
+		{"prefixed one", "key-1", 1},
+		{"largest", "9007199254740991", keyward.MaxKeyID - 1},
+		{"largest prefixed", "key-9007199254740991", keyward.MaxKeyID - 1},
+		{"inner zero", "key-1000", 1000},
+	}
+	for _, tt := range valid {
+		t.Run("valid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParseKeyID(tt.in)
+			if err != nil {
+				t.Fatalf("ParseKeyID(%q) = %v", tt.in, err)
+			}
+			if got != tt.want {
+				t.Fatalf("ParseKeyID(%q) = %d, want %d", tt.in, got, tt.want)
+			}
+		})
+	}
+	invalid := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"prefix only", "key-"},
+		{"zero", "0"},
+		{"prefixed zero", "key-0"},
+		{"negative", "-1"},
+		{"prefixed negative", "key--1"},
+		{"leading zero", "0456"},
+		{"prefixed leading zero", "key-0456"},
+		{"exponent", "1e3"},
+		{"letters", "key-abc"},
+		{"2^53", "9007199254740992"},
+		{"prefixed 2^53", "key-9007199254740992"},
+		{"beyond int64", "99999999999999999999"},
+		{"int64 max", "9223372036854775807"},
+		{"leading space", " 456"},
+		{"trailing space", "456 "},
+		{"upper-case prefix", "KEY-456"},
+		{"prefix twice", "key-key-456"},
+		{"underscore", "1_000"},
+		{"hex", "0x1c8"},
+		{"decimal point", "456.0"},
+		{"other prefix", "id-456"},
+		{"trailing letters", "456abc"},
+		{"full-width digits", "４５６"},
+	}
+	for _, tt := range invalid {
+		t.Run("invalid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParseKeyID(tt.in)
+			if err == nil {
+				t.Fatalf("ParseKeyID(%q) = %d, want an error", tt.in, got)
+			}
+			if got != 0 {
+				t.Fatalf("ParseKeyID(%q) returned %d with its error", tt.in, got)
+			}
+		})
+	}
+}
+
+// TestParseKeyIDCanonical exposes a bug: ParseKeyID rejects "0456" so that a
+// key has one spelling, but strconv.ParseInt accepts a leading '+', so
+// "+456", "key-+456" and even "+0456" are all accepted as key-456.
+func TestParseKeyIDCanonical(t *testing.T) {
+	for _, in := range []string{"+456", "key-+456", "+0456", "key-+0456", "+1"} {
+		t.Run(in, func(t *testing.T) {
+			if got, err := keyward.ParseKeyID(in); err == nil {
+				t.Fatalf("ParseKeyID(%q) = %v, want an error: only %q and %q spell that id",
+					in, got, got.String(), strings.TrimPrefix(got.String(), "key-"))
+			}
+		})
+	}
+}
+
+func TestKeyIDString(t *testing.T) {
+	tests := []struct {
+		id   keyward.KeyID
+		want string
+	}{
+		{1, "key-1"},
+		{456, "key-456"},
+		{1000, "key-1000"},
+		{keyward.MaxKeyID - 1, "key-9007199254740991"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.id.String(); got != tt.want {
+				t.Fatalf("KeyID(%d).String() = %q, want %q", int64(tt.id), got, tt.want)
+			}
+			back, err := keyward.ParseKeyID(tt.id.String())
+			if err != nil || back != tt.id {
+				t.Fatalf("ParseKeyID(%q) = %d, %v, want %d", tt.id.String(), back, err, tt.id)
+			}
+		})
+	}
+}
+
+func TestMaxKeyID(t *testing.T) {
+	// Key ids must survive a JavaScript number: below 2^53.
+	if keyward.MaxKeyID != 1<<53 {
+		t.Fatalf("MaxKeyID = %d, want 2^53", keyward.MaxKeyID)
+	}
+}
+
+func TestNewKeyID(t *testing.T) {
+	const n = 1000
+	seen := make(map[keyward.KeyID]bool, n)
+	var high bool
+	for range n {
+		id := keyward.NewKeyID()
+		if id < 1 || id >= keyward.MaxKeyID {
+			t.Fatalf("NewKeyID() = %d, outside [1, 2^53)", int64(id))
+		}
+		if seen[id] {
+			t.Fatalf("NewKeyID() returned %d twice in %d draws", int64(id), n)
+		}
+		seen[id] = true
+		if back, err := keyward.ParseKeyID(id.String()); err != nil || back != id {
+			t.Fatalf("ParseKeyID(%q) = %d, %v", id.String(), back, err)
+		}
+		high = high || id >= keyward.MaxKeyID/2
+	}
+	// Half of all draws land in the upper half; none in 1000 is a
+	// narrowed range, not bad luck.
+	if !high {
+		t.Fatalf("no id of %d drawn in [2^52, 2^53): the range is narrower than documented", n)
+	}
+}
+
+func TestParsePermissions(t *testing.T) {
+	valid := []struct {
+		name string
+		in   []string
+		want []keyward.Permission
+	}{
+		{"one", []string{"read"}, []keyward.Permission{keyward.PermRead}},
+		{"upper case", []string{"READ"}, []keyward.Permission{keyward.PermRead}},
+		{"mixed case", []string{"MaNaGe"}, []keyward.Permission{keyward.PermManage}},
+		{"surrounding space", []string{" write "}, []keyward.Permission{keyward.PermWrite}},
+		{"dedupe keeps first appearance order", []string{"write", "READ", "read"},
+			[]keyward.Permission{keyward.PermWrite, keyward.PermRead}},
+		{"dedupe later duplicates", []string{"delete", "read", "DELETE", "read", "Read"},
+			[]keyward.Permission{keyward.PermDelete, keyward.PermRead}},
+		{"all six", []string{"read", "write", "create", "update", "delete", "manage"},
+			[]keyward.Permission{keyward.PermRead, keyward.PermWrite, keyward.PermCreate,
+				keyward.PermUpdate, keyward.PermDelete, keyward.PermManage}},
+		{"all six reversed", []string{"manage", "delete", "update", "create", "write", "read"},
+			[]keyward.Permission{keyward.PermManage, keyward.PermDelete, keyward.PermUpdate,
+				keyward.PermCreate, keyward.PermWrite, keyward.PermRead}},
+	}
+	for _, tt := range valid {
+		t.Run("valid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParsePermissions(tt.in)
+			if err != nil {
+				t.Fatalf("ParsePermissions(%q) = %v", tt.in, err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("ParsePermissions(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	invalid := []struct {
+		name string
+		in   []string
+	}{
+		{"nil", nil},
+		{"empty", []string{}},
+		{"empty name", []string{""}},
+		{"unknown", []string{"admin"}},
+		{"unknown after valid", []string{"read", "admin"}},
+		{"plural", []string{"reads"}},
+		{"prefix of a name", []string{"rea"}},
+		{"wildcard", []string{"*"}},
+		{"comma-joined", []string{"read,write"}},
+		{"inner space", []string{"re ad"}},
+		{"long unknown", []string{strings.Repeat("x", 1000)}},
+	}
+	for _, tt := range invalid {
+		t.Run("invalid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParsePermissions(tt.in)
+			if err == nil {
+				t.Fatalf("ParsePermissions(%q) = %q, want an error", tt.in, got)
+			}
+			if got != nil {
+				t.Fatalf("ParsePermissions(%q) returned %q with its error", tt.in, got)
+			}
+			// The message must tell the client what it may send.
+			for _, p := range keyward.AllPermissions {
+				if !strings.Contains(err.Error(), string(p)) {
+					t.Errorf("error %q does not name the allowed value %q", err, p)
+				}
+			}
+			if len(err.Error()) > 200 {
+				t.Errorf("error message is %d bytes long; the bad value should be cut short: %q", len(err.Error()), err)
+			}
+		})
+	}
+	t.Run("unknown value is named", func(t *testing.T) {
+		_, err := keyward.ParsePermissions([]string{"read", "admin"})
+		if err == nil || !strings.Contains(err.Error(), `"admin"`) {
+			t.Fatalf("error %v does not name the unknown value", err)
+		}
+	})
+}
+
+func TestAllPermissions(t *testing.T) {
+	want := []keyward.Permission{"read", "write", "create", "update", "delete", "manage"}
+	if !slices.Equal(keyward.AllPermissions, want) {
+		t.Fatalf("AllPermissions = %q, want %q", keyward.AllPermissions, want)
+	}
+	for _, p := range keyward.AllPermissions {
+		if !p.Valid() {
+			t.Errorf("%q.Valid() = false", p)
+		}
+	}
+	for _, p := range []keyward.Permission{"", "READ", "admin", "read "} {
+		if p.Valid() {
+			t.Errorf("%q.Valid() = true", p)
+		}
+	}
+}
+
+func TestParseName(t *testing.T) {
+	valid := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"plain", "CI deploy key", "CI deploy key"},
+		{"trimmed", "  prod\t\n", "prod"},
+		{"one character", "x", "x"},
+		{"200 ASCII", strings.Repeat("a", 200), strings.Repeat("a", 200)},
+		{"200 two-byte runes", strings.Repeat("é", 200), strings.Repeat("é", 200)},
+		{"200 four-byte runes", strings.Repeat("🔑", 200), strings.Repeat("🔑", 200)},
+		{"200 after trimming", "  " + strings.Repeat("a", 200) + "  ", strings.Repeat("a", 200)},
+		{"inner tab-free spaces", "a  b", "a  b"},
+		{"non-Latin", "ключ API", "ключ API"},
+	}
+	for _, tt := range valid {
+		t.Run("valid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParseName(tt.in)
+			if err != nil {
+				t.Fatalf("ParseName(%q) = %v", tt.in, err)
+			}
+			if got != tt.want {
+				t.Fatalf("ParseName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	invalid := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"spaces", "   "},
+		{"whitespace", " \t\n\r\v\f"},
+		{"201 ASCII", strings.Repeat("a", 201)},
+		{"201 two-byte runes", strings.Repeat("é", 201)},
+		{"newline inside", "a\nb"},
+		{"carriage return inside", "a\rb"},
+		{"tab inside", "a\tb"},
+		{"NUL", "a\x00b"},
+		{"NUL only", "\x00"},
+		{"DEL", "a\x7fb"},
+		{"escape", "a\x1b[31mb"},
+		{"C1 control", "a\u0085b"},
+		{"invalid UTF-8", "a\xffb"},
+		{"truncated rune", "a\xc3"},
+		{"overlong encoding", "a\xc0\xafb"},
+		{"surrogate half", "a\xed\xa0\x80b"},
+	}
+	for _, tt := range invalid {
+		t.Run("invalid "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParseName(tt.in)
+			if err == nil {
+				t.Fatalf("ParseName(%q) = %q, want an error", tt.in, got)
+			}
+			if got != "" {
+				t.Fatalf("ParseName(%q) returned %q with its error", tt.in, got)
+			}
+		})
+	}
+}
+
+func TestKeyHas(t *testing.T) {
+	root := &keyward.Key{ID: 1, Root: true}
+	reader := &keyward.Key{ID: 2, OrgID: "acme", Permissions: []keyward.Permission{keyward.PermRead}}
+	manager := &keyward.Key{ID: 3, OrgID: "acme", Permissions: []keyward.Permission{keyward.PermWrite, keyward.PermManage}}
+	none := &keyward.Key{ID: 4, OrgID: "acme"}
+	tests := []struct {
+		name string
+		key  *keyward.Key
+		want []keyward.Permission // every other permission must be refused
+	}{
+		{"root holds all", root, keyward.AllPermissions},
+		{"reader", reader, []keyward.Permission{keyward.PermRead}},
+		{"manager", manager, []keyward.Permission{keyward.PermWrite, keyward.PermManage}},
+		{"no permissions", none, nil},
+	}
+	for _, tt := range tests {
+		for _, p := range keyward.AllPermissions {
+			want := slices.Contains(tt.want, p)
+			t.Run(tt.name+" "+string(p), func(t *testing.T) {
+				if got := tt.key.Has(p); got != want {
+					t.Fatalf("Has(%q) = %v, want %v", p, got, want)
+				}
+			})
+		}
+	}
+	t.Run("unknown permission", func(t *testing.T) {
+		if reader.Has("admin") || reader.Has("READ") {
+			t.Fatal("a non-root key holds a permission it was not given")
+		}
+	})
+}
+
+func FuzzParseKeyID(f *testing.F) {
+	for _, s := range []string{
+		"key-456", "456", "1", "key-1", "9007199254740991", "9007199254740992",
+		"", "key-", "0", "key-0", "-1", "0456", "1e3", "key-abc",
+		"99999999999999999999", " 456", "KEY-456", "key-key-1", "+1", "1_0",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		id, err := keyward.ParseKeyID(in)
+		if err != nil {
+			if id != 0 {
+				t.Fatalf("ParseKeyID(%q) returned %d with its error", in, id)
+			}
+			return
+		}
+		if id < 1 || id >= keyward.MaxKeyID {
+			t.Fatalf("ParseKeyID(%q) = %d, outside [1, 2^53)", in, int64(id))
+		}
+		s := id.String()
+		if !strings.HasPrefix(s, "key-") {
+			t.Fatalf("KeyID(%d).String() = %q lacks the key- prefix", int64(id), s)
+		}
+		again, err := keyward.ParseKeyID(s)
+		if err != nil || again != id {
+			t.Fatalf("ParseKeyID(%q) = %d, %v, want %d", s, again, err, id)
+		}
+		if n, err := strconv.ParseInt(strings.TrimPrefix(in, "key-"), 10, 64); err != nil || n != int64(id) {
+			t.Fatalf("ParseKeyID(%q) = %d, but its digits say %d (%v)", in, id, n, err)
+		}
+	})
+}
+
+func FuzzParsePermissions(f *testing.F) {
+	for _, s := range []string{"read", "READ,write", "write,READ,read", "", "admin", "read,,write", " manage ", "read,admin"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, joined string) {
+		in := strings.Split(joined, ",")
+		got, err := keyward.ParsePermissions(in)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("ParsePermissions(%q) returned %q with its error", in, got)
+			}
+			return
+		}
+		if len(got) == 0 || len(got) > len(in) || len(got) > len(keyward.AllPermissions) {
+			t.Fatalf("ParsePermissions(%q) = %q: wrong length", in, got)
+		}
+		seen := map[keyward.Permission]bool{}
+		for _, p := range got {
+			if !p.Valid() {
+				t.Fatalf("ParsePermissions(%q) returned invalid %q", in, p)
+			}
+			if seen[p] {
+				t.Fatalf("ParsePermissions(%q) = %q has a duplicate", in, got)
+			}
+			seen[p] = true
+		}
+		// Every input is one of the result, and the result follows the
+		// order of first appearance.
+		var order []keyward.Permission
+		for _, s := range in {
+			p := keyward.Permission(strings.ToLower(strings.TrimSpace(s)))
+			if !seen[p] {
+				t.Fatalf("ParsePermissions(%q) accepted %q but returned %q", in, s, got)
+			}
+			if !slices.Contains(order, p) {
+				order = append(order, p)
+			}
+		}
+		if !slices.Equal(order, got) {
+			t.Fatalf("ParsePermissions(%q) = %q, want %q", in, got, order)
+		}
+	})
+}
+
+func FuzzParseName(f *testing.F) {
+	for _, s := range []string{"CI key", "  x  ", "", "a\nb", "\x00", strings.Repeat("é", 201), "a\xffb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := keyward.ParseName(in)
+		if err != nil {
+			return
+		}
+		if got == "" || got != strings.TrimSpace(got) || !strings.Contains(in, got) {
+			t.Fatalf("ParseName(%q) = %q: not the trimmed input", in, got)
+		}
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > keyward.MaxNameLen {
+			t.Fatalf("ParseName(%q) = %q: invalid or too long", in, got)
+		}
+		for _, r := range got {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				t.Fatalf("ParseName(%q) = %q contains control character %U", in, got, r)
+			}
+		}
+	})
+}

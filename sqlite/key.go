@@ -1,0 +1,306 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// keyColumns are api_keys' columns in the order scanKey reads them.
+const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, last_used_at, deleted_at`
+
+// queryKeyByHash finds a live key by its secret hash, through the UNIQUE
+// index on secret_hash.
+const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_hash = ? AND deleted_at IS NULL`
+
+// queryKey finds a live key by id, through the primary key.
+const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
+	WHERE id = ? AND org_id = ? AND root = ? AND deleted_at IS NULL`
+
+// CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
+// taken, by a live key or a deleted one.
+func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
+	defer tx.Rollback()
+	if err := insertKey(ctx, tx, k); err != nil {
+		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
+	return nil
+}
+
+// BootstrapRootKey stores k, a root key, only if the database has never held
+// a key and never been bootstrapped. The check and the write share one
+// IMMEDIATE transaction, which holds SQLite's write lock from its start, so
+// of several processes bootstrapping one file exactly one stores its key.
+func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
+	if k == nil || !k.Root || k.OrgID != "" {
+		return false, fmt.Errorf("bootstrap root key: the key is not a root key")
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	defer tx.Rollback()
+	used, err := everUsed(ctx, tx)
+	if err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	if used {
+		return false, nil
+	}
+	if err := markBootstrapped(ctx, tx, k.CreatedAt); err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	if err := insertKey(ctx, tx, k); err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	return true, nil
+}
+
+// KeyByHash returns the live key whose secret hashes to h, or ENOTFOUND.
+// It runs on every authenticated request: one statement, prepared once per
+// reader connection, through the unique index on secret_hash.
+func (db *DB) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
+	stmt, err := db.keyByHashStmt(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find key by hash: %w", mapError(ctx, err))
+	}
+	k, err := scanKey(stmt.QueryRowContext(ctx, h[:]))
+	if err != nil {
+		return nil, fmt.Errorf("find key by hash: %w", mapError(ctx, err))
+	}
+	return k, nil
+}
+
+// keyByHashStmt returns KeyByHash's prepared statement, preparing it on
+// first use: at Open the table may not exist yet.
+func (db *DB) keyByHashStmt(ctx context.Context) (*sql.Stmt, error) {
+	if stmt := db.byHash.Load(); stmt != nil {
+		return stmt, nil
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if stmt := db.byHash.Load(); stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := db.read.PrepareContext(ctx, queryKeyByHash)
+	if err != nil {
+		return nil, err
+	}
+	db.byHash.Store(stmt)
+	return stmt, nil
+}
+
+// Key returns the live key id of org, or ENOTFOUND. Root keys are in the
+// empty organization.
+func (db *DB) Key(ctx context.Context, org keyward.OrgID, id keyward.KeyID) (*keyward.Key, error) {
+	k, err := scanKey(db.read.QueryRowContext(ctx, queryKey, int64(id), string(org), sqlBool(org == "")))
+	if err != nil {
+		return nil, fmt.Errorf("get key: %w", mapError(ctx, err))
+	}
+	return k, nil
+}
+
+// ListKeys returns f.OrgID's live keys (or, with f.Root, the live root
+// keys), newest first by creation time and then id, after f.After, at most
+// f.Limit of them; a Limit below 1 sets no limit.
+func (db *DB) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key, error) {
+	q, args := listKeysQuery(f)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	keys := make([]*keyward.Key, 0, min(max(f.Limit, 0), 100))
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list keys: %w", mapError(ctx, err))
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys: %w", mapError(ctx, err))
+	}
+	return keys, nil
+}
+
+// DeleteKey marks the live key id of org deleted at the given time and
+// returns it as it now stands, or fails with ENOTFOUND. The check and the
+// change are one statement, so of two concurrent deletes exactly one finds
+// the key live.
+func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+	}
+	defer tx.Rollback()
+	k, err := markDeleted(ctx, tx, org, id, at)
+	if err != nil {
+		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+	}
+	return k, nil
+}
+
+// listKeysQuery returns ListKeys' statement and its arguments. The
+// condition on deleted_at matches the partial index's, and the order its
+// order, so SQLite walks the index and stops at the limit, without sorting.
+func listKeysQuery(f keyward.KeyFilter) (string, []any) {
+	q := `SELECT ` + keyColumns + ` FROM api_keys
+		WHERE org_id = ? AND root = ? AND deleted_at IS NULL`
+	args := []any{string(f.OrgID), sqlBool(f.Root)}
+	if f.After != nil {
+		// A row value: the index range starts just past the cursor.
+		q += ` AND (created_at, id) < (?, ?)`
+		args = append(args, f.After.CreatedAt.UnixMicro(), int64(f.After.ID))
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	limit := int64(f.Limit)
+	if limit < 1 {
+		limit = -1 // SQLite: no limit
+	}
+	return q, append(args, limit)
+}
+
+// insertKey inserts k as a new row.
+func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+	if k == nil {
+		return fmt.Errorf("no key")
+	}
+	perms, err := joinPermissions(k.Permissions)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO api_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		int64(k.ID), string(k.OrgID), sqlBool(k.Root), k.Name, perms, k.Hash[:], k.Hint,
+		k.CreatedAt.UnixMicro(), sqlMicros(k.LastUsedAt), sqlMicros(k.DeletedAt),
+	)
+	return err
+}
+
+// markDeleted sets the deleted_at of the live key id of org and returns the
+// row as it now stands; sql.ErrNoRows if there is no such live key.
+func markDeleted(ctx context.Context, tx *sql.Tx, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
+	return scanKey(tx.QueryRowContext(ctx,
+		`UPDATE api_keys SET deleted_at = ?
+		WHERE id = ? AND org_id = ? AND root = ? AND deleted_at IS NULL
+		RETURNING `+keyColumns,
+		at.UnixMicro(), int64(id), string(org), sqlBool(org == ""),
+	))
+}
+
+// everUsed reports whether the database has been bootstrapped or has held
+// a key: tombstones count, as deleted keys are never removed.
+func everUsed(ctx context.Context, tx *sql.Tx) (bool, error) {
+	var used bool
+	err := tx.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM keyward_bootstrap) OR EXISTS (SELECT 1 FROM api_keys)`,
+	).Scan(&used)
+	return used, err
+}
+
+// markBootstrapped records that the one bootstrap has happened; the table's
+// single allowed id makes a second record a constraint violation.
+func markBootstrapped(ctx context.Context, tx *sql.Tx, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO keyward_bootstrap (id, bootstrapped_at) VALUES (1, ?)`, at.UnixMicro())
+	return err
+}
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// scanKey reads one row of keyColumns into a new Key.
+func scanKey(s rowScanner) (*keyward.Key, error) {
+	var (
+		k                 keyward.Key
+		id, createdAt     int64
+		org, perms        string
+		hash              []byte
+		lastUsed, deleted sql.NullInt64
+	)
+	if err := s.Scan(&id, &org, &k.Root, &k.Name, &perms, &hash, &k.Hint, &createdAt, &lastUsed, &deleted); err != nil {
+		return nil, err
+	}
+	k.ID = keyward.KeyID(id)
+	if len(hash) != len(k.Hash) {
+		return nil, fmt.Errorf("key %v: stored secret hash has %d bytes, want %d", k.ID, len(hash), len(k.Hash))
+	}
+	copy(k.Hash[:], hash)
+	k.OrgID = keyward.OrgID(org)
+	k.Permissions = splitPermissions(perms)
+	k.CreatedAt = fromMicros(createdAt)
+	if lastUsed.Valid {
+		t := fromMicros(lastUsed.Int64)
+		k.LastUsedAt = &t
+	}
+	if deleted.Valid {
+		t := fromMicros(deleted.Int64)
+		k.DeletedAt = &t
+	}
+	return &k, nil
+}
+
+// joinPermissions encodes permissions as the permissions column holds them:
+// comma-joined, in order. A name that would not come back unchanged is
+// refused.
+func joinPermissions(ps []keyward.Permission) (string, error) {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		if p == "" || strings.Contains(string(p), ",") {
+			return "", fmt.Errorf("permission %q cannot be stored", p)
+		}
+		s[i] = string(p)
+	}
+	return strings.Join(s, ","), nil
+}
+
+// splitPermissions decodes the permissions column.
+func splitPermissions(s string) []keyward.Permission {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	ps := make([]keyward.Permission, len(parts))
+	for i, p := range parts {
+		ps[i] = keyward.Permission(p)
+	}
+	return ps
+}
+
+// sqlBool is b as the 0 or 1 of an INTEGER column.
+func sqlBool(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sqlMicros is *t as unix microseconds, or NULL for nil.
+func sqlMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros is the UTC time of unix microseconds.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -1,0 +1,141 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// DeleteKey returns the key with DeletedAt set to the given time; the key
+// is then found neither by id nor by hash, and no longer listed.
+func testDeleteKeyReturnsTombstone(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	k := newKey(t, acme, base, keyward.PermRead, keyward.PermManage)
+	other := newKey(t, acme, base.Add(time.Second))
+	create(t, s, k)
+	create(t, s, other)
+
+	at := base.Add(36 * time.Hour).Add(123 * time.Microsecond)
+	got, err := s.DeleteKey(t.Context(), acme, k.ID, at)
+	if err != nil {
+		t.Fatalf("DeleteKey: %v", err)
+	}
+	want := clone(k)
+	want.DeletedAt = &at
+	checkKey(t, "DeleteKey's result", got, want)
+
+	checkGone(t, s, k)
+	checkList(t, "ListKeys after DeleteKey", list(t, s, keyward.KeyFilter{OrgID: acme}), []*keyward.Key{other})
+	checkLive(t, s, other)
+}
+
+// A key is deleted once: deleting it again is ENOTFOUND, and leaves it as
+// the first delete left it.
+func testDeleteKeyTwice(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	k := newKey(t, acme, base)
+	create(t, s, k)
+	remove(t, s, k, base.Add(time.Hour))
+	got, err := s.DeleteKey(t.Context(), acme, k.ID, base.Add(2*time.Hour))
+	checkCode(t, "second DeleteKey", err, keyward.ENOTFOUND)
+	if got != nil {
+		t.Errorf("second DeleteKey returned key %v", got.ID)
+	}
+	checkGone(t, s, k)
+}
+
+// DeleteKey in the wrong organization, or of an unknown id, is ENOTFOUND
+// and deletes nothing.
+func testDeleteKeyWrongOrgOrID(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	k := newKey(t, acme, base)
+	create(t, s, k)
+	create(t, s, newKey(t, globex, base))
+	tests := []struct {
+		name string
+		org  keyward.OrgID
+		id   keyward.KeyID
+	}{
+		{"another organization", globex, k.ID},
+		{"an organization differing in case", upper, k.ID},
+		{"the root organization", "", k.ID},
+		{"an unknown id", acme, keyward.NewKeyID()},
+	}
+	for _, tt := range tests {
+		got, err := s.DeleteKey(t.Context(), tt.org, tt.id, base.Add(time.Hour))
+		checkCode(t, "DeleteKey in "+tt.name, err, keyward.ENOTFOUND)
+		if got != nil {
+			t.Errorf("DeleteKey in %s returned key %v", tt.name, got.ID)
+		}
+	}
+	checkLive(t, s, k)
+	checkList(t, "ListKeys after refused deletes", list(t, s, keyward.KeyFilter{OrgID: acme}), []*keyward.Key{k})
+}
+
+// A root key is deleted in the empty organization, and in no other.
+func testDeleteKeyRootKey(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	root := newRootKey(t, base)
+	create(t, s, root)
+	_, err := s.DeleteKey(t.Context(), acme, root.ID, base.Add(time.Hour))
+	checkCode(t, "DeleteKey of a root key in an organization", err, keyward.ENOTFOUND)
+	checkLive(t, s, root)
+
+	at := base.Add(2 * time.Hour)
+	got, err := s.DeleteKey(t.Context(), "", root.ID, at)
+	if err != nil {
+		t.Fatalf("DeleteKey of a root key: %v", err)
+	}
+	want := clone(root)
+	want.DeletedAt = &at
+	checkKey(t, "DeleteKey's result", got, want)
+	checkGone(t, s, root)
+	if got := list(t, s, keyward.KeyFilter{Root: true}); len(got) != 0 {
+		t.Errorf("ListKeys(root) after deleting the root key: %v, want none", ids(got))
+	}
+}
+
+// Of many concurrent deletes of one key, exactly one succeeds; the others
+// are ENOTFOUND.
+func testDeleteKeyConcurrent(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	k := newKey(t, acme, base)
+	create(t, s, k)
+
+	const n = 16
+	type result struct {
+		at  time.Time
+		key *keyward.Key
+		err error
+	}
+	results := make([]result, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		results[i].at = base.Add(time.Hour + time.Duration(i)*time.Microsecond)
+		wg.Go(func() {
+			<-start
+			results[i].key, results[i].err = s.DeleteKey(t.Context(), acme, k.ID, results[i].at)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	won := 0
+	for _, r := range results {
+		if r.err != nil {
+			checkCode(t, "a losing concurrent DeleteKey", r.err, keyward.ENOTFOUND)
+			continue
+		}
+		won++
+		want := clone(k)
+		want.DeletedAt = &r.at
+		checkKey(t, "the winning DeleteKey's result", r.key, want)
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent deletes succeeded, want exactly 1", won, n)
+	}
+	checkGone(t, s, k)
+}

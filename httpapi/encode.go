@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+// maxBodyBytes caps every request body.
+const maxBodyBytes = 64 << 10
+
+// encode writes v as JSON with the given status. Headers must be set before.
+func encode(w http.ResponseWriter, logger *slog.Logger, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, r, logger, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// decode reads a JSON body into dst: it must be JSON by content type, at
+// most maxBodyBytes, one object with no unknown fields and no trailing data.
+// On failure it writes the problem (400, 413 or 415) and returns false.
+func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeProblem(w, r, http.StatusUnsupportedMediaType, "the request body must be JSON (Content-Type: application/json)", nil)
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body must be at most %d bytes", maxBodyBytes), nil)
+		return false
+	case err != nil:
+		writeProblem(w, r, http.StatusBadRequest, "the request body could not be read", nil)
+		return false
+	}
+	if err := decodeStrict(body, dst); err != nil {
+		var e *keyward.Error
+		errors.As(err, &e)
+		writeProblem(w, r, http.StatusBadRequest, e.Message, e.Fields)
+		return false
+	}
+	return true
+}
+
+// decodeStrict unmarshals one JSON object and explains any failure as an
+// EINVALID *keyward.Error naming the bad field. Messages never quote the
+// body's values, which may hold a secret.
+func decodeStrict(body []byte, dst any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return keyward.Invalid("the request body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		if _, err := dec.Token(); err != io.EOF {
+			return keyward.Invalid("the request body must hold exactly one JSON object")
+		}
+		return nil
+	case errors.As(err, &syntax):
+		return keyward.Invalid(fmt.Sprintf("the request body is not valid JSON (at byte %d)", syntax.Offset))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return keyward.Invalid("the request body is not valid JSON (it ends too early)")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return keyward.Invalid("the request body must be a JSON object")
+		}
+		return keyward.Invalid("invalid request", keyward.FieldError{Field: typ.Field, Reason: "must be " + jsonTypeName(typ.Type)})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if len(field) > 64 {
+			field = field[:64] + "..."
+		}
+		return keyward.Invalid("invalid request", keyward.FieldError{Field: field, Reason: "is not a known field"})
+	default:
+		return keyward.Invalid("the request body is not valid JSON")
+	}
+}
+
+// jsonTypeName says which JSON type a Go type is decoded from.
+func jsonTypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonTypeName(t.Elem()), "a "), "an ") + "s"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	default:
+		return "an object"
+	}
+}
+
+// isJSON reports whether a Content-Type names JSON (application/json or a
+// +json type, any parameters).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}

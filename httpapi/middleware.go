@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+type contextKey int
+
+const (
+	requestIDKey contextKey = iota
+	callerKey
+)
+
+// requestID returns the request id of ctx, or "".
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// caller returns the authenticated key of ctx, or nil.
+func caller(ctx context.Context) *keyward.Key {
+	k, _ := ctx.Value(callerKey).(*keyward.Key)
+	return k
+}
+
+// maxRequestIDLen bounds a request id taken from a client.
+const maxRequestIDLen = 128
+
+// saneRequestID reports whether a client's X-Request-Id may be reused: short,
+// printable, and free of anything that could forge a log line.
+func saneRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:/+=@", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// observe gives every request an id (the client's X-Request-Id when sane,
+// a new one otherwise, always echoed), writes one log line per request, and
+// turns the mux's plain-text 404 and 405 into problem+json.
+func observe(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		sw := &statusWriter{ResponseWriter: w, r: r}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", id),
+		)
+	})
+}
+
+// statusWriter records the status, and replaces the body of the mux's own
+// 404 and 405 answers (sent for requests no route matched) with a problem.
+type statusWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	status  int
+	swallow bool // discard the mux's plain-text body
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = status
+	if w.r.Pattern == "" && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		w.swallow = true
+		detail := "no such route"
+		if status == http.StatusMethodNotAllowed {
+			detail = fmt.Sprintf("method %s is not allowed here; allowed: %s", w.r.Method, w.Header().Get("Allow"))
+		}
+		w.Header().Del("X-Content-Type-Options")
+		writeProblem(w.ResponseWriter, w.r, status, detail, nil)
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recoverPanics turns a panic into a logged 500 problem. The panic value is
+// logged through %v, so a keyward.Secret in it is redacted.
+func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			logger.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()), "route", r.Pattern,
+				"panic", fmt.Sprintf("%v", v), "stack", string(debug.Stack()))
+			writeProblem(w, r, http.StatusInternalServerError, "internal error", nil)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// presentedKey returns the key a request carries, from
+// "Authorization: Bearer <key>" or "X-API-Key: <key>".
+func presentedKey(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", false
+		}
+		return strings.TrimSpace(token), true
+	}
+	if h := r.Header.Get("X-API-Key"); h != "" {
+		return strings.TrimSpace(h), true
+	}
+	return "", false
+}
+
+// requireAuth admits only requests that carry a live key, and puts that key
+// in the request's context for the handler.
+func requireAuth(logger *slog.Logger, svc *keyward.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		presented, ok := presentedKey(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+			writeProblem(w, r, http.StatusUnauthorized, "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>", nil)
+			return
+		}
+		k, err := svc.Authenticate(r.Context(), presented)
+		if err != nil {
+			if keyward.ErrorCode(err) == keyward.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token"`)
+				writeProblem(w, r, http.StatusUnauthorized, keyward.ErrorMessage(err), nil)
+				return
+			}
+			writeError(w, r, logger, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey, k)))
+	})
+}

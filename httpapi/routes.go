@@ -1,0 +1,30 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/keyward/keyward"
+)
+
+// addRoutes lists the entire API surface.
+func addRoutes(mux *http.ServeMux, logger *slog.Logger, svc *keyward.Service, db Pinger) {
+	auth := func(h http.Handler) http.Handler { return requireAuth(logger, svc, h) }
+
+	mux.Handle("GET /healthz", handleHealthz(logger))
+	mux.Handle("GET /readyz", handleReadyz(logger, db))
+	mux.Handle("GET /openapi.yaml", handleOpenAPI(keyward.OpenAPIDocument))
+
+	// Organization-scoped: the organization is in the path.
+	mux.Handle("GET /orgs/{org_id}/api_keys", auth(handleKeyList(logger, svc, orgFromPath)))
+	mux.Handle("POST /orgs/{org_id}/api_keys", auth(handleOrgKeyCreate(logger, svc)))
+	mux.Handle("GET /orgs/{org_id}/api_keys/{key_id}", auth(handleKeyGet(logger, svc, orgFromPath)))
+	mux.Handle("DELETE /orgs/{org_id}/api_keys/{key_id}", auth(handleKeyDelete(logger, svc, orgFromPath)))
+
+	// Caller-scoped: the caller's own organization, or the one a root key
+	// names with ?organization_id= (or organization_id in a create body).
+	mux.Handle("GET /api_keys", auth(handleKeyList(logger, svc, orgFromCaller)))
+	mux.Handle("POST /api_keys", auth(handleCallerKeyCreate(logger, svc)))
+	mux.Handle("GET /api_keys/{key_id}", auth(handleKeyGet(logger, svc, orgFromCaller)))
+	mux.Handle("DELETE /api_keys/{key_id}", auth(handleKeyDelete(logger, svc, orgFromCaller)))
+}

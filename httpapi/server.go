@@ -1,0 +1,29 @@
+// Package httpapi serves Keyward's HTTP API: the published organization-
+// scoped and caller-scoped key management contract, health checks and the
+// OpenAPI document. It maps domain errors to RFC 9457 problem responses in
+// exactly one place (problem.go).
+package httpapi
+
+import (
+	"context"
+	"github.com/keyward/keyward"
+	"log/slog"
+	"net/http"
+)
+
+// Pinger reports whether the database answers, for /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// NewServer returns the API's handler with every route and the global
+// middleware (request ids, one log line per request, panic recovery, and
+// problem+json for unmatched routes) applied.
+func NewServer(logger *slog.Logger, svc *keyward.Service, db Pinger) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, logger, svc, db)
+	var h http.Handler = mux
+	h = recoverPanics(logger, h)
+	h = observe(logger, h)
+	return h
+}

@@ -1,0 +1,100 @@
+// Command keyward runs the Keyward API key service and its administrative
+// commands. main only wires: all the work is in run, so that tests start the
+// whole program in-process.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(os.Stderr, "keyward: %v\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "keyward: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake in how keyward was called.
+type usageError struct{ error }
+
+const topUsage = `Keyward issues, lists, verifies and revokes API keys.
+
+Usage: keyward <command> [flags]
+
+Commands:
+  serve              run the HTTP API (creates the first root key on an empty database)
+  migrate            apply the database schema migrations and exit
+  root-key create    create a root key directly in the database and print its secret
+  root-key list      list the live root keys (never their secrets)
+  root-key revoke    revoke a root key by id
+  version            print the version
+
+Run 'keyward <command> --help' for a command's flags. Every flag can also be
+set by an environment variable (KEYWARD_ADDR, KEYWARD_DB, ...), listed there.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// run is the whole program: it parses args, reads settings through getenv,
+// and returns when ctx is cancelled (serve) or the command is done.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return usageError{errors.New("no command given")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, topUsage)
+		return nil
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "root-key":
+		return runRootKey(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "keyward %s\n", version)
+		return nil
+	}
+	fmt.Fprint(stderr, topUsage)
+	return usageError{fmt.Errorf("unknown command %q", args[0])}
+}
+
+// parseFlags parses a command's flags, turning a flag error into a usage
+// error (the flag package has already printed what was wrong).
+func parseFlags(f *envFlags, args []string, stdout, stderr io.Writer) error {
+	f.fs.SetOutput(stderr)
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			f.fs.SetOutput(stdout) // asked for: print help where it can be paged
+		}
+	}
+	err := f.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return err
+	default:
+		return usageError{err}
+	}
+}

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var db dbFlags
+	f := newEnvFlags("migrate", "Apply the embedded schema migrations to the database and exit.\nA database written by a newer keyward is refused and left unchanged.", getenv)
+	db.register(f)
+	if err := parseFlags(f, args, stdout, stderr); err != nil {
+		return err
+	}
+	store, err := db.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	v, err := store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", db.path, v)
+	return nil
+}

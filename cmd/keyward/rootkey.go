@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+const rootKeyUsage = `Manage root keys directly in the database, with no server running.
+
+Usage:
+  keyward root-key create [--db PATH] [--name NAME]   print a new root key's secret alone on one line
+  keyward root-key list   [--db PATH]                 list live root keys (id, name, hint, created_at)
+  keyward root-key revoke [--db PATH] KEY_ID          revoke a root key
+
+Run 'keyward root-key <subcommand> --help' for the flags.
+`
+
+func runRootKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, rootKeyUsage)
+		return usageError{fmt.Errorf("root-key: no subcommand given")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, rootKeyUsage)
+		return nil
+	case "create":
+		return runRootKeyCreate(ctx, args[1:], getenv, stdout, stderr)
+	case "list":
+		return runRootKeyList(ctx, args[1:], getenv, stdout, stderr)
+	case "revoke":
+		return runRootKeyRevoke(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fmt.Fprint(stderr, rootKeyUsage)
+	return usageError{fmt.Errorf("root-key: unknown subcommand %q", args[0])}
+}
+
+func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var db dbFlags
+	var name string
+	f := newEnvFlags("root-key create", "Create a root key and print its secret, alone on one line of stdout.", getenv)
+	db.register(f)
+	f.fs.StringVar(&name, "name", "root", "a name for the key, to tell root keys apart")
+	if err := parseFlags(f, args, stdout, stderr); err != nil {
+		return err
+	}
+	if f.fs.NArg() > 0 {
+		return usageError{fmt.Errorf("root-key create: unexpected argument %q", f.fs.Arg(0))}
+	}
+	store, err := db.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, secret, err := keyward.NewService(store).CreateRootKey(ctx, name)
+	if err != nil {
+		return fmt.Errorf("create root key: %s", keyward.ErrorMessage(err)+fieldsText(err))
+	}
+	_, err = fmt.Fprintln(stdout, secret.Reveal())
+	return err
+}
+
+func runRootKeyList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var db dbFlags
+	f := newEnvFlags("root-key list", "List the live root keys: id, name, hint and creation time, never secrets.", getenv)
+	db.register(f)
+	if err := parseFlags(f, args, stdout, stderr); err != nil {
+		return err
+	}
+	store, err := db.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := keyward.NewService(store)
+	var after *keyward.Cursor
+	for {
+		page, err := svc.ListRootKeys(ctx, after, keyward.MaxPageLimit)
+		if err != nil {
+			return err
+		}
+		for _, k := range page.Keys {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", k.ID, k.Hint, k.CreatedAt.UTC().Format(time.RFC3339), k.Name)
+		}
+		if page.Next == nil {
+			return nil
+		}
+		after = page.Next
+	}
+}
+
+func runRootKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var db dbFlags
+	f := newEnvFlags("root-key revoke", "Revoke a root key: it stops working at once.\n\nUsage: keyward root-key revoke [--db PATH] KEY_ID", getenv)
+	db.register(f)
+	if err := parseFlags(f, args, stdout, stderr); err != nil {
+		return err
+	}
+	if f.fs.NArg() != 1 {
+		return usageError{fmt.Errorf("root-key revoke: give exactly one key id")}
+	}
+	id, err := keyward.ParseKeyID(f.fs.Arg(0))
+	if err != nil {
+		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", f.fs.Arg(0))}
+	}
+	store, err := db.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := keyward.NewService(store).DeleteRootKey(ctx, id); err != nil {
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			return fmt.Errorf("root-key revoke: no live root key %s", id)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s\n", id)
+	return nil
+}
+
+// fieldsText lists an error's bad fields for a command-line message.
+func fieldsText(err error) string {
+	s := ""
+	for _, f := range keyward.ErrorFields(err) {
+		s += fmt.Sprintf("; %s %s", f.Field, f.Reason)
+	}
+	return s
+}

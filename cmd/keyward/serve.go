@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/sqlite"
+)
+
+// dbFlags are the flags of every command that opens the database.
+type dbFlags struct {
+	path string
+}
+
+func (d *dbFlags) register(f *envFlags) {
+	f.String(&d.path, "db", "KEYWARD_DB", "keyward.db", "path of the SQLite database file (created if missing)")
+}
+
+// openStore opens and migrates the database.
+func (d *dbFlags) openStore(ctx context.Context) (*sqlite.DB, error) {
+	db, err := sqlite.Open(ctx, d.path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", d.path, err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", d.path, err)
+	}
+	return db, nil
+}
+
+// logFlags choose the log format and level.
+type logFlags struct {
+	format string
+	level  string
+}
+
+func (l *logFlags) register(f *envFlags) {
+	f.String(&l.format, "log-format", "KEYWARD_LOG_FORMAT", "text", "log format: text or json")
+	f.String(&l.level, "log-level", "KEYWARD_LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
+}
+
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", l.level)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(l.format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", l.format)}
+}
+
+// serveConfig is everything serve can be told.
+type serveConfig struct {
+	addr            string
+	db              dbFlags
+	log             logFlags
+	shutdownTimeout time.Duration
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	f := newEnvFlags("serve", "Run the Keyward HTTP API.", getenv)
+	f.String(&cfg.addr, "addr", "KEYWARD_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	cfg.db.register(f)
+	cfg.log.register(f)
+	f.Duration(&cfg.shutdownTimeout, "shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may run on after SIGINT/SIGTERM")
+	if err := parseFlags(f, args, stdout, stderr); err != nil {
+		return err
+	}
+	logger, err := cfg.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+
+	db, err := cfg.db.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc := keyward.NewService(db)
+
+	if err := bootstrap(ctx, logger, svc, stdout); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.NewServer(logger, svc, db),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.db.path, "version", version)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// bootstrap creates the first root key of an empty database and prints it,
+// this one time, to stdout; logs never see it.
+func bootstrap(ctx context.Context, logger *slog.Logger, svc *keyward.Service, stdout io.Writer) error {
+	k, secret, created, err := svc.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	if !created {
+		return nil
+	}
+	logger.Info("created the first root key; its secret is printed once on stdout", "key_id", k.ID.String())
+	_, err = fmt.Fprintf(stdout, `
+==================================================================
+ Keyward created the first ROOT KEY for this database.
+ It is shown this one time only: store it now (a secrets manager).
+ It manages the API keys of every organization.
+
+ ROOT KEY: %s
+
+ Use it as:  Authorization: Bearer <root key>
+ Lost it? Create another: keyward root-key create --db <path>
+==================================================================
+
+`, secret.Reveal())
+	return err
+}

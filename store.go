@@ -43,11 +43,23 @@ type KeyStore interface {
 	// The record stays as a tombstone; it is never listed or returned again.
 	DeleteKey(ctx context.Context, org OrgID, id KeyID, at time.Time) (*Key, error)
 
+	// TouchKeys records uses of keys: each key's LastUsedAt becomes the
+	// later of its stored value and the use's time, so that uses recorded
+	// out of order, or by several instances, never move it back. Ids that
+	// do not exist are ignored. The batch is one transaction.
+	TouchKeys(ctx context.Context, uses []KeyUse) error
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// KeyUse is one recorded use of a key.
+type KeyUse struct {
+	ID KeyID
+	At time.Time
 }
 
 // KeyFilter selects a page of one organization's keys.

@@ -158,6 +158,34 @@ func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 	return k, nil
 }
 
+// TouchKeys records uses of keys in one transaction, never moving a
+// key's last_used_at back.
+func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx,
+		`UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+	}
+	defer stmt.Close()
+	for _, u := range uses {
+		if _, err := stmt.ExecContext(ctx, u.At.UnixMicro(), int64(u.ID)); err != nil {
+			return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+	}
+	return nil
+}
+
 // listKeysQuery returns ListKeys' statement and its arguments. The
 // condition on deleted_at matches the partial index's, and the order its
 // order, so SQLite walks the index and stops at the limit, without sorting.

@@ -79,6 +79,11 @@ func Run(t *testing.T, newStore func(t *testing.T) keyward.KeyStore) {
 			{"AfterAnyKey", testBootstrapAfterAnyKey},
 			{"Concurrent", testBootstrapConcurrent},
 		}},
+		{"TouchKeys", []test{
+			{"RecordsLatest", testTouchKeysRecordsLatest},
+			{"UnknownAndEmpty", testTouchKeysUnknownAndEmpty},
+			{"DeletedKey", testTouchKeysDeletedKey},
+		}},
 		{"Ping", []test{
 			{"Open", testPing},
 		}},

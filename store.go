@@ -56,6 +56,18 @@ type KeyStore interface {
 	Close() error
 }
 
+// RevocationFeed is implemented by stores that can tell a process about
+// keys deleted by other processes (another instance, the command line), so
+// that its cache forgets them.
+type RevocationFeed interface {
+	// WatchRevocations calls evict with the secret hash of each key deleted
+	// from now on, until ctx is done; it then returns nil. When it may have
+	// missed deletions (a lost connection), it calls reset, after which the
+	// caller must forget everything it cached. It returns an error only if
+	// it cannot start.
+	WatchRevocations(ctx context.Context, evict func(SecretHash), reset func()) error
+}
+
 // KeyUse is one recorded use of a key.
 type KeyUse struct {
 	ID KeyID

@@ -225,13 +225,24 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 
 // markDeleted sets the deleted_at of the live key id of org and returns the
 // row as it now stands; sql.ErrNoRows if there is no such live key.
+// The revocation is logged in the same transaction, for other processes'
+// caches (see WatchRevocations).
 func markDeleted(ctx context.Context, tx *sql.Tx, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
-	return scanKey(tx.QueryRowContext(ctx,
+	k, err := scanKey(tx.QueryRowContext(ctx,
 		`UPDATE api_keys SET deleted_at = ?
 		WHERE id = ? AND org_id = ? AND root = ? AND deleted_at IS NULL
 		RETURNING `+keyColumns,
 		at.UnixMicro(), int64(id), string(org), sqlBool(org == ""),
 	))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO key_revocations (secret_hash, revoked_at) VALUES (?, ?)`, k.Hash[:], at.UnixMicro(),
+	); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // everUsed reports whether the database has been bootstrapped or has held

@@ -1,0 +1,241 @@
+package keycache
+
+import (
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// shard is one lock's worth of the cache. Nothing in it but the three
+// slices and two maps holds a pointer, so the garbage collector's work does
+// not grow with the number of entries.
+type shard struct {
+	mu    sync.Mutex
+	index map[uint64]int32 // hash prefix → slot
+	slots []slot           // at most cap(slots) entries
+	free  []int32          // unused slots below len(slots)
+	hand  int              // the CLOCK hand
+
+	// arena holds each entry's text: organization, name, hint, then one
+	// byte per permission (its index in keyward.AllPermissions).
+	arena   []byte
+	garbage int // bytes of arena no slot refers to
+
+	neg    map[keyward.SecretHash]int64 // unknown hash → expiry
+	negCap int
+}
+
+// slot is one cached key, fixed-size and pointer-free.
+type slot struct {
+	hash    keyward.SecretHash
+	id      int64
+	created int64 // unix microseconds
+	expires int64 // Store.now nanoseconds
+	off     uint32
+	nameLen uint16
+	orgLen  uint8
+	hintLen uint8
+	permLen uint8
+	flags   uint8
+}
+
+const (
+	flagUsed = 1 << iota // the slot holds a key
+	flagRoot             // the key is a root key
+	flagRef              // used since the CLOCK hand last passed
+)
+
+func (s *slot) size() int {
+	return int(s.orgLen) + int(s.nameLen) + int(s.hintLen) + int(s.permLen)
+}
+
+func (sh *shard) init(capacity, negCap int) {
+	sh.index = make(map[uint64]int32)
+	sh.slots = make([]slot, 0, capacity)
+	sh.free = nil
+	sh.hand = 0
+	sh.arena = nil
+	sh.garbage = 0
+	sh.neg = make(map[keyward.SecretHash]int64)
+	sh.negCap = negCap
+}
+
+// get returns the cached key for h (found), or whether h is remembered as
+// unknown (known without found). Expired entries are dropped on the way.
+func (sh *shard) get(h keyward.SecretHash, now int64) (k *keyward.Key, found, known bool) {
+	if i, ok := sh.index[prefix(h)]; ok {
+		s := &sh.slots[i]
+		if s.hash.Equal(h) {
+			if now < s.expires {
+				s.flags |= flagRef
+				return sh.materialize(s), true, true
+			}
+			sh.drop(i)
+		}
+	}
+	if exp, ok := sh.neg[h]; ok {
+		if now < exp {
+			return nil, false, true
+		}
+		delete(sh.neg, h)
+	}
+	return nil, false, false
+}
+
+// materialize builds a Key from slot s: one allocation for its text and
+// one for its permissions.
+func (sh *shard) materialize(s *slot) *keyward.Key {
+	text := int(s.orgLen) + int(s.nameLen) + int(s.hintLen)
+	b := sh.arena[s.off : int(s.off)+s.size()]
+	str := string(b[:text])
+	o, n := int(s.orgLen), int(s.orgLen)+int(s.nameLen)
+	perms := make([]keyward.Permission, s.permLen)
+	for j, p := range b[text:] {
+		perms[j] = keyward.AllPermissions[p]
+	}
+	return &keyward.Key{
+		ID:          keyward.KeyID(s.id),
+		OrgID:       keyward.OrgID(str[:o]),
+		Root:        s.flags&flagRoot != 0,
+		Name:        str[o:n],
+		Permissions: perms,
+		Hash:        s.hash,
+		Hint:        str[n:],
+		CreatedAt:   time.UnixMicro(s.created).UTC(),
+	}
+}
+
+// put caches k until expires, and reports whether it pushed another key
+// out to make room. A key that cannot be encoded is not cached.
+func (sh *shard) put(k *keyward.Key, expires, now int64) (evicted bool) {
+	perms := make([]byte, len(k.Permissions))
+	for j, p := range k.Permissions {
+		idx := permIndex(p)
+		if idx < 0 {
+			return false
+		}
+		perms[j] = byte(idx)
+	}
+	if len(k.OrgID) > 255 || len(k.Hint) > 255 || len(k.Name) > 65535 || len(perms) > 255 {
+		return false
+	}
+	sh.remove(k.Hash)
+	var i int32
+	switch {
+	case len(sh.free) > 0:
+		i = sh.free[len(sh.free)-1]
+		sh.free = sh.free[:len(sh.free)-1]
+	case len(sh.slots) < cap(sh.slots):
+		sh.slots = append(sh.slots, slot{})
+		i = int32(len(sh.slots) - 1)
+	default:
+		i = sh.sweep(now)
+		evicted = true
+	}
+	sh.compact()
+	off := len(sh.arena)
+	sh.arena = append(sh.arena, k.OrgID...)
+	sh.arena = append(sh.arena, k.Name...)
+	sh.arena = append(sh.arena, k.Hint...)
+	sh.arena = append(sh.arena, perms...)
+	flags := uint8(flagUsed)
+	if k.Root {
+		flags |= flagRoot
+	}
+	sh.slots[i] = slot{
+		hash:    k.Hash,
+		id:      int64(k.ID),
+		created: k.CreatedAt.UnixMicro(),
+		expires: expires,
+		off:     uint32(off),
+		nameLen: uint16(len(k.Name)),
+		orgLen:  uint8(len(k.OrgID)),
+		hintLen: uint8(len(k.Hint)),
+		permLen: uint8(len(perms)),
+		flags:   flags,
+	}
+	sh.index[prefix(k.Hash)] = i
+	return evicted
+}
+
+// sweep advances the CLOCK hand to a slot that has not been used since the
+// hand last passed it (or has expired), empties it and returns it. Every
+// slot is in use when it is called; it ends within two turns.
+func (sh *shard) sweep(now int64) int32 {
+	for {
+		i := sh.hand
+		sh.hand = (sh.hand + 1) % len(sh.slots)
+		s := &sh.slots[i]
+		if s.flags&flagRef != 0 && now < s.expires {
+			s.flags &^= flagRef
+			continue
+		}
+		sh.drop(int32(i))
+		sh.free = sh.free[:len(sh.free)-1] // drop freed it; the caller takes it
+		return int32(i)
+	}
+}
+
+// putNegative remembers h as unknown until expires, pushing out an
+// arbitrary remembered hash when the table is full.
+func (sh *shard) putNegative(h keyward.SecretHash, expires int64) {
+	sh.remove(h)
+	if len(sh.neg) >= sh.negCap {
+		for old := range sh.neg {
+			delete(sh.neg, old)
+			break
+		}
+	}
+	sh.neg[h] = expires
+}
+
+// remove forgets whatever the shard knows of h.
+func (sh *shard) remove(h keyward.SecretHash) {
+	if i, ok := sh.index[prefix(h)]; ok && sh.slots[i].hash.Equal(h) {
+		sh.drop(i)
+	}
+	delete(sh.neg, h)
+}
+
+// drop empties slot i.
+func (sh *shard) drop(i int32) {
+	s := &sh.slots[i]
+	if s.flags&flagUsed == 0 {
+		return
+	}
+	delete(sh.index, prefix(s.hash))
+	sh.garbage += s.size()
+	*s = slot{}
+	sh.free = append(sh.free, i)
+}
+
+// compact rewrites the arena without its garbage once garbage is more than
+// half of it, so that the arena stays within twice the live text.
+func (sh *shard) compact() {
+	if sh.garbage < 4096 || sh.garbage*2 < len(sh.arena) {
+		return
+	}
+	arena := make([]byte, 0, len(sh.arena)-sh.garbage+4096)
+	for i := range sh.slots {
+		s := &sh.slots[i]
+		if s.flags&flagUsed == 0 {
+			continue
+		}
+		off := len(arena)
+		arena = append(arena, sh.arena[s.off:int(s.off)+s.size()]...)
+		s.off = uint32(off)
+	}
+	sh.arena = arena
+	sh.garbage = 0
+}
+
+// permIndex is p's index in keyward.AllPermissions, or -1.
+func permIndex(p keyward.Permission) int {
+	for i, q := range keyward.AllPermissions {
+		if p == q {
+			return i
+		}
+	}
+	return -1
+}

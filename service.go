@@ -13,6 +13,9 @@ type Service struct {
 	store KeyStore
 	// Now is the clock, injected so that tests control time.
 	Now func() time.Time
+	// Usage, if set, hears every successful authentication, so that keys
+	// report when they were last used.
+	Usage *UsageRecorder
 }
 
 // NewService returns a Service over store.
@@ -49,7 +52,58 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (*Key, err
 	case !k.Hash.Equal(h) || k.DeletedAt != nil:
 		return nil, errUnauthenticated
 	}
+	if s.Usage != nil {
+		s.Usage.Record(k.ID, s.Now())
+	}
 	return k, nil
+}
+
+// VerifyCode is the outcome of a verification. The set grows as keys gain
+// states (expired, disabled, rate limited); a client treats a code it does
+// not know as invalid.
+type VerifyCode string
+
+// Verification outcomes.
+const (
+	// VerifyValid: the key is live and holds every permission asked for.
+	VerifyValid VerifyCode = "VALID"
+	// VerifyNotFound: the key is malformed, fails its checksum, is unknown
+	// or was deleted; the answer does not say which.
+	VerifyNotFound VerifyCode = "NOT_FOUND"
+	// VerifyInsufficientPermissions: the key is live but lacks a
+	// permission asked for.
+	VerifyInsufficientPermissions VerifyCode = "INSUFFICIENT_PERMISSIONS"
+)
+
+// Verdict is the answer to a verification: the outcome and, when the key
+// is live, the key.
+type Verdict struct {
+	Code VerifyCode
+	Key  *Key // nil for VerifyNotFound
+}
+
+// Valid reports whether the key may be used.
+func (v Verdict) Valid() bool { return v.Code == VerifyValid }
+
+// Verify checks a presented secret, as a platform does on each request it
+// serves, and that its key holds every permission in required (matched
+// literally: manage does not imply write). It takes the same path as the
+// management API's authentication. An error means the answer could not be
+// had (the store is unavailable), never that the key is bad.
+func (s *Service) Verify(ctx context.Context, presented string, required []Permission) (Verdict, error) {
+	k, err := s.Authenticate(ctx, presented)
+	switch {
+	case ErrorCode(err) == EUNAUTHORIZED:
+		return Verdict{Code: VerifyNotFound}, nil
+	case err != nil:
+		return Verdict{}, err
+	}
+	for _, p := range required {
+		if !k.Has(p) {
+			return Verdict{Code: VerifyInsufficientPermissions, Key: k}, nil
+		}
+	}
+	return Verdict{Code: VerifyValid, Key: k}, nil
 }
 
 var errUnauthenticated = Errorf(EUNAUTHORIZED, "a valid API key is required")

@@ -13,6 +13,13 @@ import (
 // newService returns a Service over a fresh, migrated SQLite file.
 func newService(t *testing.T) *keyward.Service {
 	t.Helper()
+	s, _ := newServiceAndStore(t)
+	return s
+}
+
+// newServiceAndStore returns a Service and the SQLite store under it.
+func newServiceAndStore(t *testing.T) (*keyward.Service, *sqlite.DB) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
 	if err != nil {
@@ -22,7 +29,7 @@ func newService(t *testing.T) *keyward.Service {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return keyward.NewService(db)
+	return keyward.NewService(db), db
 }
 
 func mustRoot(t *testing.T, s *keyward.Service) *keyward.Key {

@@ -1,0 +1,118 @@
+package keyward
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// DefaultUsageInterval is how often recorded key uses are written.
+const DefaultUsageInterval = 60 * time.Second
+
+// usageShards spreads Record's lock: it runs on every verification.
+const usageShards = 16
+
+// usageBatch bounds one TouchKeys transaction.
+const usageBatch = 1000
+
+// UsageRecorder remembers when each key was last used and writes those
+// times to the store in batches, so that verification costs no write: each
+// key gets at most one write per flush, however often it was used, and the
+// time written is its latest use.
+type UsageRecorder struct {
+	store  KeyStore
+	shards [usageShards]struct {
+		mu      sync.Mutex
+		pending map[KeyID]int64 // unix microseconds of the latest use
+	}
+	flushMu sync.Mutex // one flush at a time
+}
+
+// NewUsageRecorder returns a recorder writing to store. Call Run to flush
+// it periodically, or Flush.
+func NewUsageRecorder(store KeyStore) *UsageRecorder {
+	u := &UsageRecorder{store: store}
+	for i := range u.shards {
+		u.shards[i].pending = make(map[KeyID]int64)
+	}
+	return u
+}
+
+// Record notes that key id was used at t.
+func (u *UsageRecorder) Record(id KeyID, t time.Time) {
+	us := t.UnixMicro()
+	sh := &u.shards[uint64(id)%usageShards]
+	sh.mu.Lock()
+	if us > sh.pending[id] {
+		sh.pending[id] = us
+	}
+	sh.mu.Unlock()
+}
+
+// Pending returns how many keys have uses not yet written.
+func (u *UsageRecorder) Pending() int {
+	n := 0
+	for i := range u.shards {
+		sh := &u.shards[i]
+		sh.mu.Lock()
+		n += len(sh.pending)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Flush writes every pending use. Uses it could not write stay pending, to
+// be written by the next flush.
+func (u *UsageRecorder) Flush(ctx context.Context) error {
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
+	var uses []KeyUse
+	for i := range u.shards {
+		sh := &u.shards[i]
+		sh.mu.Lock()
+		taken := sh.pending
+		sh.pending = make(map[KeyID]int64, len(taken))
+		sh.mu.Unlock()
+		for id, us := range taken {
+			uses = append(uses, KeyUse{ID: id, At: time.UnixMicro(us).UTC()})
+		}
+	}
+	for len(uses) > 0 {
+		n := min(len(uses), usageBatch)
+		if err := u.store.TouchKeys(ctx, uses[:n]); err != nil {
+			for _, use := range uses {
+				u.Record(use.ID, use.At)
+			}
+			return err
+		}
+		uses = uses[n:]
+	}
+	return nil
+}
+
+// Run flushes every interval until ctx is done, then flushes once more
+// (bounded by a few seconds) so that a graceful shutdown loses no use.
+// onError, if not nil, hears each failed flush.
+func (u *UsageRecorder) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+	if interval <= 0 {
+		interval = DefaultUsageInterval
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	report := func(err error) {
+		if err != nil && onError != nil {
+			onError(err)
+		}
+	}
+	for {
+		select {
+		case <-tick.C:
+			report(u.Flush(ctx))
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			report(u.Flush(fctx))
+			cancel()
+			return
+		}
+	}
+}

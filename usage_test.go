@@ -1,0 +1,131 @@
+package keyward_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// TestUsageRecorderFlushWritesLatest: uses recorded in any order are
+// written once, as the latest, and only on a flush.
+func TestUsageRecorderFlushWritesLatest(t *testing.T) {
+	ctx := context.Background()
+	s, db := newServiceAndStore(t)
+	root := mustRoot(t, s)
+	k, _ := mustKey(t, s, root, "acme", keyward.PermRead)
+	u := keyward.NewUsageRecorder(db)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	u.Record(k.ID, t0.Add(2*time.Second))
+	u.Record(k.ID, t0.Add(5*time.Second))
+	u.Record(k.ID, t0.Add(3*time.Second))
+	if n := u.Pending(); n != 1 {
+		t.Fatalf("Pending = %d, want 1 (one key)", n)
+	}
+	got, _ := s.Key(ctx, root, "acme", k.ID)
+	if got.LastUsedAt != nil {
+		t.Fatal("last use written before a flush")
+	}
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Key(ctx, root, "acme", k.ID)
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("LastUsedAt = %v, want the latest use", got.LastUsedAt)
+	}
+	if n := u.Pending(); n != 0 {
+		t.Errorf("Pending after flush = %d", n)
+	}
+}
+
+// TestUsageRecorderManyKeys: more uses than one batch holds are all written.
+func TestUsageRecorderManyKeys(t *testing.T) {
+	ctx := context.Background()
+	s, db := newServiceAndStore(t)
+	root := mustRoot(t, s)
+	k, _ := mustKey(t, s, root, "acme", keyward.PermRead)
+	u := keyward.NewUsageRecorder(db)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 2500 {
+		u.Record(keyward.KeyID(i+1), at) // ids that do not exist are ignored
+	}
+	u.Record(k.ID, at)
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Key(ctx, root, "acme", k.ID)
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) {
+		t.Fatalf("LastUsedAt = %v", got.LastUsedAt)
+	}
+}
+
+// TestUsageRecorderFailedFlushKeepsUses: uses that could not be written
+// stay pending for the next flush.
+func TestUsageRecorderFailedFlushKeepsUses(t *testing.T) {
+	_, db := newServiceAndStore(t)
+	u := keyward.NewUsageRecorder(db)
+	u.Record(keyward.KeyID(7), time.Now())
+	u.Record(keyward.KeyID(8), time.Now())
+	db.Close()
+	if err := u.Flush(context.Background()); err == nil {
+		t.Fatal("Flush on a closed store succeeded")
+	}
+	if n := u.Pending(); n != 2 {
+		t.Fatalf("Pending after a failed flush = %d, want 2", n)
+	}
+}
+
+// TestUsageRecorderRunFlushesOnStop: stopping Run writes what is pending,
+// so a graceful shutdown loses no use.
+func TestUsageRecorderRunFlushesOnStop(t *testing.T) {
+	ctx := context.Background()
+	s, db := newServiceAndStore(t)
+	root := mustRoot(t, s)
+	k, secret := mustKey(t, s, root, "acme", keyward.PermRead)
+	u := keyward.NewUsageRecorder(db)
+	s.Usage = u
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { u.Run(runCtx, time.Hour, func(err error) { t.Error(err) }); close(done) }()
+	if _, err := s.Authenticate(ctx, secret.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-done
+	got, _ := s.Key(ctx, root, "acme", k.ID)
+	if got.LastUsedAt == nil {
+		t.Fatal("use lost when Run stopped")
+	}
+}
+
+// TestServiceVerify: the codes, and that only a live key is described.
+func TestServiceVerify(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	root := mustRoot(t, s)
+	k, secret := mustKey(t, s, root, "acme", keyward.PermRead, keyward.PermManage)
+	for _, tc := range []struct {
+		name     string
+		key      string
+		required []keyward.Permission
+		code     keyward.VerifyCode
+	}{
+		{"live", secret.Reveal(), nil, keyward.VerifyValid},
+		{"held", secret.Reveal(), []keyward.Permission{keyward.PermRead}, keyward.VerifyValid},
+		{"not implied", secret.Reveal(), []keyward.Permission{keyward.PermWrite}, keyward.VerifyInsufficientPermissions},
+		{"malformed", "kw_x", nil, keyward.VerifyNotFound},
+		{"unknown", keyward.NewSecret().Reveal(), nil, keyward.VerifyNotFound},
+	} {
+		v, err := s.Verify(ctx, tc.key, tc.required)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if v.Code != tc.code || v.Valid() != (tc.code == keyward.VerifyValid) {
+			t.Errorf("%s: %+v, want %s", tc.name, v, tc.code)
+		}
+		if (v.Key != nil) != (tc.code != keyward.VerifyNotFound) || (v.Key != nil && v.Key.ID != k.ID) {
+			t.Errorf("%s: key %v", tc.name, v.Key)
+		}
+	}
+}

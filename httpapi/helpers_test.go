@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/internal/openapitest"
+	"github.com/keyward/keyward/keycache"
 	"github.com/keyward/keyward/sqlite"
 )
 
@@ -44,6 +45,8 @@ type env struct {
 	root    string // the bootstrap root key's secret
 	client  *http.Client
 	db      *sqlite.DB
+	cache   *keycache.Store
+	usage   *keyward.UsageRecorder
 	svc     *keyward.Service
 	logs    *syncBuffer
 	secrets []string // every secret the test saw created
@@ -60,7 +63,12 @@ func newEnv(t *testing.T) *env {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc := keyward.NewService(db)
+	// Wired as keyward serve wires it: the verification cache in front of
+	// the store, and uses recorded for last_used_at.
+	cache := keycache.New(db, keycache.Options{})
+	svc := keyward.NewService(cache)
+	usage := keyward.NewUsageRecorder(db)
+	svc.Usage = usage
 	_, root, ok, err := svc.Bootstrap(ctx)
 	if err != nil || !ok {
 		t.Fatalf("bootstrap: created=%v err=%v", ok, err)
@@ -70,7 +78,7 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(httpapi.NewServer(logger, svc, db))
 	t.Cleanup(srv.Close)
 	e := &env{
-		t: t, url: srv.URL, root: root.Reveal(), db: db, svc: svc, logs: logs,
+		t: t, url: srv.URL, root: root.Reveal(), db: db, cache: cache, usage: usage, svc: svc, logs: logs,
 		client: &http.Client{Transport: openapitest.NewTransport(t, nil)},
 	}
 	e.secrets = append(e.secrets, e.root)
@@ -142,6 +150,7 @@ type keyBody struct {
 	Permissions []string `json:"permissions"`
 	OrgID       string   `json:"org_id"`
 	Hint        string   `json:"hint"`
+	LastUsedAt  *string  `json:"last_used_at"`
 	Key         string   `json:"key"`
 }
 

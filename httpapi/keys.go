@@ -22,10 +22,17 @@ type keyJSON struct {
 	Permissions []keyward.Permission `json:"permissions"`
 	OrgID       string               `json:"org_id"`
 	Hint        string               `json:"hint"`
+	LastUsedAt  *string              `json:"last_used_at"` // null if never used
 }
 
 func toKeyJSON(k *keyward.Key) keyJSON {
+	var lastUsed *string
+	if k.LastUsedAt != nil {
+		s := k.LastUsedAt.UTC().Format(time.RFC3339)
+		lastUsed = &s
+	}
 	return keyJSON{
+		LastUsedAt:  lastUsed,
 		ID:          k.ID.String(),
 		Name:        k.Name,
 		CreatedAt:   k.CreatedAt.UTC().Format(time.RFC3339),

@@ -15,6 +15,9 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, svc *keyward.Service, db
 	mux.Handle("GET /readyz", handleReadyz(logger, db))
 	mux.Handle("GET /openapi.yaml", handleOpenAPI(keyward.OpenAPIDocument))
 
+	// Verification: the hot path. The key in the body is the credential.
+	mux.Handle("POST /verify", handleVerify(logger, svc))
+
 	// Organization-scoped: the organization is in the path.
 	mux.Handle("GET /orgs/{org_id}/api_keys", auth(handleKeyList(logger, svc, orgFromPath)))
 	mux.Handle("POST /orgs/{org_id}/api_keys", auth(handleOrgKeyCreate(logger, svc)))

@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/keyward/keyward"
+)
+
+// verifyRequest is the body of POST /verify.
+type verifyRequest struct {
+	Key         *string  `json:"key"`
+	Permissions []string `json:"permissions"`
+}
+
+// verifyJSON is the answer of POST /verify. Only a key that the caller
+// proved it holds is described; NOT_FOUND carries the code alone.
+type verifyJSON struct {
+	Valid       bool                 `json:"valid"`
+	Code        keyward.VerifyCode   `json:"code"`
+	KeyID       string               `json:"key_id,omitempty"`
+	OrgID       string               `json:"org_id,omitempty"`
+	Root        bool                 `json:"root,omitempty"`
+	Name        string               `json:"name,omitempty"`
+	Permissions []keyward.Permission `json:"permissions,omitempty"`
+}
+
+// handleVerify answers whether a key may be used: 200 with the outcome in
+// the body for every well-formed request, whatever the key. It needs no
+// credential but the key itself.
+func handleVerify(logger *slog.Logger, svc *keyward.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in verifyRequest
+		if !decode(w, r, &in) {
+			return
+		}
+		if in.Key == nil {
+			writeProblem(w, r, http.StatusBadRequest, "invalid request", []keyward.FieldError{{Field: "key", Reason: "is required"}})
+			return
+		}
+		var required []keyward.Permission
+		if len(in.Permissions) > 0 {
+			ps, err := keyward.ParsePermissions(in.Permissions)
+			if err != nil {
+				writeProblem(w, r, http.StatusBadRequest, "invalid request", []keyward.FieldError{{Field: "permissions", Reason: err.Error()}})
+				return
+			}
+			required = ps
+		}
+		v, err := svc.Verify(r.Context(), *in.Key, required)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		out := verifyJSON{Valid: v.Valid(), Code: v.Code}
+		if k := v.Key; k != nil {
+			out.KeyID = k.ID.String()
+			out.OrgID = string(k.OrgID)
+			out.Root = k.Root
+			out.Name = k.Name
+			out.Permissions = k.Permissions
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		encode(w, logger, r, http.StatusOK, out)
+	})
+}

@@ -9,11 +9,11 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const rootKeyUsage = `Manage root keys directly in the database, with no server running.
+const rootKeyUsage = `Manage root keys directly in the database, whether or not a server is running.
 
 Usage:
   keyward root-key create [--db PATH] [--name NAME]   print a new root key's secret alone on one line
-  keyward root-key list   [--db PATH]                 list live root keys (id, name, hint, created_at)
+  keyward root-key list   [--db PATH]                 list live root keys (id, hint, created_at, name)
   keyward root-key revoke [--db PATH] KEY_ID          revoke a root key
 
 Run 'keyward root-key <subcommand> --help' for the flags.
@@ -66,7 +66,7 @@ func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) st
 
 func runRootKeyList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var db dbFlags
-	f := newEnvFlags("root-key list", "List the live root keys: id, name, hint and creation time, never secrets.", getenv)
+	f := newEnvFlags("root-key list", "List the live root keys, one per line: id, hint, creation time and name; never secrets.", getenv)
 	db.register(f)
 	if err := parseFlags(f, args, stdout, stderr); err != nil {
 		return err
@@ -95,7 +95,7 @@ func runRootKeyList(ctx context.Context, args []string, getenv func(string) stri
 
 func runRootKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var db dbFlags
-	f := newEnvFlags("root-key revoke", "Revoke a root key: it stops working at once.\n\nUsage: keyward root-key revoke [--db PATH] KEY_ID", getenv)
+	f := newEnvFlags("root-key revoke", "Revoke a root key, given its id (see root-key list) as the one argument: keyward root-key revoke [--db PATH] KEY_ID.\nA server started on the same database refuses the key within its cache TTL (--cache-ttl).", getenv)
 	db.register(f)
 	if err := parseFlags(f, args, stdout, stderr); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/keycache"
 	"github.com/keyward/keyward/sqlite"
 )
 
@@ -70,6 +71,8 @@ type serveConfig struct {
 	db              dbFlags
 	log             logFlags
 	shutdownTimeout time.Duration
+	cache           keycache.Options
+	usageInterval   time.Duration
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -79,8 +82,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.db.register(f)
 	cfg.log.register(f)
 	f.Duration(&cfg.shutdownTimeout, "shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may run on after SIGINT/SIGTERM")
+	f.Int(&cfg.cache.Size, "cache-size", "KEYWARD_CACHE_SIZE", keycache.DefaultSize, "how many keys the verification cache holds")
+	f.Duration(&cfg.cache.TTL, "cache-ttl", "KEYWARD_CACHE_TTL", keycache.DefaultTTL, "how long a key is served from the cache before it is read again;\nbounds how long a change made outside this process can go unseen")
+	f.Duration(&cfg.usageInterval, "last-used-interval", "KEYWARD_LAST_USED_INTERVAL", keyward.DefaultUsageInterval, "how often keys' last_used_at is written (at most one write per key per interval)")
 	if err := parseFlags(f, args, stdout, stderr); err != nil {
 		return err
+	}
+	if cfg.cache.Size < 1 {
+		return usageError{fmt.Errorf("--cache-size %d: must be at least 1", cfg.cache.Size)}
+	}
+	if cfg.cache.TTL <= 0 || cfg.usageInterval <= 0 {
+		return usageError{fmt.Errorf("--cache-ttl and --last-used-interval must be positive")}
 	}
 	logger, err := cfg.log.logger(stderr)
 	if err != nil {
@@ -92,7 +104,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	svc := keyward.NewService(db)
+	cache := keycache.New(db, cfg.cache)
+	svc := keyward.NewService(cache)
+	usage := keyward.NewUsageRecorder(db)
+	svc.Usage = usage
+	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
+	usageDone := make(chan struct{})
+	go func() {
+		defer close(usageDone)
+		usage.Run(usageCtx, cfg.usageInterval, func(err error) {
+			logger.Warn("could not record keys' last use; will retry", "err", err)
+		})
+	}()
+	// After the server has stopped taking requests: the last flush of
+	// last_used_at, then the database closes (deferred above).
+	defer func() { stopUsage(); <-usageDone }()
+
+	// Keys revoked by other processes leave this one's cache.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		err := db.WatchRevocations(watchCtx, cache.Evict, func() {
+			logger.Warn("revocations from other processes may have been missed; cache cleared")
+			cache.Purge()
+		})
+		if err != nil {
+			logger.Error("not watching for revocations by other processes; they take effect within --cache-ttl", "err", err)
+		}
+	}()
+	defer func() { stopWatch(); <-watchDone }()
 
 	if err := bootstrap(ctx, logger, svc, stdout); err != nil {
 		return err

@@ -38,6 +38,26 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 	return nil
 }
 
+// ImportKeys stores many new keys in one transaction: all or none. It is
+// for bulk loads (imports, benchmarks); like CreateKey it fails with
+// ECONFLICT if an id or secret hash is taken.
+func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("import keys: %w", mapError(ctx, err))
+	}
+	defer tx.Rollback()
+	for _, k := range keys {
+		if err := insertKey(ctx, tx, k); err != nil {
+			return fmt.Errorf("import keys: %w", mapError(ctx, err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("import keys: %w", mapError(ctx, err))
+	}
+	return nil
+}
+
 // BootstrapRootKey stores k, a root key, only if the database has never held
 // a key and never been bootstrapped. The check and the write share one
 // IMMEDIATE transaction, which holds SQLite's write lock from its start, so

@@ -467,3 +467,29 @@ func TestConcurrentStartup(t *testing.T) {
 		t.Errorf("migration 1 recorded %d times, want once", applied)
 	}
 }
+
+// TestImportKeys: a batch is stored whole, or, when one key conflicts, not
+// at all.
+func TestImportKeys(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTestDB(t)
+	a, b := newKey(t, "acme"), newKey(t, "acme")
+	if err := db.ImportKeys(ctx, []*keyward.Key{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*keyward.Key{a, b} {
+		if _, err := db.KeyByHash(ctx, k.Hash); err != nil {
+			t.Fatalf("imported key not found: %v", err)
+		}
+	}
+	c := newKey(t, "acme")
+	dup := newKey(t, "acme")
+	dup.Hash = a.Hash
+	err := db.ImportKeys(ctx, []*keyward.Key{c, dup})
+	if keyward.ErrorCode(err) != keyward.ECONFLICT {
+		t.Fatalf("import with a taken hash: %v, want ECONFLICT", err)
+	}
+	if _, err := db.KeyByHash(ctx, c.Hash); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+		t.Fatalf("a failed import left a key behind: %v", err)
+	}
+}

@@ -21,23 +21,6 @@ const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_has
 const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
 	WHERE id = ? AND org_id = ? AND root = ? AND deleted_at IS NULL`
 
-// CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
-// taken, by a live key or a deleted one.
-func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("create key: %w", mapError(ctx, err))
-	}
-	defer tx.Rollback()
-	if err := insertKey(ctx, tx, k); err != nil {
-		return fmt.Errorf("create key: %w", mapError(ctx, err))
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create key: %w", mapError(ctx, err))
-	}
-	return nil
-}
-
 // ImportKeys stores many new keys in one transaction: all or none. It is
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.

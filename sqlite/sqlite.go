@@ -48,6 +48,8 @@ type DB struct {
 	// first use (the table exists only once Migrate has run).
 	mu     sync.Mutex // serializes preparing byHash
 	byHash atomic.Pointer[sql.Stmt]
+
+	commit *committer // group commit of CreateKey (commit.go)
 }
 
 // pragmas run on every connection of both pools, in this order:
@@ -117,6 +119,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.write.Close()
 		return nil, fmt.Errorf("open database: reader: %w", err)
 	}
+	db.startCommitter()
 	return db, nil
 }
 
@@ -175,6 +178,7 @@ func dsn(abs string, extra url.Values) string {
 
 // Close closes both pools. Whatever is in flight fails.
 func (db *DB) Close() error {
+	db.stopCommitter()
 	var errs []error
 	db.mu.Lock()
 	if stmt := db.byHash.Swap(nil); stmt != nil {

@@ -29,6 +29,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -116,12 +117,20 @@ func New(store keyward.KeyStore, opt Options) *Store {
 		now:         func() int64 { return int64(time.Since(start)) },
 	}
 	for i := range c.shards {
-		c.shards[i].init(ceilDiv(opt.Size, n), ceilDiv(opt.NegativeSize, n))
+		c.shards[i].init(share(opt.Size, n, i), share(opt.NegativeSize, n, i))
 	}
 	return c
 }
 
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
+// share is shard i's part of total split over n shards: the parts differ
+// by at most one and add up to total, so that the shards together hold
+// at most total.
+func share(total, n, i int) int {
+	if i < total%n {
+		return total/n + 1
+	}
+	return total / n
+}
 
 // prefix is the first 8 bytes of a hash: the index key. SHA-256 output is
 // uniform, so these bits both pick the shard and key its map; the full
@@ -201,7 +210,7 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash) (*key
 		// Each caller gets its own copy: the shared record must not be
 		// changed by one of them under the others.
 		k := *l.key
-		k.Permissions = append([]keyward.Permission(nil), l.key.Permissions...)
+		k.Permissions = slices.Clone(l.key.Permissions) // nil stays nil
 		k.LastUsedAt = nil
 		return &k, nil
 	case <-ctx.Done():

@@ -1,6 +1,7 @@
 package keycache
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -90,9 +91,12 @@ func (sh *shard) materialize(s *slot) *keyward.Key {
 	b := sh.arena[s.off : int(s.off)+s.size()]
 	str := string(b[:text])
 	o, n := int(s.orgLen), int(s.orgLen)+int(s.nameLen)
-	perms := make([]keyward.Permission, s.permLen)
-	for j, p := range b[text:] {
-		perms[j] = keyward.AllPermissions[p]
+	var perms []keyward.Permission // nil for none, as the store gives it
+	if s.permLen > 0 {
+		perms = make([]keyward.Permission, s.permLen)
+		for j, p := range b[text:] {
+			perms[j] = keyward.AllPermissions[p]
+		}
 	}
 	return &keyward.Key{
 		ID:          keyward.KeyID(s.id),
@@ -106,21 +110,34 @@ func (sh *shard) materialize(s *slot) *keyward.Key {
 	}
 }
 
+// maxArena bounds a shard's arena, whose offsets are 32 bits. It is a
+// variable so that a test can make it small.
+var maxArena = min(math.MaxUint32, math.MaxInt)
+
 // put caches k until expires, and reports whether it pushed another key
 // out to make room. A key that cannot be encoded is not cached.
 func (sh *shard) put(k *keyward.Key, expires, now int64) (evicted bool) {
-	perms := make([]byte, len(k.Permissions))
-	for j, p := range k.Permissions {
-		idx := permIndex(p)
-		if idx < 0 {
-			return false
-		}
-		perms[j] = byte(idx)
-	}
-	if len(k.OrgID) > 255 || len(k.Hint) > 255 || len(k.Name) > 65535 || len(perms) > 255 {
+	// Whatever is cached for this hash is older than k: forget it, even if
+	// k itself cannot be cached.
+	sh.remove(k.Hash)
+	if len(k.OrgID) > math.MaxUint8 || len(k.Hint) > math.MaxUint8 || len(k.Name) > math.MaxUint16 || len(k.Permissions) > math.MaxUint8 {
 		return false
 	}
-	sh.remove(k.Hash)
+	for _, p := range k.Permissions {
+		if permIndex(p) < 0 {
+			return false
+		}
+	}
+	need := len(k.OrgID) + len(k.Name) + len(k.Hint) + len(k.Permissions)
+	if len(sh.arena)-sh.garbage+need > maxArena {
+		return false // even compacted, the arena could not take it
+	}
+	// The index holds one slot per 8-byte prefix: a cached key whose hash
+	// shares k's prefix (another hash, as k's own is gone) gives way, or
+	// its slot would be left used but unindexed.
+	if j, ok := sh.index[prefix(k.Hash)]; ok {
+		sh.drop(j)
+	}
 	var i int32
 	switch {
 	case len(sh.free) > 0:
@@ -133,12 +150,14 @@ func (sh *shard) put(k *keyward.Key, expires, now int64) (evicted bool) {
 		i = sh.sweep(now)
 		evicted = true
 	}
-	sh.compact()
+	sh.compact(need)
 	off := len(sh.arena)
 	sh.arena = append(sh.arena, k.OrgID...)
 	sh.arena = append(sh.arena, k.Name...)
 	sh.arena = append(sh.arena, k.Hint...)
-	sh.arena = append(sh.arena, perms...)
+	for _, p := range k.Permissions {
+		sh.arena = append(sh.arena, byte(permIndex(p)))
+	}
 	flags := uint8(flagUsed)
 	if k.Root {
 		flags |= flagRoot
@@ -152,7 +171,7 @@ func (sh *shard) put(k *keyward.Key, expires, now int64) (evicted bool) {
 		nameLen: uint16(len(k.Name)),
 		orgLen:  uint8(len(k.OrgID)),
 		hintLen: uint8(len(k.Hint)),
-		permLen: uint8(len(perms)),
+		permLen: uint8(len(k.Permissions)),
 		flags:   flags,
 	}
 	sh.index[prefix(k.Hash)] = i
@@ -178,9 +197,13 @@ func (sh *shard) sweep(now int64) int32 {
 }
 
 // putNegative remembers h as unknown until expires, pushing out an
-// arbitrary remembered hash when the table is full.
+// arbitrary remembered hash when the table is full. A shard whose share of
+// NegativeSize is nothing remembers nothing.
 func (sh *shard) putNegative(h keyward.SecretHash, expires int64) {
 	sh.remove(h)
+	if sh.negCap <= 0 {
+		return
+	}
 	if len(sh.neg) >= sh.negCap {
 		for old := range sh.neg {
 			delete(sh.neg, old)
@@ -211,9 +234,10 @@ func (sh *shard) drop(i int32) {
 }
 
 // compact rewrites the arena without its garbage once garbage is more than
-// half of it, so that the arena stays within twice the live text.
-func (sh *shard) compact() {
-	if sh.garbage < 4096 || sh.garbage*2 < len(sh.arena) {
+// half of it, so that the arena stays within twice the live text, or when
+// need more bytes would take it past maxArena.
+func (sh *shard) compact(need int) {
+	if len(sh.arena)+need <= maxArena && (sh.garbage < 4096 || sh.garbage*2 < len(sh.arena)) {
 		return
 	}
 	arena := make([]byte, 0, len(sh.arena)-sh.garbage+4096)

@@ -1,0 +1,537 @@
+package keycache
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/keyward/keyward"
+)
+
+// never is an expiry no test reaches.
+const never = int64(1) << 62
+
+// randKey returns a key with random fields, each within what the compact
+// encoding holds: sometimes a root key, a name of up to a few hundred bytes
+// of mixed ASCII and non-ASCII text, a random subset of the permissions in
+// random order.
+func randKey(rng *rand.Rand) *keyward.Key {
+	var h keyward.SecretHash
+	for i := 0; i < len(h); i += 8 {
+		v := rng.Uint64()
+		for j := range 8 {
+			h[i+j] = byte(v >> (8 * j))
+		}
+	}
+	k := &keyward.Key{
+		ID:        keyward.KeyID(1 + rng.Int64N(keyward.MaxKeyID-1)),
+		Hash:      h,
+		Hint:      "kw_" + randText(rng, 4, "abcXYZ019") + "..." + randText(rng, 4, "abcXYZ019"),
+		CreatedAt: time.UnixMicro(rng.Int64N(4e15) - 1e15).UTC(),
+	}
+	if rng.IntN(8) == 0 {
+		k.Root = true
+	} else {
+		k.OrgID = keyward.OrgID(randText(rng, 1+rng.IntN(keyward.MaxOrgIDLen), "abcdefghijklmnopqrstuvwxyz0123456789.-_"))
+	}
+	k.Name = randText(rng, rng.IntN(120), "aé東🔑 z")
+	for _, i := range rng.Perm(len(keyward.AllPermissions))[:rng.IntN(len(keyward.AllPermissions)+1)] {
+		k.Permissions = append(k.Permissions, keyward.AllPermissions[i])
+	}
+	return k
+}
+
+// randText returns n characters drawn from alphabet.
+func randText(rng *rand.Rand, n int, alphabet string) string {
+	runes := []rune(alphabet)
+	var b strings.Builder
+	for range n {
+		b.WriteRune(runes[rng.IntN(len(runes))])
+	}
+	return b.String()
+}
+
+// describeKey prints every field of k, the hash included.
+func describeKey(k *keyward.Key) string {
+	if k == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%v DeletedAt:%v}",
+		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, k.CreatedAt.Format(time.RFC3339Nano), k.LastUsedAt, k.DeletedAt)
+}
+
+// checkGet fails the test unless sh holds k, intact.
+func checkGet(t *testing.T, sh *shard, k *keyward.Key, now int64) {
+	t.Helper()
+	got, found, known := sh.get(k.Hash, now)
+	if !found || !known {
+		t.Fatalf("get(%d) = found %v, known %v; want the key", k.ID, found, known)
+	}
+	if !reflect.DeepEqual(got, k) {
+		t.Fatalf("get(%d):\ngot  %s\nwant %s", k.ID, describeKey(got), describeKey(k))
+	}
+}
+
+// checkShard fails the test unless sh's structures agree with each other:
+// the index maps each used slot's hash prefix to it and nothing else, the
+// free list is exactly the unused slots, each used slot's text lies in the
+// arena without overlapping another's, and the arena's garbage is all of
+// it that no slot refers to.
+func checkShard(t *testing.T, sh *shard) {
+	t.Helper()
+	if len(sh.slots) > cap(sh.slots) {
+		t.Fatalf("%d slots, capacity %d", len(sh.slots), cap(sh.slots))
+	}
+	used, live := 0, 0
+	type span struct{ off, end int }
+	var spans []span
+	for i := range sh.slots {
+		s := &sh.slots[i]
+		if s.flags&flagUsed == 0 {
+			if *s != (slot{}) {
+				t.Fatalf("unused slot %d is not zero: %+v", i, *s)
+			}
+			continue
+		}
+		used++
+		live += s.size()
+		if j, ok := sh.index[prefix(s.hash)]; !ok || j != int32(i) {
+			t.Fatalf("used slot %d: index has %d, %v for its hash", i, j, ok)
+		}
+		if end := int(s.off) + s.size(); end > len(sh.arena) {
+			t.Fatalf("slot %d's text [%d, %d) lies past the arena's %d bytes", i, s.off, end, len(sh.arena))
+		}
+		spans = append(spans, span{int(s.off), int(s.off) + s.size()})
+	}
+	if len(sh.index) != used {
+		t.Fatalf("index has %d entries for %d used slots", len(sh.index), used)
+	}
+	for p, i := range sh.index {
+		if i < 0 || int(i) >= len(sh.slots) || sh.slots[i].flags&flagUsed == 0 || prefix(sh.slots[i].hash) != p {
+			t.Fatalf("index entry %x → %d names no slot holding that prefix", p, i)
+		}
+	}
+	seen := make(map[int32]bool)
+	for _, i := range sh.free {
+		if i < 0 || int(i) >= len(sh.slots) || sh.slots[i].flags&flagUsed != 0 || seen[i] {
+			t.Fatalf("free list %v: %d is out of range, used, or listed twice", sh.free, i)
+		}
+		seen[i] = true
+	}
+	if used+len(sh.free) != len(sh.slots) {
+		t.Fatalf("%d used + %d free slots, of %d", used, len(sh.free), len(sh.slots))
+	}
+	if live != len(sh.arena)-sh.garbage {
+		t.Fatalf("%d live bytes, but arena %d - garbage %d = %d", live, len(sh.arena), sh.garbage, len(sh.arena)-sh.garbage)
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.off - b.off })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].off < spans[i-1].end {
+			t.Fatalf("texts [%d, %d) and [%d, %d) overlap", spans[i-1].off, spans[i-1].end, spans[i].off, spans[i].end)
+		}
+	}
+	if len(sh.neg) > sh.negCap {
+		t.Fatalf("%d unknown hashes remembered, bound %d", len(sh.neg), sh.negCap)
+	}
+}
+
+// pointerPaths returns where, in a value of type t, the garbage collector
+// would find something to scan: a pointer, or a string, slice, map,
+// interface, channel or func (each holds one). A uintptr is listed too:
+// it hides a pointer from the collector rather than holding none.
+func pointerPaths(t reflect.Type, path string) []string {
+	switch t.Kind() {
+	case reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return nil
+	case reflect.Array:
+		if t.Len() == 0 {
+			return nil
+		}
+		return pointerPaths(t.Elem(), path+"[]")
+	case reflect.Struct:
+		var paths []string
+		for i := range t.NumField() {
+			f := t.Field(i)
+			paths = append(paths, pointerPaths(f.Type, path+"."+f.Name)...)
+		}
+		return paths
+	default:
+		return []string{fmt.Sprintf("%s (%s)", path, t.Kind())}
+	}
+}
+
+// pointerPaths itself finds what it is meant to find.
+func TestPointerPaths(t *testing.T) {
+	type inner struct {
+		n int64
+		p *int
+	}
+	pointerful := []any{
+		struct{ s string }{},
+		struct{ b []byte }{},
+		struct{ m map[int]int }{},
+		struct{ i any }{},
+		struct{ c chan int }{},
+		struct{ f func() }{},
+		struct{ p *int64 }{},
+		struct{ u unsafe.Pointer }{},
+		struct{ u uintptr }{},
+		struct {
+			a int64
+			x [3]inner
+		}{},
+		struct{ e error }{},
+		keyward.Key{},
+	}
+	for _, v := range pointerful {
+		if paths := pointerPaths(reflect.TypeOf(v), "v"); len(paths) == 0 {
+			t.Errorf("%T: no pointer found", v)
+		}
+	}
+	pointerFree := []any{
+		struct {
+			h  keyward.SecretHash
+			n  int64
+			b  bool
+			f  float64
+			a  [4][2]uint16
+			s  struct{ x, y int32 }
+			z  [0]*int
+			id keyward.KeyID
+		}{},
+	}
+	for _, v := range pointerFree {
+		if paths := pointerPaths(reflect.TypeOf(v), "v"); len(paths) != 0 {
+			t.Errorf("%T: found %v", v, paths)
+		}
+	}
+}
+
+// A cached entry holds nothing the garbage collector must follow, nor do
+// the maps' keys and values: the collector's work per shard does not grow
+// with the number of entries.
+func TestEntriesArePointerFree(t *testing.T) {
+	if paths := pointerPaths(reflect.TypeFor[slot](), "slot"); len(paths) != 0 {
+		t.Errorf("slot holds pointers: %s", strings.Join(paths, ", "))
+	}
+	sh := reflect.TypeFor[shard]()
+	for _, c := range []struct {
+		field string
+		kind  reflect.Kind
+		types []reflect.Type // element, or key and value
+	}{
+		{"index", reflect.Map, nil},
+		{"neg", reflect.Map, nil},
+		{"slots", reflect.Slice, nil},
+		{"free", reflect.Slice, nil},
+		{"arena", reflect.Slice, nil},
+	} {
+		f, ok := sh.FieldByName(c.field)
+		if !ok || f.Type.Kind() != c.kind {
+			t.Fatalf("shard.%s: want a %s", c.field, c.kind)
+		}
+		if c.kind == reflect.Map {
+			for _, p := range pointerPaths(f.Type.Key(), "shard."+c.field+" key") {
+				t.Errorf("%s holds a pointer", p)
+			}
+		}
+		for _, p := range pointerPaths(f.Type.Elem(), "shard."+c.field+" element") {
+			t.Errorf("%s holds a pointer", p)
+		}
+	}
+	if f, _ := sh.FieldByName("slots"); f.Type.Elem() != reflect.TypeFor[slot]() {
+		t.Errorf("shard.slots holds %v, want slot", f.Type.Elem())
+	}
+
+	// Only those five fields of a shard hold pointers at all: a sixth
+	// (another map, a slice of strings) would be scanned too.
+	var got []string
+	for i := range sh.NumField() {
+		f := sh.Field(i)
+		if len(pointerPaths(f.Type, f.Name)) > 0 {
+			got = append(got, f.Name)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"arena", "free", "index", "neg", "slots"}; !slices.Equal(got, want) {
+		t.Errorf("shard fields holding pointers: %v, want %v", got, want)
+	}
+}
+
+// Under any mix of puts, replacements and removals, the arena stays within
+// twice its live text (plus the slack compaction waits for), the shard's
+// structures agree, and every cached key reads back as it was put.
+func TestArenaStaysCompact(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 42))
+			var sh shard
+			sh.init(64, 16)
+			model := make(map[keyward.SecretHash]*keyward.Key) // what sh should hold
+			var hashes []keyward.SecretHash                    // model's keys, for random picks
+			forget := func(h keyward.SecretHash) {
+				delete(model, h)
+				i := slices.Index(hashes, h)
+				hashes[i] = hashes[len(hashes)-1]
+				hashes = hashes[:len(hashes)-1]
+			}
+			compactions, peak := 0, 0
+			for step := range 10_000 {
+				arena := len(sh.arena)
+				put := true
+				switch r := rng.IntN(10); {
+				case r < 6 || len(hashes) == 0: // a new key
+					k := randKey(rng)
+					evicted := sh.put(k, never, 0)
+					model[k.Hash] = k
+					hashes = append(hashes, k.Hash)
+					if evicted != (len(model) > cap(sh.slots)) {
+						t.Fatalf("step %d: put reported eviction %v with %d keys in %d slots", step, evicted, len(model), cap(sh.slots))
+					}
+					for _, h := range slices.Clone(hashes) {
+						if _, ok := sh.index[prefix(h)]; !ok {
+							forget(h) // pushed out by the CLOCK
+						}
+					}
+					checkGet(t, &sh, k, 0)
+				case r < 8: // a removal
+					put = false
+					h := hashes[rng.IntN(len(hashes))]
+					sh.remove(h)
+					forget(h)
+				default: // the same hash again, with other fields
+					h := hashes[rng.IntN(len(hashes))]
+					k := randKey(rng)
+					k.Hash = h
+					if sh.put(k, never, 0) {
+						t.Fatalf("step %d: replacing a cached key evicted another", step)
+					}
+					model[h] = k
+					checkGet(t, &sh, k, 0)
+				}
+				checkShard(t, &sh)
+				live := len(sh.arena) - sh.garbage
+				switch {
+				case put && len(sh.arena) > 2*live+4096:
+					t.Fatalf("step %d: after a put, arena %d bytes for %d live", step, len(sh.arena), live)
+				case !put && len(sh.arena) != arena:
+					t.Fatalf("step %d: a removal changed the arena from %d to %d bytes", step, arena, len(sh.arena))
+				}
+				peak = max(peak, len(sh.arena))
+				if len(model) != len(sh.index) {
+					t.Fatalf("step %d: shard holds %d keys, want %d", step, len(sh.index), len(model))
+				}
+				// Every key reads back, right after each compaction moved
+				// them all, and now and then besides.
+				if compacted := len(sh.arena) < arena; compacted || step%50 == 0 {
+					if compacted {
+						compactions++
+					}
+					for _, k := range model {
+						checkGet(t, &sh, k, 0)
+					}
+				}
+			}
+			if compactions == 0 {
+				t.Fatal("the arena was never compacted: the test proves nothing")
+			}
+			t.Logf("%d compactions, arena peak %d bytes", compactions, peak)
+		})
+	}
+}
+
+// Right after a put, the arena is within twice its live text plus 4096
+// bytes, however much was removed before.
+func TestArenaBoundAfterPut(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var sh shard
+	sh.init(512, 1)
+	var keys []*keyward.Key
+	for range 512 {
+		k := randKey(rng)
+		k.Name = strings.Repeat("名", 100)
+		sh.put(k, never, 0)
+		keys = append(keys, k)
+	}
+	for _, k := range keys[:500] {
+		sh.remove(k.Hash)
+	}
+	k := randKey(rng)
+	sh.put(k, never, 0)
+	keys = append(keys[500:], k)
+	checkShard(t, &sh)
+	if live := len(sh.arena) - sh.garbage; len(sh.arena) > 2*live+4096 {
+		t.Fatalf("arena %d bytes for %d live", len(sh.arena), live)
+	}
+	for _, k := range keys {
+		checkGet(t, &sh, k, 0)
+	}
+}
+
+// Two hashes with the same 8-byte prefix (the index's key) never leave a
+// slot the index has lost track of, and never answer for each other.
+func TestPrefixCollision(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	var sh shard
+	sh.init(8, 8)
+	a, b := randKey(rng), randKey(rng)
+	copy(b.Hash[:8], a.Hash[:8])
+	sh.put(a, never, 0)
+	checkShard(t, &sh)
+	sh.put(b, never, 0)
+	checkShard(t, &sh)
+	checkGet(t, &sh, b, 0)
+	if k, found, _ := sh.get(a.Hash, 0); found {
+		t.Fatalf("get(a) = %s; a was pushed out by b, which shares its prefix", describeKey(k))
+	}
+	sh.remove(a.Hash) // not cached: must not touch b
+	checkShard(t, &sh)
+	checkGet(t, &sh, b, 0)
+
+	// Around the CLOCK a few times, with collisions among the newcomers.
+	keys := []*keyward.Key{b}
+	for i := range 40 {
+		k := randKey(rng)
+		if i%3 == 0 {
+			copy(k.Hash[:8], keys[rng.IntN(len(keys))].Hash[:8])
+		}
+		sh.put(k, never, 0)
+		keys = append(keys, k)
+		checkShard(t, &sh)
+		for _, k := range keys {
+			if got, found, _ := sh.get(k.Hash, 0); found && !reflect.DeepEqual(got, k) {
+				t.Fatalf("get(%d) = %s", k.ID, describeKey(got))
+			}
+		}
+	}
+	sh.remove(keys[len(keys)-1].Hash)
+	checkShard(t, &sh)
+}
+
+// The CLOCK gives a used entry a second chance, but not an expired one;
+// get drops an expired entry.
+func TestSweep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	var sh shard
+	sh.init(3, 1)
+	a, b, c, d, e := randKey(rng), randKey(rng), randKey(rng), randKey(rng), randKey(rng)
+	sh.put(a, 100, 0)
+	sh.put(b, never, 0)
+	sh.put(c, never, 0)
+	checkGet(t, &sh, a, 50) // a and b used
+	checkGet(t, &sh, b, 50)
+	if !sh.put(d, never, 60) { // a, b get a second chance; c goes
+		t.Fatal("put into a full shard reported no eviction")
+	}
+	checkShard(t, &sh)
+	if _, found, _ := sh.get(c.Hash, 60); found {
+		t.Fatal("c, the one entry not used, survived")
+	}
+	checkGet(t, &sh, a, 60)
+	// a is used again, but has expired by the time e needs a slot.
+	sh.put(e, never, 200)
+	checkShard(t, &sh)
+	if _, found, _ := sh.get(a.Hash, 200); found {
+		t.Fatal("a survived its expiry")
+	}
+	checkGet(t, &sh, b, 200)
+	checkGet(t, &sh, d, 200)
+	checkGet(t, &sh, e, 200)
+
+	// get drops what has expired, and says nothing is known of it.
+	sh.put(a, 300, 200)
+	if _, found, known := sh.get(a.Hash, 300); found || known {
+		t.Fatalf("get of an expired entry = found %v, known %v", found, known)
+	}
+	checkShard(t, &sh)
+	if _, ok := sh.index[prefix(a.Hash)]; ok {
+		t.Fatal("an expired entry stayed indexed after get")
+	}
+}
+
+// The shards' capacities add up to Size and NegativeSize exactly, so the
+// bounds hold for the cache as a whole.
+func TestShardCapacities(t *testing.T) {
+	for _, size := range []int{1, 100, 511, 512, 515, 1030, 4097, 100_000, 1_000_003} {
+		for _, negSize := range []int{0, 1, 7, 100, 1000, 25_001} {
+			c := New(nil, Options{Size: size, NegativeSize: negSize})
+			wantNeg := negSize
+			if negSize == 0 {
+				wantNeg = max(size/4, 1)
+			}
+			slots, neg := 0, 0
+			for i := range c.shards {
+				sh := &c.shards[i]
+				if cap(sh.slots) < 1 {
+					t.Fatalf("Size %d: shard %d of %d has no slot", size, i, len(c.shards))
+				}
+				slots += cap(sh.slots)
+				neg += sh.negCap
+			}
+			if slots != size || neg != wantNeg {
+				t.Errorf("Size %d, NegativeSize %d: %d shards of %d slots and %d unknown hashes in all; want %d and %d",
+					size, negSize, len(c.shards), slots, neg, size, wantNeg)
+			}
+		}
+	}
+}
+
+// A shard whose share of NegativeSize is nothing remembers nothing.
+func TestZeroNegativeCapacity(t *testing.T) {
+	var sh shard
+	sh.init(1, 0)
+	sh.putNegative(keyward.SecretHash{1}, never)
+	if len(sh.neg) != 0 {
+		t.Fatalf("a shard with no room for unknown hashes remembers %d", len(sh.neg))
+	}
+	sh.init(1, 2)
+	for i := range 10 {
+		sh.putNegative(keyward.SecretHash{byte(i)}, never)
+		checkShard(t, &sh)
+	}
+	if len(sh.neg) != 2 {
+		t.Fatalf("%d unknown hashes remembered, want 2", len(sh.neg))
+	}
+}
+
+// Slot offsets are 32 bits: a put that would take the arena past them is
+// not cached (and the shard stays sound) rather than wrapping an offset
+// into another key's text.
+func TestArenaLimit(t *testing.T) {
+	defer func(old int) { maxArena = old }(maxArena)
+	maxArena = 10_000
+	rng := rand.New(rand.NewPCG(3, 3))
+	var sh shard
+	sh.init(100, 1)
+	var cached, refused int
+	for range 200 {
+		k := randKey(rng)
+		k.Name = strings.Repeat("x", 200+rng.IntN(200))
+		before := len(sh.index)
+		sh.put(k, never, 0)
+		checkShard(t, &sh)
+		if len(sh.arena) > maxArena {
+			t.Fatalf("arena grew to %d bytes, limit %d", len(sh.arena), maxArena)
+		}
+		if _, found, _ := sh.get(k.Hash, 0); found {
+			cached++
+			checkGet(t, &sh, k, 0)
+		} else {
+			refused++
+			if len(sh.index) != before {
+				t.Fatalf("a refused key changed the entry count from %d to %d", before, len(sh.index))
+			}
+		}
+	}
+	if cached == 0 || refused == 0 {
+		t.Fatalf("%d keys cached, %d refused: want some of each", cached, refused)
+	}
+}

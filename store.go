@@ -64,7 +64,8 @@ type RevocationFeed interface {
 	// from now on, until ctx is done; it then returns nil. When it may have
 	// missed deletions (a lost connection), it calls reset, after which the
 	// caller must forget everything it cached. It returns an error only if
-	// it cannot start.
+	// it cannot start. It calls reset once as it starts, too: whatever was
+	// cached before may have been deleted unseen.
 	WatchRevocations(ctx context.Context, evict func(SecretHash), reset func()) error
 }
 

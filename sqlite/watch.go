@@ -16,14 +16,16 @@ const WatchInterval = 100 * time.Millisecond
 
 // WatchRevocations reports the keys revoked from now on, by this process
 // or any other on the same file, by polling the revocation log every
-// WatchInterval: one indexed read of the rows past the last one seen. If a
-// read fails it calls reset, as revocations may have gone unseen, and goes
-// on polling.
+// WatchInterval: one indexed read of the rows past the last one seen. It
+// calls reset once it has its starting point, and again if a read fails,
+// as revocations may have gone unseen, and goes on polling.
 func (db *DB) WatchRevocations(ctx context.Context, evict func(keyward.SecretHash), reset func()) error {
 	var last int64
 	if err := db.read.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM key_revocations`).Scan(&last); err != nil {
 		return fmt.Errorf("watch revocations: %w", mapError(ctx, err))
 	}
+	// Whatever was cached before this point may have been revoked unseen.
+	reset()
 	tick := time.NewTicker(WatchInterval)
 	defer tick.Stop()
 	failing := false

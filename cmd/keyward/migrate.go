@@ -22,6 +22,6 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is at schema version %d\n", db.path, v)
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", db.name(), v)
 	return nil
 }

@@ -41,11 +41,18 @@ func (p *proc) done() <-chan error {
 // separately, so the key may arrive after the "listening" line).
 func startProcess(t *testing.T, db string, fresh bool) *proc {
 	t.Helper()
+	return startProcessWith(t, fresh, "--db", db)
+}
+
+// startProcessWith starts keyward serve with the given database flags.
+func startProcessWith(t *testing.T, fresh bool, dbArgs ...string) *proc {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--db", db, "--log-format", "json")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, dbArgs...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "KEYWARD_TEST_RUN_MAIN=1")
 	p := &proc{cmd: cmd, stderr: newLineWriter(), exited: make(chan struct{})}
 	p.stdout = newLineWriter()

@@ -8,26 +8,66 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keycache"
+	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/sqlite"
 )
 
 // dbFlags are the flags of every command that opens the database.
 type dbFlags struct {
-	path string
+	path string // SQLite file
+	url  string // PostgreSQL URL; when set, path is not used
 }
 
 func (d *dbFlags) register(f *envFlags) {
 	f.String(&d.path, "db", "KEYWARD_DB", "keyward.db", "path of the SQLite database file (created if missing)")
+	f.String(&d.url, "database-url", "KEYWARD_DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db?pool_max_conns=20);\nwhen set, --db is not used and several instances may share the database")
+}
+
+// database is what the commands need of a store: either backend.
+type database interface {
+	keyward.KeyStore
+	keyward.RevocationFeed
+	SchemaVersion(ctx context.Context) (int64, error)
+}
+
+// name says which database is in use, for messages; a URL's password is
+// never shown.
+func (d *dbFlags) name() string {
+	if d.url == "" {
+		return d.path
+	}
+	u, err := url.Parse(d.url)
+	if err != nil {
+		return "(PostgreSQL URL)"
+	}
+	return u.Redacted()
 }
 
 // openStore opens and migrates the database.
-func (d *dbFlags) openStore(ctx context.Context) (*sqlite.DB, error) {
+func (d *dbFlags) openStore(ctx context.Context) (database, error) {
+	if d.url != "" {
+		if !strings.HasPrefix(d.url, "postgres://") && !strings.HasPrefix(d.url, "postgresql://") {
+			return nil, usageError{fmt.Errorf("--database-url: want a postgres:// URL")}
+		}
+		db, err := postgres.Open(ctx, d.url)
+		if err != nil {
+			// pgx's errors may quote the URL, password included: say
+			// only what kind of failure it was.
+			return nil, fmt.Errorf("open database %s: %s", d.name(), redactURL(err.Error(), d.url))
+		}
+		if err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrate database %s: %w", d.name(), err)
+		}
+		return db, nil
+	}
 	db, err := sqlite.Open(ctx, d.path)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", d.path, err)
@@ -37,6 +77,18 @@ func (d *dbFlags) openStore(ctx context.Context) (*sqlite.DB, error) {
 		return nil, fmt.Errorf("migrate database %s: %w", d.path, err)
 	}
 	return db, nil
+}
+
+// redactURL removes the password of rawURL from msg.
+func redactURL(msg, rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "cannot connect"
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		msg = strings.ReplaceAll(msg, p, "xxxxx")
+	}
+	return msg
 }
 
 // logFlags choose the log format and level.
@@ -125,9 +177,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
+		resets := 0
 		err := db.WatchRevocations(watchCtx, cache.Evict, func() {
-			logger.Warn("revocations from other processes may have been missed; cache cleared")
 			cache.Purge()
+			resets++
+			if resets > 1 { // the first comes as the watch starts (RevocationFeed)
+				logger.Warn("revocations from other instances may have been missed; cache cleared")
+			}
 		})
 		if err != nil {
 			logger.Error("not watching for revocations by other processes; they take effect within --cache-ttl", "err", err)
@@ -154,7 +210,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.db.path, "version", version)
+	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.db.name(), "version", version)
 
 	select {
 	case err := <-serveErr:

@@ -337,3 +337,16 @@ func hint(secret string) string {
 	}
 	return secret[:7] + "..." + secret[len(secret)-4:]
 }
+
+// TestDebugAddr: --debug-addr serves the profiler on its own listener, and
+// the API's address does not.
+func TestDebugAddr(t *testing.T) {
+	s := startServe(t, filepath.Join(t.TempDir(), "keyward.db"), "--debug-addr", "127.0.0.1:0")
+	addr := s.stderr.waitFor(t, regexp.MustCompile(`"msg":"profiler listening","addr":"([^"]+)"`), nil)
+	if status, _ := call(t, "GET", "http://"+addr+"/debug/pprof/cmdline", "", ""); status != http.StatusOK {
+		t.Errorf("profiler: %d", status)
+	}
+	if status, _ := call(t, "GET", s.url+"/debug/pprof/cmdline", "", ""); status != http.StatusNotFound {
+		t.Errorf("the API serves the profiler: %d", status)
+	}
+}

@@ -125,6 +125,7 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	cache           keycache.Options
 	usageInterval   time.Duration
+	debugAddr       string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -136,6 +137,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.Duration(&cfg.shutdownTimeout, "shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may run on after SIGINT/SIGTERM")
 	f.Int(&cfg.cache.Size, "cache-size", "KEYWARD_CACHE_SIZE", keycache.DefaultSize, "how many keys the verification cache holds")
 	f.Duration(&cfg.cache.TTL, "cache-ttl", "KEYWARD_CACHE_TTL", keycache.DefaultTTL, "how long a key is served from the cache before it is read again;\nbounds how long a change made outside this process can go unseen")
+	f.String(&cfg.debugAddr, "debug-addr", "KEYWARD_DEBUG_ADDR", "", "if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated")
 	f.Duration(&cfg.usageInterval, "last-used-interval", "KEYWARD_LAST_USED_INTERVAL", keyward.DefaultUsageInterval, "how often keys' last_used_at is written (at most one write per key per interval)")
 	if err := parseFlags(f, args, stdout, stderr); err != nil {
 		return err
@@ -207,6 +209,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.debugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.debugAddr, err)
+		}
+		dbg := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = dbg.Serve(dln) }()
+		defer dbg.Close()
+		logger.Info("profiler listening", "addr", dln.Addr().String())
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

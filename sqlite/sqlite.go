@@ -89,7 +89,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{}
 	// The writer is opened and pinged first, so that it is the connection
 	// that switches a new file to WAL.
-	db.write, err = sql.Open("sqlite", dsn(abs, url.Values{"_txlock": {"immediate"}}))
+	// Its page cache is larger than the readers' (32 MiB, against SQLite's
+	// 2 MiB default): batched last_used_at writes touch pages all over the
+	// table, and one connection's cache costs memory once.
+	db.write, err = sql.Open("sqlite", dsn(abs, url.Values{"_txlock": {"immediate"}, "_pragma": {"cache_size(-32768)"}}))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

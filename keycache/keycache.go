@@ -72,10 +72,6 @@ type Store struct {
 	loadTimeout time.Duration
 	now         func() int64 // monotonic nanoseconds
 
-	// gen counts invalidations. A load records gen when it starts and
-	// stores its result only if gen has not moved: a key evicted while it
-	// was being loaded is not put back from a read older than the delete.
-	gen   atomic.Uint64
 	group singleflight.Group
 
 	hits, negHits, misses, loads, evictions atomic.Uint64
@@ -148,6 +144,7 @@ func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.K
 	now := c.now()
 	sh.mu.Lock()
 	k, found, known := sh.get(h, now)
+	gen := sh.gen
 	sh.mu.Unlock()
 	switch {
 	case found:
@@ -158,7 +155,7 @@ func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.K
 		return nil, errNotFound
 	}
 	c.misses.Add(1)
-	return c.load(ctx, sh, h)
+	return c.load(ctx, sh, h, gen)
 }
 
 var errNotFound = keyward.Errorf(keyward.ENOTFOUND, "key not found")
@@ -168,8 +165,11 @@ type loaded struct {
 	key *keyward.Key
 }
 
-func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash) (*keyward.Key, error) {
-	gen := c.gen.Load()
+// load looks h up in the store, once for all concurrent callers, and
+// caches the answer unless h's shard was invalidated since gen (read when
+// the lookup was decided): a key evicted while it was being loaded is not
+// put back from a read older than the delete.
+func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen uint64) (*keyward.Key, error) {
 	// Requests that arrive after an invalidation do not join a lookup that
 	// began before it: the generation is part of the flight's name.
 	var name [40]byte
@@ -185,7 +185,7 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash) (*key
 			return nil, err
 		}
 		sh.mu.Lock()
-		if now := c.now(); c.gen.Load() == gen {
+		if now := c.now(); sh.gen == gen {
 			if notFound {
 				sh.putNegative(h, now+c.negTTL)
 			} else if sh.put(k, now+c.ttl, now) {
@@ -239,19 +239,19 @@ func (c *Store) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.Key
 
 // Evict forgets whatever the cache knows of hash h.
 func (c *Store) Evict(h keyward.SecretHash) {
-	c.gen.Add(1)
 	sh := c.shard(h)
 	sh.mu.Lock()
+	sh.gen++
 	sh.remove(h)
 	sh.mu.Unlock()
 }
 
 // Purge forgets everything: used when invalidations may have been missed.
 func (c *Store) Purge() {
-	c.gen.Add(1)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
+		sh.gen++
 		sh.init(cap(sh.slots), sh.negCap)
 		sh.mu.Unlock()
 	}

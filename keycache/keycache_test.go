@@ -54,18 +54,20 @@ func (s *gatedStore) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyw
 	gate, readFirst, fail := s.gate, s.readFirst, s.fail
 	s.mu.Unlock()
 	s.total.Add(1)
-	select {
-	case s.entered <- h:
-	default: // nobody is counting this many
-	}
 	var (
 		k   *keyward.Key
 		err error
 	)
 	if readFirst {
 		// A read that happens before whatever the test does while the
-		// call is held: its answer is stale when the call returns.
+		// call is held: its answer is stale when the call returns. It is
+		// made before the call says it entered, so that the test acts
+		// only after it.
 		k, err = s.KeyStore.KeyByHash(ctx, h)
+	}
+	select {
+	case s.entered <- h:
+	default: // nobody is counting this many
 	}
 	if gate != nil {
 		select {

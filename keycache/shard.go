@@ -12,7 +12,11 @@ import (
 // slices and two maps holds a pointer, so the garbage collector's work does
 // not grow with the number of entries.
 type shard struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// gen counts the shard's invalidations (Evict, Purge); a load caches
+	// its answer only if gen has not moved since it began. Per shard, so
+	// that a create or delete does not stop loads elsewhere being cached.
+	gen   uint64
 	index map[uint64]int32 // hash prefix → slot
 	slots []slot           // at most cap(slots) entries
 	free  []int32          // unused slots below len(slots)

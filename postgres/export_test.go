@@ -1,6 +1,11 @@
 package postgres
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/pressly/goose/v3"
+)
 
 // ListenChecks has Listen ping a connection silent for interval, and give
 // up on a ping, a connection or a LISTEN after timeout, so that a test of
@@ -9,4 +14,33 @@ func ListenChecks(interval, timeout time.Duration) ListenOption {
 	return func(c *listenConfig) {
 		c.checkInterval, c.checkTimeout, c.connectTimeout = interval, timeout, timeout
 	}
+}
+
+// MigrateTo applies the migrations up to version, and MigrateDownTo undoes
+// those above it: for the tests of one migration's move of data.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	return db.withProvider(ctx, func(p *goose.Provider) error {
+		_, err := p.UpTo(ctx, version)
+		return err
+	})
+}
+
+func (db *DB) MigrateDownTo(ctx context.Context, version int64) error {
+	return db.withProvider(ctx, func(p *goose.Provider) error {
+		_, err := p.DownTo(ctx, version)
+		return err
+	})
+}
+
+func (db *DB) withProvider(ctx context.Context, f func(*goose.Provider) error) error {
+	schema, err := db.currentSchema(ctx)
+	if err != nil {
+		return err
+	}
+	p, closeDB, err := db.provider(schema)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	return f(p)
 }

@@ -15,8 +15,15 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// keyColumns are api_keys' columns in the order scanKey reads them.
-const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, last_used_at, deleted_at`
+// keyColumns are the columns of a key, in the order scanKey reads them, as
+// selected from (or returned by a change to) api_keys. The last use lives in
+// key_usage, a row per used key, found through its primary key.
+const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
+	(SELECT u.last_used_at FROM key_usage AS u WHERE u.id = api_keys.id), deleted_at`
+
+// insertColumns are api_keys' own columns, as insertKey and ImportKeys
+// write them.
+var insertColumns = []string{"id", "org_id", "root", "name", "permissions", "secret_hash", "hint", "created_at", "deleted_at"}
 
 // queryKeyByHash finds a live key by its secret hash, through the unique
 // index on secret_hash.
@@ -40,17 +47,14 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 // ECONFLICT if an id or secret hash is taken.
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
+	var used [][]any
 	for i, k := range keys {
 		if k == nil {
 			return fmt.Errorf("import keys: no key")
 		}
-		perms := make([]string, len(k.Permissions))
-		for j, p := range k.Permissions {
-			perms[j] = string(p)
-		}
-		rows[i] = []any{
-			int64(k.ID), string(k.OrgID), k.Root, k.Name, perms, k.Hash[:], k.Hint,
-			micros(k.CreatedAt), microsOrNull(k.LastUsedAt), microsOrNull(k.DeletedAt),
+		rows[i] = insertValues(k)
+		if k.LastUsedAt != nil {
+			used = append(used, []any{int64(k.ID), micros(*k.LastUsedAt)})
 		}
 	}
 	tx, err := db.pool.Begin(ctx)
@@ -58,8 +62,13 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 		return fmt.Errorf("import keys: %w", mapError(ctx, err))
 	}
 	defer rollback(ctx, tx)
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"api_keys"}, strings.Split(keyColumns, ", "), pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"api_keys"}, insertColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("import keys: %w", mapError(ctx, err))
+	}
+	if len(used) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"key_usage"}, []string{"id", "last_used_at"}, pgx.CopyFromRows(used)); err != nil {
+			return fmt.Errorf("import keys: %w", mapError(ctx, err))
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("import keys: %w", mapError(ctx, err))
@@ -197,13 +206,15 @@ func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 	return k, nil
 }
 
-// TouchKeys records uses of keys in one transaction, never moving a key's
-// last_used_at back.
+// TouchKeys records uses of keys in one statement, never moving a key's
+// last use back. The uses go to key_usage, a narrow table, so that the key
+// records verification reads are never rewritten; the join with api_keys
+// ignores ids that do not exist.
 //
 // Each key's latest use in the batch is found first, and the rows are
-// locked in id order before the update, so that batches of several
-// processes, which lock the same rows in the same order, wait for each
-// other instead of deadlocking.
+// upserted in id order, so that batches of several processes, which lock
+// the same rows in the same order, wait for each other instead of
+// deadlocking.
 func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
@@ -221,26 +232,15 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 		ats[i] = latest[id]
 	}
 
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
-	}
-	defer rollback(ctx, tx)
-	if _, err := tx.Exec(ctx,
-		`SELECT FROM api_keys WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids,
-	); err != nil {
-		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
-	}
-	if _, err := tx.Exec(ctx,
-		`UPDATE api_keys AS k
-		SET last_used_at = greatest(coalesce(k.last_used_at, '-infinity'), u.at)
-		FROM unnest($1::bigint[], $2::timestamptz[]) AS u (id, at)
-		WHERE k.id = u.id`,
+	if _, err := db.pool.Exec(ctx,
+		`INSERT INTO key_usage AS u (id, last_used_at)
+		SELECT k.id, t.at
+		FROM unnest($1::bigint[], $2::timestamptz[]) AS t (id, at)
+		JOIN api_keys AS k ON k.id = t.id
+		ORDER BY k.id
+		ON CONFLICT (id) DO UPDATE SET last_used_at = greatest(u.last_used_at, excluded.last_used_at)`,
 		ids, ats,
 	); err != nil {
-		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
 	}
 	return nil
@@ -286,21 +286,33 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// insertKey inserts k as a new row.
+// insertKey inserts k as a new row, and its last use, if it has one, in
+// the same statement: on the pool, that is one transaction.
 func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("no key")
 	}
+	insert := `INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	args := insertValues(k)
+	if k.LastUsedAt != nil {
+		insert = `WITH k AS (` + insert + ` RETURNING id)
+			INSERT INTO key_usage (id, last_used_at) SELECT id, $10 FROM k`
+		args = append(args, micros(*k.LastUsedAt))
+	}
+	_, err := q.Exec(ctx, insert, args...)
+	return err
+}
+
+// insertValues are k's values of insertColumns.
+func insertValues(k *keyward.Key) []any {
 	perms := make([]string, len(k.Permissions)) // never nil: NOT NULL
 	for i, p := range k.Permissions {
 		perms[i] = string(p)
 	}
-	_, err := q.Exec(ctx,
-		`INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	return []any{
 		int64(k.ID), string(k.OrgID), k.Root, k.Name, perms, k.Hash[:], k.Hint,
-		micros(k.CreatedAt), microsOrNull(k.LastUsedAt), microsOrNull(k.DeletedAt),
-	)
-	return err
+		micros(k.CreatedAt), microsOrNull(k.DeletedAt),
+	}
 }
 
 // everUsed reports whether the database has been bootstrapped or has held

@@ -599,6 +599,8 @@ func TestImportKeys(t *testing.T) {
 	ctx := t.Context()
 	db, _ := openTestDB(t)
 	a, b := newKey(t, "acme"), newKey(t, "acme")
+	used := b.CreatedAt.Add(time.Hour)
+	b.LastUsedAt = &used // an import may bring a last use
 	if err := db.ImportKeys(ctx, []*keyward.Key{a, b}); err != nil {
 		t.Fatal(err)
 	}
@@ -606,6 +608,9 @@ func TestImportKeys(t *testing.T) {
 		got, err := db.KeyByHash(ctx, k.Hash)
 		if err != nil || got.ID != k.ID || got.Name != k.Name || !got.CreatedAt.Equal(k.CreatedAt) {
 			t.Fatalf("imported key: %v, %v", got, err)
+		}
+		if (got.LastUsedAt == nil) != (k.LastUsedAt == nil) || got.LastUsedAt != nil && !got.LastUsedAt.Equal(*k.LastUsedAt) {
+			t.Errorf("imported key's LastUsedAt = %v, want %v", got.LastUsedAt, k.LastUsedAt)
 		}
 	}
 	c, dup := newKey(t, "acme"), newKey(t, "acme")

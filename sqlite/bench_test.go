@@ -1,7 +1,10 @@
 package sqlite_test
 
 import (
+	"cmp"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -66,4 +69,33 @@ func BenchmarkCreateKeyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTouchKeys measures a flush of recorded uses as UsageRecorder
+// makes it: batches of 10,000 uses in id order, over 100,000 keys that are
+// all used, so that every batch touches pages written by earlier ones.
+func BenchmarkTouchKeys(b *testing.B) {
+	db, _ := openTestDB(b)
+	const n, batch = 100_000, 10_000
+	keys := make([]*keyward.Key, n)
+	for i := range keys {
+		keys[i] = newKey(b, "acme")
+	}
+	if err := db.ImportKeys(b.Context(), keys); err != nil {
+		b.Fatalf("ImportKeys: %v", err)
+	}
+	uses := make([]keyward.KeyUse, n)
+	at := time.Now()
+	for i, k := range keys {
+		uses[i] = keyward.KeyUse{ID: k.ID, At: at}
+	}
+	slices.SortFunc(uses, func(a, b keyward.KeyUse) int { return cmp.Compare(a.ID, b.ID) })
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		off := (i * batch) % n
+		if err := db.TouchKeys(b.Context(), uses[off:off+batch]); err != nil {
+			b.Fatalf("TouchKeys: %v", err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/use")
 }

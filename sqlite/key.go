@@ -10,8 +10,14 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// keyColumns are api_keys' columns in the order scanKey reads them.
-const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, last_used_at, deleted_at`
+// keyColumns are the columns of a key, in the order scanKey reads them, as
+// selected from (or returned by a change to) api_keys. The last use lives in
+// key_usage, a row per used key, found through its primary key.
+const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
+	(SELECT u.last_used_at FROM key_usage AS u WHERE u.id = api_keys.id), deleted_at`
+
+// insertColumns are api_keys' own columns, as insertKey writes them.
+const insertColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, deleted_at`
 
 // queryKeyByHash finds a live key by its secret hash, through the UNIQUE
 // index on secret_hash.
@@ -162,7 +168,13 @@ func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 }
 
 // TouchKeys records uses of keys in one transaction, never moving a
-// key's last_used_at back.
+// key's last use back. The uses go to key_usage, a narrow table whose pages
+// a flush of many uses shares; a key's own row is only read (to ignore an
+// id that does not exist), never written. In id order, as Flush sends them,
+// consecutive uses read and write the same pages.
+//
+// touchRows uses go in each statement: a statement per use would cost more
+// in the driver than in SQLite.
 func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
@@ -172,14 +184,27 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx,
-		`UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
-	}
-	defer stmt.Close()
-	for _, u := range uses {
-		if _, err := stmt.ExecContext(ctx, u.At.UnixMicro(), int64(u.ID)); err != nil {
+	var full *sql.Stmt // the statement for touchRows uses, prepared once
+	args := make([]any, 0, 2*touchRows)
+	for len(uses) > 0 {
+		n := min(len(uses), touchRows)
+		args = args[:0]
+		for _, u := range uses[:n] {
+			args = append(args, int64(u.ID), u.At.UnixMicro())
+		}
+		uses = uses[n:]
+		if n == touchRows && full == nil {
+			if full, err = tx.PrepareContext(ctx, touchQuery(touchRows)); err != nil {
+				return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+			}
+			defer full.Close()
+		}
+		if n == touchRows {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, touchQuery(n), args...)
+		}
+		if err != nil {
 			return fmt.Errorf("touch keys: %w", mapError(ctx, err))
 		}
 	}
@@ -187,6 +212,28 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
 	}
 	return nil
+}
+
+// touchRows is how many uses one TouchKeys statement records.
+const touchRows = 256
+
+// touchQuery is the upsert of n uses, each bound as (id, unix microseconds).
+// The join with api_keys drops ids that do not exist. SQLite upserts row by
+// row, so a key used twice in the batch keeps the later use. (WHERE true
+// keeps ON CONFLICT from being read as the join's ON.)
+func touchQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO key_usage (id, last_used_at)
+		SELECT k.id, v.column2 FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?)")
+	}
+	b.WriteString(`) AS v JOIN api_keys AS k ON k.id = v.column1 WHERE true
+		ON CONFLICT (id) DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)`)
+	return b.String()
 }
 
 // listKeysQuery returns ListKeys' statement and its arguments. The
@@ -209,7 +256,7 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any) {
 	return q, append(args, limit)
 }
 
-// insertKey inserts k as a new row.
+// insertKey inserts k as a new row, and its last use, if it has one.
 func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("no key")
@@ -218,11 +265,17 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO api_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO api_keys (`+insertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(k.ID), string(k.OrgID), sqlBool(k.Root), k.Name, perms, k.Hash[:], k.Hint,
-		k.CreatedAt.UnixMicro(), sqlMicros(k.LastUsedAt), sqlMicros(k.DeletedAt),
-	)
+		k.CreatedAt.UnixMicro(), sqlMicros(k.DeletedAt),
+	); err != nil {
+		return err
+	}
+	if k.LastUsedAt != nil {
+		_, err = tx.ExecContext(ctx, `INSERT INTO key_usage (id, last_used_at) VALUES (?, ?)`,
+			int64(k.ID), k.LastUsedAt.UnixMicro())
+	}
 	return err
 }
 

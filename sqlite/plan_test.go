@@ -69,4 +69,12 @@ func TestQueryPlans(t *testing.T) {
 		check("ListKeys, "+name, plan(q, args...), "USING INDEX api_keys_live_by_org")
 	}
 	check("Key", plan(queryKey, 1, "acme", 0), "USING INTEGER PRIMARY KEY")
+
+	// TouchKeys reads its bound rows and finds each key by id: the only
+	// scan is of the VALUES list.
+	touch := plan(touchQuery(3), 1, 2, 3, 4, 5, 6)
+	if !strings.Contains(touch, "SEARCH k USING INTEGER PRIMARY KEY") || strings.Count(touch, "SCAN") != 1 ||
+		!strings.Contains(touch, "SCAN 3-ROW VALUES CLAUSE") || strings.Contains(touch, "TEMP B-TREE") {
+		t.Errorf("TouchKeys: plan is not one pass over the values with a lookup by id:\n%s", touch)
+	}
 }

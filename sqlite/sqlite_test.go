@@ -474,12 +474,18 @@ func TestImportKeys(t *testing.T) {
 	ctx := t.Context()
 	db, _ := openTestDB(t)
 	a, b := newKey(t, "acme"), newKey(t, "acme")
+	used := b.CreatedAt.Add(time.Hour)
+	b.LastUsedAt = &used // an import may bring a last use
 	if err := db.ImportKeys(ctx, []*keyward.Key{a, b}); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []*keyward.Key{a, b} {
-		if _, err := db.KeyByHash(ctx, k.Hash); err != nil {
+		got, err := db.KeyByHash(ctx, k.Hash)
+		if err != nil {
 			t.Fatalf("imported key not found: %v", err)
+		}
+		if (got.LastUsedAt == nil) != (k.LastUsedAt == nil) || got.LastUsedAt != nil && !got.LastUsedAt.Equal(*k.LastUsedAt) {
+			t.Errorf("imported key's LastUsedAt = %v, want %v", got.LastUsedAt, k.LastUsedAt)
 		}
 	}
 	c := newKey(t, "acme")

@@ -83,6 +83,7 @@ func Run(t *testing.T, newStore func(t *testing.T) keyward.KeyStore) {
 			{"RecordsLatest", testTouchKeysRecordsLatest},
 			{"UnknownAndEmpty", testTouchKeysUnknownAndEmpty},
 			{"DeletedKey", testTouchKeysDeletedKey},
+			{"CreatedUsed", testTouchKeysCreatedUsed},
 		}},
 		{"Ping", []test{
 			{"Open", testPing},

@@ -58,6 +58,24 @@ func testTouchKeysDeletedKey(t *testing.T, newStore newStoreFunc) {
 	checkGone(t, s, k)
 }
 
+// A key created with a last use (as an import brings one) reports it, and
+// TouchKeys moves it on from there, never back.
+func testTouchKeysCreatedUsed(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	k := newKey(t, acme, base)
+	used := base.Add(time.Hour)
+	k.LastUsedAt = &used
+	create(t, s, k)
+	checkLive(t, s, k)
+	touch(t, s, keyward.KeyUse{ID: k.ID, At: base})
+	checkLive(t, s, k)
+	later := used.Add(time.Minute)
+	touch(t, s, keyward.KeyUse{ID: k.ID, At: later})
+	want := clone(k)
+	want.LastUsedAt = &later
+	checkLive(t, s, want)
+}
+
 // touch records uses and fails the test if that fails.
 func touch(t *testing.T, s keyward.KeyStore, uses ...keyward.KeyUse) {
 	t.Helper()

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -25,6 +26,13 @@ func (db *DB) WatchRevocations(ctx context.Context, evict func(keyward.SecretHas
 		return fmt.Errorf("watch revocations: %w", mapError(ctx, err))
 	}
 	// Whatever was cached before this point may have been revoked unseen.
+	// Prepared once: parsing the query on every poll cost more CPU than
+	// running it.
+	stmt, err := db.read.PrepareContext(ctx, `SELECT seq, secret_hash FROM key_revocations WHERE seq > ? ORDER BY seq`)
+	if err != nil {
+		return fmt.Errorf("watch revocations: %w", mapError(ctx, err))
+	}
+	defer stmt.Close()
 	reset()
 	tick := time.NewTicker(WatchInterval)
 	defer tick.Stop()
@@ -35,7 +43,7 @@ func (db *DB) WatchRevocations(ctx context.Context, evict func(keyward.SecretHas
 			return nil
 		case <-tick.C:
 		}
-		next, err := db.revokedAfter(ctx, last, evict)
+		next, err := revokedAfter(ctx, stmt, last, evict)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil
@@ -56,9 +64,8 @@ func (db *DB) WatchRevocations(ctx context.Context, evict func(keyward.SecretHas
 
 // revokedAfter calls evict for each revocation after seq and returns the
 // last seq seen.
-func (db *DB) revokedAfter(ctx context.Context, seq int64, evict func(keyward.SecretHash)) (int64, error) {
-	rows, err := db.read.QueryContext(ctx,
-		`SELECT seq, secret_hash FROM key_revocations WHERE seq > ? ORDER BY seq`, seq)
+func revokedAfter(ctx context.Context, stmt *sql.Stmt, seq int64, evict func(keyward.SecretHash)) (int64, error) {
+	rows, err := stmt.QueryContext(ctx, seq)
 	if err != nil {
 		return seq, err
 	}

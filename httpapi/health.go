@@ -27,7 +27,7 @@ func handleReadyz(logger *slog.Logger, db Pinger) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := db.Ping(ctx); err != nil {
-			logger.WarnContext(r.Context(), "not ready", "request_id", requestID(r.Context()), "err", err)
+			logger.WarnContext(r.Context(), "not ready", "request_id", requestID(w), "err", err)
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, r, http.StatusServiceUnavailable, "the database does not answer", nil)
 			return

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -16,15 +18,15 @@ import (
 
 type contextKey int
 
-const (
-	requestIDKey contextKey = iota
-	callerKey
-)
+const callerKey contextKey = 0
 
-// requestID returns the request id of ctx, or "".
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+// requestID returns the id observe gave the request that w answers, or "".
+// The response's header holds it, so that no context need be made for it.
+func requestID(w http.ResponseWriter) string {
+	if v := w.Header()["X-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // caller returns the authenticated key of ctx, or nil.
@@ -51,15 +53,29 @@ func saneRequestID(s string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [12]byte
+// requestIDs makes request ids: a random prefix drawn once per process, so
+// that ids of several instances or restarts do not collide, and a counter.
+// Ids need to be unique, not secret.
+var requestIDs = func() *requestIDGen {
+	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return &requestIDGen{prefix: hex.EncodeToString(b[:]) + "-"}
+}()
+
+type requestIDGen struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestID() string {
+	var b [40]byte
+	return string(strconv.AppendUint(append(b[:0], requestIDs.prefix...), requestIDs.n.Add(1), 16))
 }
 
 // observe gives every request an id (the client's X-Request-Id when sane,
-// a new one otherwise, always echoed), writes one log line per request, and
-// turns the mux's plain-text 404 and 405 into problem+json.
+// a new one otherwise, always echoed), writes one log line per request (at
+// debug level for quietRoutes that succeed), and turns the mux's plain-text
+// 404 and 405 into problem+json.
 func observe(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -67,8 +83,7 @@ func observe(logger *slog.Logger, next http.Handler) http.Handler {
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		w.Header()["X-Request-Id"] = []string{id}
 		sw := &statusWriter{ResponseWriter: w, r: r}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
@@ -79,8 +94,14 @@ func observe(logger *slog.Logger, next http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status >= 500:
 			level = slog.LevelError
+		case quietRoutes[route]:
+			level = slog.LevelDebug
+		}
+		if !logger.Enabled(r.Context(), level) {
+			return
 		}
 		logger.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
@@ -144,7 +165,7 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			logger.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()), "route", r.Pattern,
+			logger.ErrorContext(r.Context(), "panic", "request_id", requestID(w), "route", r.Pattern,
 				"panic", fmt.Sprintf("%v", v), "stack", string(debug.Stack()))
 			writeProblem(w, r, http.StatusInternalServerError, "internal error", nil)
 		}()

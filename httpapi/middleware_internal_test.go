@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -37,5 +38,51 @@ func TestRecoverPanics(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), secret.Reveal()) {
 		t.Error("the secret in the panic value reached the log")
+	}
+}
+
+// TestRequestLogLevels checks which requests write a line at which level:
+// the quiet routes (verification, probes) only at debug level, unless they
+// fail with a 5xx; every other request at info level.
+func TestRequestLogLevels(t *testing.T) {
+	status := http.StatusOK
+	mux := http.NewServeMux()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) })
+	mux.Handle("POST /verify", h)
+	mux.Handle("GET /healthz", h)
+	mux.Handle("GET /orgs/{org_id}/api_keys", h)
+	for _, tt := range []struct {
+		level  slog.Level
+		method string
+		path   string
+		status int
+		want   string // the level of the line written, or "" for none
+	}{
+		{slog.LevelInfo, "POST", "/verify", 200, ""},
+		{slog.LevelInfo, "POST", "/verify", 400, ""},
+		{slog.LevelInfo, "POST", "/verify", 503, "ERROR"},
+		{slog.LevelInfo, "GET", "/healthz", 200, ""},
+		{slog.LevelInfo, "GET", "/orgs/acme/api_keys", 200, "INFO"},
+		{slog.LevelInfo, "GET", "/orgs/acme/api_keys", 404, "INFO"},
+		{slog.LevelInfo, "GET", "/no/such/route", 404, "INFO"},
+		{slog.LevelDebug, "POST", "/verify", 200, "DEBUG"},
+		{slog.LevelDebug, "GET", "/orgs/acme/api_keys", 200, "INFO"},
+		{slog.LevelWarn, "GET", "/orgs/acme/api_keys", 200, ""},
+	} {
+		var logs bytes.Buffer
+		logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tt.level}))
+		status = tt.status
+		observe(logger, mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tt.method, tt.path, nil))
+		got := ""
+		if logs.Len() > 0 {
+			var line struct{ Level, Msg string }
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Msg != "request" {
+				t.Fatalf("log %q: %v", logs.String(), err)
+			}
+			got = line.Level
+		}
+		if got != tt.want {
+			t.Errorf("logger at %v, %s %s answering %d: line at %q, want %q", tt.level, tt.method, tt.path, tt.status, got, tt.want)
+		}
 	}
 }

@@ -66,9 +66,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	status := statusOf(code)
 	switch status {
 	case http.StatusInternalServerError:
-		logger.ErrorContext(r.Context(), "internal error", "request_id", requestID(r.Context()), "route", r.Pattern, "err", err)
+		logger.ErrorContext(r.Context(), "internal error", "request_id", requestID(w), "route", r.Pattern, "err", err)
 	case http.StatusServiceUnavailable:
-		logger.WarnContext(r.Context(), "dependency unavailable", "request_id", requestID(r.Context()), "route", r.Pattern, "err", err)
+		logger.WarnContext(r.Context(), "dependency unavailable", "request_id", requestID(w), "route", r.Pattern, "err", err)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
@@ -84,7 +84,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail str
 		Status:    status,
 		Detail:    detail,
 		Instance:  r.URL.Path,
-		RequestID: requestID(r.Context()),
+		RequestID: requestID(w),
 		Errors:    fields,
 	}
 	if p.Type == "" {

@@ -7,6 +7,15 @@ import (
 	"github.com/keyward/keyward"
 )
 
+// quietRoutes are logged at debug level unless they fail with a 5xx: they
+// are the data plane and the probes, answered many times a second, whose
+// log lines would drown the management API's and cost a write each.
+var quietRoutes = map[string]bool{
+	"POST /verify": true,
+	"GET /healthz": true,
+	"GET /readyz":  true,
+}
+
 // addRoutes lists the entire API surface.
 func addRoutes(mux *http.ServeMux, logger *slog.Logger, svc *keyward.Service, db Pinger) {
 	auth := func(h http.Handler) http.Handler { return requireAuth(logger, svc, h) }

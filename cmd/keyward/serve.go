@@ -202,9 +202,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(logger, svc, db),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
+		Handler: httpapi.NewServer(logger, svc, db),
+		// Equal read timeouts cost one deadline per request, not two:
+		// net/http moves the deadline only when they differ. A request is
+		// at most 64 KiB of headers and 64 KiB of body.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

@@ -77,7 +77,12 @@ func ParseKeyID(s string) (KeyID, error) {
 }
 
 // String returns the id as the API writes it: "key-456".
-func (id KeyID) String() string { return keyIDPrefix + strconv.FormatInt(int64(id), 10) }
+func (id KeyID) String() string { return string(id.Append(nil)) }
+
+// Append appends the id as String writes it.
+func (id KeyID) Append(b []byte) []byte {
+	return strconv.AppendInt(append(b, keyIDPrefix...), int64(id), 10)
+}
 
 // Permission is one thing a key may do. The set is closed.
 type Permission string

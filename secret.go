@@ -119,7 +119,15 @@ func (s Secret) Reveal() string {
 }
 
 // Hash returns the SHA-256 of the full secret: what storage keeps.
-func (s Secret) Hash() SecretHash { return sha256.Sum256([]byte(s.Reveal())) }
+func (s Secret) Hash() SecretHash {
+	v := s.Reveal()
+	if len(v) == SecretLen { // every parsed or new secret: hashed from the stack
+		var b [SecretLen]byte
+		copy(b[:], v)
+		return sha256.Sum256(b[:])
+	}
+	return sha256.Sum256([]byte(v))
+}
 
 // Hint returns what may be shown of a secret after its creation: the prefix
 // with the first and the last four characters, "kw_Ab3d...x9Zq". It is empty

@@ -252,7 +252,7 @@ func (c *Store) Purge() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		sh.gen++
-		sh.init(cap(sh.slots), sh.negCap)
+		sh.reset()
 		sh.mu.Unlock()
 	}
 }

@@ -66,6 +66,18 @@ func (sh *shard) init(capacity, negCap int) {
 	sh.negCap = negCap
 }
 
+// reset empties the shard in place, keeping its memory: a purge of a full
+// cache must not allocate a second one while the first awaits collection.
+func (sh *shard) reset() {
+	clear(sh.index)
+	sh.slots = sh.slots[:0]
+	sh.free = sh.free[:0]
+	sh.hand = 0
+	sh.arena = sh.arena[:0]
+	sh.garbage = 0
+	clear(sh.neg)
+}
+
 // get returns the cached key for h (found), or whether h is remembered as
 // unknown (known without found). Expired entries are dropped on the way.
 func (sh *shard) get(h keyward.SecretHash, now int64) (k *keyward.Key, found, known bool) {

@@ -95,9 +95,10 @@ func TestPragmas(t *testing.T) {
 		db        *sql.DB
 		conns     int
 		queryOnly int
+		cacheSize string // negative: KiB
 	}{
-		{"writer", write, 1, 0},
-		{"reader", read, read.Stats().MaxOpenConnections, 1},
+		{"writer", write, 1, 0, "-32768"},
+		{"reader", read, read.Stats().MaxOpenConnections, 1, "-8192"},
 	}
 	for _, p := range pools {
 		t.Run(p.name, func(t *testing.T) {
@@ -125,6 +126,7 @@ func TestPragmas(t *testing.T) {
 					{"busy_timeout", "10000"},
 					{"foreign_keys", "1"},
 					{"query_only", map[int]string{0: "0", 1: "1"}[p.queryOnly]},
+					{"cache_size", p.cacheSize},
 				} {
 					var got string
 					if err := c.QueryRowContext(t.Context(), "PRAGMA "+want.pragma).Scan(&got); err != nil {

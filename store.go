@@ -46,7 +46,8 @@ type KeyStore interface {
 	// TouchKeys records uses of keys: each key's LastUsedAt becomes the
 	// later of its stored value and the use's time, so that uses recorded
 	// out of order, or by several instances, never move it back. Ids that
-	// do not exist are ignored. The batch is one transaction.
+	// do not exist are ignored. The batch is one transaction. The caller
+	// reuses uses once TouchKeys returns.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
 
 	// Ping reports whether the store answers.

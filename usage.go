@@ -70,7 +70,10 @@ func (u *UsageRecorder) Pending() int {
 func (u *UsageRecorder) Flush(ctx context.Context) error {
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()
-	var uses []KeyUse
+	// 16 bytes a use: after a million keys were used, this list is the
+	// flush's largest allocation. KeyUses are made a batch at a time.
+	type use struct{ id, us int64 }
+	var uses []use
 	for i := range u.shards {
 		sh := &u.shards[i]
 		sh.mu.Lock()
@@ -79,18 +82,26 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 		// not hold its memory for good.
 		sh.pending = make(map[KeyID]int64)
 		sh.mu.Unlock()
+		if uses == nil {
+			uses = make([]use, 0, len(taken)*usageShards)
+		}
 		for id, us := range taken {
-			uses = append(uses, KeyUse{ID: id, At: time.UnixMicro(us).UTC()})
+			uses = append(uses, use{int64(id), us})
 		}
 	}
 	// In id order: neighbouring rows share pages, in SQLite's b-tree and
 	// PostgreSQL's index alike.
-	slices.SortFunc(uses, func(a, b KeyUse) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(uses, func(a, b use) int { return cmp.Compare(a.id, b.id) })
+	batch := make([]KeyUse, 0, min(len(uses), usageBatch))
 	for len(uses) > 0 {
 		n := min(len(uses), usageBatch)
-		if err := u.store.TouchKeys(ctx, uses[:n]); err != nil {
-			for _, use := range uses {
-				u.Record(use.ID, use.At)
+		batch = batch[:0]
+		for _, x := range uses[:n] {
+			batch = append(batch, KeyUse{ID: KeyID(x.id), At: time.UnixMicro(x.us).UTC()})
+		}
+		if err := u.store.TouchKeys(ctx, batch); err != nil {
+			for _, x := range uses {
+				u.Record(KeyID(x.id), time.UnixMicro(x.us))
 			}
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -133,7 +134,7 @@ func (r *report) facts() [][2]string {
 		{"pinning", r.Pinning},
 		{"store", fmt.Sprintf("%s: %s keys (read, write) in %d organization(s) of up to %d, plus a key with manage in org-0 and a root key; seeded in %v (%s keys/s)",
 			r.Seed.Store, commas(int64(r.Seed.Keys)), r.Seed.Orgs, keysPerOrg, r.Seed.Elapsed.Round(100*time.Millisecond), commas(int64(seedRate)))},
-		{"keyward", fmt.Sprintf("serve --cache-size %d --log-format json, other settings default (cache TTL 30s; last_used_at written every 60s; log level info: one log line per request, to a file)", o.keys)},
+		{"keyward", fmt.Sprintf("serve --cache-size %d --log-format json, other settings default (cache TTL 30s; last_used_at written every 60s; log level info: a line per management request, to a file; verifications log at debug)%s", o.keys, goEnv())},
 		{"runs", fmt.Sprintf("warm-up %v before each scenario but cold verify; measured %v; %d connections (creates: %d)", o.warmup, o.duration, o.connections, o.createClients)},
 		{"responses", fmt.Sprintf("verify (VALID) %s B; list of %d keys %s B at the probe, %s B before the list scenario; the bare server replays these",
 			commas(int64(r.VerifyBodyLen)), r.ListKeys, commas(int64(r.ListBodyLen)), commas(int64(r.ListBodyLenLive)))},
@@ -420,4 +421,19 @@ func commas(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// goEnv names the Go runtime settings keyward inherits from the bench's
+// environment, which change its memory and GC figures.
+func goEnv() string {
+	var set []string
+	for _, name := range []string{"GOMEMLIMIT", "GOGC", "GODEBUG"} {
+		if v := os.Getenv(name); v != "" {
+			set = append(set, name+"="+v)
+		}
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	return "; environment " + strings.Join(set, " ")
 }

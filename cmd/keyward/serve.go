@@ -99,7 +99,7 @@ type logFlags struct {
 
 func (l *logFlags) register(f *envFlags) {
 	f.String(&l.format, "log-format", "KEYWARD_LOG_FORMAT", "text", "log format: text or json")
-	f.String(&l.level, "log-level", "KEYWARD_LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
+	f.String(&l.level, "log-level", "KEYWARD_LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error (debug adds a line per verification and health probe)")
 }
 
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {

@@ -2,25 +2,39 @@ package keyward
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // Service holds the rules of Keyward: how keys are made, who may see and
-// change which keys, and how a presented secret is authenticated. Handlers
-// and the CLI call it; backends only store what it decides.
+// change which keys, how a presented secret is authenticated, and how long
+// a request may wait for the store. Handlers and the CLI call it; backends
+// only store what it decides.
 type Service struct {
 	store KeyStore
 	// Now is the clock, injected so that tests control time.
 	Now func() time.Time
-	// Usage, if set, hears every successful authentication, so that keys
-	// report when they were last used.
-	Usage *UsageRecorder
+	// LastUsed, if set, hears every successful authentication, so that
+	// keys report when they were last used.
+	LastUsed *LastUsedRecorder
+	// LookupTimeout bounds each read of the store made for a request, and
+	// WriteTimeout each write: a store that does not answer in time fails
+	// the request with EUNAVAILABLE rather than holding it (and its
+	// goroutine) for as long as the store is silent.
+	LookupTimeout, WriteTimeout time.Duration
 }
 
-// NewService returns a Service over store.
+// Default deadlines of the store calls made for a request.
+const (
+	DefaultLookupTimeout = 2 * time.Second
+	DefaultWriteTimeout  = 5 * time.Second
+)
+
+// NewService returns a Service over store with the default deadlines.
 func NewService(store KeyStore) *Service {
-	return &Service{store: store, Now: time.Now}
+	return &Service{store: store, Now: time.Now, LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout}
 }
 
 // NewKey is what a caller asks for when creating a key; its fields are
@@ -33,6 +47,36 @@ type NewKey struct {
 // maxCreateAttempts bounds the retries when a random id collides.
 const maxCreateAttempts = 4
 
+// errTimedOut is the message of a store call that ran past its deadline.
+const errTimedOut = "the database did not answer in time"
+
+// call runs f with ctx bounded by timeout. A failure caused by that
+// deadline (ctx itself still live) is EUNAVAILABLE: the store is too slow
+// or unreachable, and the client may try again. A failure because ctx
+// itself ended (the client went away) is returned as it is.
+func call[T any](ctx context.Context, timeout time.Duration, f func(ctx context.Context) (T, error)) (T, error) {
+	cctx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		cctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	defer cancel()
+	v, err := f(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && ErrorCode(err) == EINTERNAL {
+		err = &Error{Code: EUNAVAILABLE, Message: errTimedOut, Err: err}
+	}
+	return v, err
+}
+
+// lookup runs a read of the store under LookupTimeout.
+func lookup[T any](ctx context.Context, s *Service, f func(ctx context.Context) (T, error)) (T, error) {
+	return call(ctx, s.LookupTimeout, f)
+}
+
+// write runs a write to the store under WriteTimeout.
+func write[T any](ctx context.Context, s *Service, f func(ctx context.Context) (T, error)) (T, error) {
+	return call(ctx, s.WriteTimeout, f)
+}
+
 // Authenticate checks a presented secret and returns the live key it
 // belongs to. A malformed secret, or one whose checksum fails, is refused
 // before any lookup. Every refusal is the same EUNAUTHORIZED, whatever the
@@ -43,7 +87,7 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (*Key, err
 		return nil, errUnauthenticated
 	}
 	h := secret.Hash()
-	k, err := s.store.KeyByHash(ctx, h)
+	k, err := lookup(ctx, s, func(ctx context.Context) (*Key, error) { return s.store.KeyByHash(ctx, h) })
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
 		return nil, errUnauthenticated
@@ -52,8 +96,8 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (*Key, err
 	case !k.Hash.Equal(h) || k.DeletedAt != nil:
 		return nil, errUnauthenticated
 	}
-	if s.Usage != nil {
-		s.Usage.Record(k.ID, s.Now())
+	if s.LastUsed != nil {
+		s.LastUsed.Record(k.ID, s.Now())
 	}
 	return k, nil
 }
@@ -67,8 +111,9 @@ type VerifyCode string
 const (
 	// VerifyValid: the key is live and holds every permission asked for.
 	VerifyValid VerifyCode = "VALID"
-	// VerifyNotFound: the key is malformed, fails its checksum, is unknown
-	// or was deleted; the answer does not say which.
+	// VerifyNotFound: the key is malformed, fails its checksum, is unknown,
+	// was deleted, or is a root key (the operator's credential, never a
+	// customer's); the answer does not say which.
 	VerifyNotFound VerifyCode = "NOT_FOUND"
 	// VerifyInsufficientPermissions: the key is live but lacks a
 	// permission asked for.
@@ -88,8 +133,11 @@ func (v Verdict) Valid() bool { return v.Code == VerifyValid }
 // Verify checks a presented secret, as a platform does on each request it
 // serves, and that its key holds every permission in required (matched
 // literally: manage does not imply write). It takes the same path as the
-// management API's authentication. An error means the answer could not be
-// had (the store is unavailable), never that the key is bad.
+// management API's authentication. A root key is the operator's
+// credential for the management API, not a customer's key: it verifies as
+// VerifyNotFound, so that a platform checking only "valid" cannot mistake
+// it for one. An error means the answer could not be had (the store is
+// unavailable), never that the key is bad.
 func (s *Service) Verify(ctx context.Context, presented string, required []Permission) (Verdict, error) {
 	k, err := s.Authenticate(ctx, presented)
 	switch {
@@ -97,6 +145,8 @@ func (s *Service) Verify(ctx context.Context, presented string, required []Permi
 		return Verdict{Code: VerifyNotFound}, nil
 	case err != nil:
 		return Verdict{}, err
+	case k.Root:
+		return Verdict{Code: VerifyNotFound}, nil
 	}
 	for _, p := range required {
 		if !k.Has(p) {
@@ -108,34 +158,81 @@ func (s *Service) Verify(ctx context.Context, presented string, required []Permi
 
 var errUnauthenticated = Errorf(EUNAUTHORIZED, "a valid API key is required")
 
-// authorize decides whether caller may manage the keys of org. A key of
-// another organization gets ENOTFOUND, exactly as for an organization or key
-// that does not exist, so that no answer tells an outsider what exists.
-//
-// org is checked first: the empty organization holds the root keys, which
-// no API caller may reach by naming it.
-func authorize(caller *Key, org OrgID) error {
-	if _, err := ParseOrgID(string(org)); err != nil {
-		return Invalid("invalid organization", FieldError{Field: "org_id", Reason: err.Error()})
+// errNotFound is the answer for anything a caller may not see, exactly as
+// for something that does not exist.
+var errNotFound = Errorf(ENOTFOUND, "not found")
+
+// errOrgRequired refuses a request by a root key that names no
+// organization where one is needed.
+var errOrgRequired = Invalid("invalid request", FieldError{Field: "organization_id", Reason: "is required with a root key, which belongs to no organization"})
+
+// scope decides which organization a request by caller acts on, and
+// whether caller may manage its keys. org is the organization the request
+// names, or "" if it names none: then it is the caller's own, and a root
+// key, which has none, must name one. A key of another organization gets
+// ENOTFOUND, exactly as for an organization or key that does not exist, so
+// that no answer tells an outsider what exists. No caller reaches the
+// empty organization, where the root keys are.
+func scope(caller *Key, org OrgID) (OrgID, error) {
+	if caller == nil {
+		return "", errUnauthenticated
+	}
+	if org != "" {
+		if _, err := ParseOrgID(string(org)); err != nil {
+			return "", Invalid("invalid organization", FieldError{Field: "organization_id", Reason: err.Error()})
+		}
 	}
 	switch {
-	case caller == nil:
-		return errUnauthenticated
+	case caller.Root && org == "":
+		return "", errOrgRequired
 	case caller.Root:
-		return nil
-	case caller.OrgID != org:
-		return Errorf(ENOTFOUND, "not found")
+		return org, nil
+	case org != "" && org != caller.OrgID:
+		return "", errNotFound
 	case !caller.Has(PermManage):
-		return Errorf(EFORBIDDEN, "this API key lacks the %q permission", PermManage)
+		return "", Errorf(EFORBIDDEN, "this API key lacks the %q permission", PermManage)
 	}
-	return nil
+	return caller.OrgID, nil
 }
 
-// CreateKey issues a key in org for caller. The returned secret is shown
-// once, to the caller, and never stored.
+// keyScope is scope for a request about one key. A root key may leave the
+// organization out: key ids are unique, so the key's own organization is
+// found from its id. It returns the organization, and the key if it had to
+// read it.
+func (s *Service) keyScope(ctx context.Context, caller *Key, org OrgID, id KeyID) (OrgID, *Key, error) {
+	if caller == nil || !caller.Root || org != "" {
+		org, err := scope(caller, org)
+		return org, nil, err
+	}
+	k, err := lookup(ctx, s, func(ctx context.Context) (*Key, error) { return s.store.KeyByID(ctx, id) })
+	switch {
+	case err != nil:
+		return "", nil, fmt.Errorf("get key: %w", err)
+	case k.Root:
+		return "", nil, Errorf(ENOTFOUND, "API key not found") // root keys are for the command line
+	}
+	return k.OrgID, k, nil
+}
+
+// CreateKey issues a key for caller in org ("" for the caller's own). A
+// key may grant only permissions it holds itself; a root key holds every
+// permission. The returned secret is shown once, to the caller, and never
+// stored.
 func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewKey) (*Key, Secret, error) {
-	if err := authorize(caller, org); err != nil {
+	org, err := scope(caller, org)
+	if err != nil {
 		return nil, Secret{}, err
+	}
+	if !caller.Root {
+		var missing []string
+		for _, p := range in.Permissions {
+			if !caller.Has(p) {
+				missing = append(missing, string(p))
+			}
+		}
+		if len(missing) > 0 {
+			return nil, Secret{}, Errorf(EFORBIDDEN, "this API key cannot grant permissions it does not hold: %s", strings.Join(missing, ", "))
+		}
 	}
 	return s.create(ctx, org, false, in)
 }
@@ -154,7 +251,7 @@ func (s *Service) Bootstrap(ctx context.Context) (*Key, Secret, bool, error) {
 	if err != nil {
 		return nil, Secret{}, false, err
 	}
-	ok, err := s.store.BootstrapRootKey(ctx, k)
+	ok, err := write(ctx, s, func(ctx context.Context) (bool, error) { return s.store.BootstrapRootKey(ctx, k) })
 	if err != nil {
 		return nil, Secret{}, false, fmt.Errorf("bootstrap root key: %w", err)
 	}
@@ -170,7 +267,7 @@ func (s *Service) create(ctx context.Context, org OrgID, root bool, in NewKey) (
 		if err != nil {
 			return nil, Secret{}, err
 		}
-		err = s.store.CreateKey(ctx, k)
+		_, err = write(ctx, s, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.store.CreateKey(ctx, k) })
 		if ErrorCode(err) == ECONFLICT && attempt < maxCreateAttempts {
 			continue // a random id collided: draw another
 		}
@@ -212,12 +309,14 @@ func (s *Service) newKey(org OrgID, root bool, in NewKey) (*Key, Secret, error) 
 	}, secret, nil
 }
 
-// Key returns key id of org, if caller may see it.
+// Key returns key id of org ("" for the caller's own, or, for a root key,
+// the key's own), if caller may see it.
 func (s *Service) Key(ctx context.Context, caller *Key, org OrgID, id KeyID) (*Key, error) {
-	if err := authorize(caller, org); err != nil {
-		return nil, err
+	org, k, err := s.keyScope(ctx, caller, org, id)
+	if err != nil || k != nil {
+		return k, err
 	}
-	k, err := s.store.Key(ctx, org, id)
+	k, err = lookup(ctx, s, func(ctx context.Context) (*Key, error) { return s.store.Key(ctx, org, id) })
 	if err != nil {
 		return nil, fmt.Errorf("get key: %w", err)
 	}
@@ -231,9 +330,11 @@ type Page struct {
 	Next *Cursor
 }
 
-// ListKeys returns a page of org's live keys, newest first.
+// ListKeys returns a page of the live keys of org ("" for the caller's
+// own), newest first, at most limit of them (1 to MaxPageLimit).
 func (s *Service) ListKeys(ctx context.Context, caller *Key, org OrgID, after *Cursor, limit int) (*Page, error) {
-	if err := authorize(caller, org); err != nil {
+	org, err := scope(caller, org)
+	if err != nil {
 		return nil, err
 	}
 	return s.list(ctx, KeyFilter{OrgID: org, After: after, Limit: limit})
@@ -246,11 +347,11 @@ func (s *Service) ListRootKeys(ctx context.Context, after *Cursor, limit int) (*
 
 func (s *Service) list(ctx context.Context, f KeyFilter) (*Page, error) {
 	if f.Limit < 1 || f.Limit > MaxPageLimit {
-		return nil, Invalid("invalid limit", FieldError{Field: "limit", Reason: fmt.Sprintf("must be 1 to %d", MaxPageLimit)})
+		return nil, Invalid("invalid limit", FieldError{Field: "limit", Reason: fmt.Sprintf("must be an integer from 1 to %d", MaxPageLimit)})
 	}
 	want := f.Limit
 	f.Limit++ // one more tells whether a next page exists
-	keys, err := s.store.ListKeys(ctx, f)
+	keys, err := lookup(ctx, s, func(ctx context.Context) ([]*Key, error) { return s.store.ListKeys(ctx, f) })
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -268,10 +369,12 @@ const (
 	MaxPageLimit     = 1000
 )
 
-// DeleteKey revokes key id of org, if caller may manage it. The key fails
+// DeleteKey revokes key id of org ("" for the caller's own, or, for a root
+// key, the key's own), if caller may manage it. The key fails
 // authentication from the next request on.
 func (s *Service) DeleteKey(ctx context.Context, caller *Key, org OrgID, id KeyID) error {
-	if err := authorize(caller, org); err != nil {
+	org, _, err := s.keyScope(ctx, caller, org, id)
+	if err != nil {
 		return err
 	}
 	return s.deleteKey(ctx, org, id)
@@ -283,7 +386,8 @@ func (s *Service) DeleteRootKey(ctx context.Context, id KeyID) error {
 }
 
 func (s *Service) deleteKey(ctx context.Context, org OrgID, id KeyID) error {
-	if _, err := s.store.DeleteKey(ctx, org, id, s.Now().UTC().Truncate(time.Microsecond)); err != nil {
+	at := s.Now().UTC().Truncate(time.Microsecond)
+	if _, err := write(ctx, s, func(ctx context.Context) (*Key, error) { return s.store.DeleteKey(ctx, org, id, at) }); err != nil {
 		return fmt.Errorf("delete key: %w", err)
 	}
 	return nil

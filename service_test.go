@@ -2,6 +2,8 @@ package keyward_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,6 +41,16 @@ func mustRoot(t *testing.T, s *keyward.Service) *keyward.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// mustRootSecret creates a root key and returns its secret.
+func mustRootSecret(t *testing.T, s *keyward.Service) string {
+	t.Helper()
+	_, secret, err := s.CreateRootKey(context.Background(), "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret.Reveal()
 }
 
 func mustKey(t *testing.T, s *keyward.Service, caller *keyward.Key, org keyward.OrgID, perms ...keyward.Permission) (*keyward.Key, keyward.Secret) {
@@ -90,17 +102,21 @@ func TestServiceAuthorization(t *testing.T) {
 }
 
 // TestServiceRootKeysUnreachable checks that no API path reaches the root
-// keys by naming the empty organization they live in, even for a root key.
+// keys, which live in the empty organization, even for a root key: by id
+// alone they are not found, and a list or create must name an organization.
 func TestServiceRootKeysUnreachable(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t)
 	root := mustRoot(t, s)
 	_, err := s.Key(ctx, root, "", root.ID)
-	wantCode(t, "get root key by empty org", err, keyward.EINVALID)
+	wantCode(t, "get root key by id alone", err, keyward.ENOTFOUND)
 	_, err = s.ListKeys(ctx, root, "", nil, 10)
 	wantCode(t, "list empty org", err, keyward.EINVALID)
 	err = s.DeleteKey(ctx, root, "", root.ID)
-	wantCode(t, "delete root key by empty org", err, keyward.EINVALID)
+	wantCode(t, "delete root key by id alone", err, keyward.ENOTFOUND)
+	if _, err := s.Authenticate(ctx, mustRootSecret(t, s)); err != nil {
+		t.Fatalf("a root key stopped working: %v", err)
+	}
 	_, _, err = s.CreateKey(ctx, root, "", keyward.NewKey{Name: "x", Permissions: []keyward.Permission{keyward.PermRead}})
 	wantCode(t, "create in empty org", err, keyward.EINVALID)
 	if _, err := s.Key(ctx, root, "bad org!", root.ID); keyward.ErrorCode(err) != keyward.EINVALID {
@@ -177,4 +193,142 @@ func TestServiceListPages(t *testing.T) {
 		_, err := s.ListKeys(ctx, root, "acme", nil, bad)
 		wantCode(t, "limit out of range", err, keyward.EINVALID)
 	}
+}
+
+// A key without an organization named acts in its own; a root key names
+// one, or for one key finds it by id alone.
+func TestServiceScope(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	root := mustRoot(t, s)
+	admin, _ := mustKey(t, s, root, "acme", keyward.PermManage, keyward.PermRead)
+	k, _, err := s.CreateKey(ctx, admin, "", keyward.NewKey{Name: "own org", Permissions: []keyward.Permission{keyward.PermRead}})
+	if err != nil || k.OrgID != "acme" {
+		t.Fatalf("create with no org named: %v, %v", k, err)
+	}
+	if got, err := s.Key(ctx, root, "", k.ID); err != nil || got.OrgID != "acme" {
+		t.Errorf("root key, one key by id alone: %v, %v", got, err)
+	}
+	_, err = s.Key(ctx, root, "globex", k.ID)
+	wantCode(t, "root key naming the wrong org", err, keyward.ENOTFOUND)
+	_, err = s.Key(ctx, root, "", keyward.KeyID(424242))
+	wantCode(t, "root key, unknown id", err, keyward.ENOTFOUND)
+	_, _, err = s.CreateKey(ctx, root, "", keyward.NewKey{Name: "x", Permissions: []keyward.Permission{keyward.PermRead}})
+	wantCode(t, "root key creating in no org", err, keyward.EINVALID)
+	if err := s.DeleteKey(ctx, root, "", k.ID); err != nil {
+		t.Errorf("root key, delete by id alone: %v", err)
+	}
+}
+
+// A key grants only permissions it holds; a root key grants any.
+func TestServiceNoEscalation(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	root := mustRoot(t, s)
+	admin, _ := mustKey(t, s, root, "acme", keyward.PermManage, keyward.PermRead)
+	for _, perms := range [][]keyward.Permission{
+		{keyward.PermWrite},
+		{keyward.PermRead, keyward.PermDelete},
+		keyward.AllPermissions,
+	} {
+		_, _, err := s.CreateKey(ctx, admin, "acme", keyward.NewKey{Name: "x", Permissions: perms})
+		wantCode(t, "granting "+join(perms), err, keyward.EFORBIDDEN)
+	}
+	for _, perms := range [][]keyward.Permission{{keyward.PermRead}, {keyward.PermManage}, {keyward.PermRead, keyward.PermManage}} {
+		if _, _, err := s.CreateKey(ctx, admin, "acme", keyward.NewKey{Name: "x", Permissions: perms}); err != nil {
+			t.Errorf("granting %s, which it holds: %v", join(perms), err)
+		}
+	}
+	if _, _, err := s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: "x", Permissions: keyward.AllPermissions}); err != nil {
+		t.Errorf("root key granting every permission: %v", err)
+	}
+	p, err := s.ListKeys(ctx, root, "acme", nil, 100)
+	if err != nil || len(p.Keys) != 5 {
+		t.Fatalf("acme has %d keys after 4 creates allowed, want 5 (with admin): %v", len(p.Keys), err)
+	}
+}
+
+func join(ps []keyward.Permission) string {
+	s := ""
+	for _, p := range ps {
+		s += string(p) + " "
+	}
+	return s
+}
+
+// A root key verifies as NOT_FOUND: it is the operator's credential for
+// the management API, never a customer's key.
+func TestServiceVerifyRootKey(t *testing.T) {
+	s := newService(t)
+	v, err := s.Verify(context.Background(), mustRootSecret(t, s), nil)
+	if err != nil || v.Valid() || v.Code != keyward.VerifyNotFound || v.Key != nil {
+		t.Errorf("Verify(root key) = %+v, %v; want NOT_FOUND and no key", v, err)
+	}
+}
+
+// A store that does not answer within the deadline fails the request with
+// EUNAVAILABLE; a request whose own context ends does not (the client went
+// away: nothing unavailable about the store).
+func TestServiceDeadlines(t *testing.T) {
+	store := &silentStore{}
+	s := keyward.NewService(store)
+	s.LookupTimeout, s.WriteTimeout = 20*time.Millisecond, 30*time.Millisecond
+	root := &keyward.Key{ID: 1, Root: true, Permissions: keyward.AllPermissions}
+	ctx := context.Background()
+	calls := map[string]func(ctx context.Context) error{
+		"Authenticate": func(ctx context.Context) error {
+			_, err := s.Authenticate(ctx, keyward.NewSecret().Reveal())
+			return err
+		},
+		"Key":      func(ctx context.Context) error { _, err := s.Key(ctx, root, "acme", 5); return err },
+		"KeyByID":  func(ctx context.Context) error { _, err := s.Key(ctx, root, "", 5); return err },
+		"ListKeys": func(ctx context.Context) error { _, err := s.ListKeys(ctx, root, "acme", nil, 10); return err },
+		"CreateKey": func(ctx context.Context) error {
+			_, _, err := s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: "x", Permissions: []keyward.Permission{keyward.PermRead}})
+			return err
+		},
+		"DeleteKey": func(ctx context.Context) error { return s.DeleteKey(ctx, root, "acme", 5) },
+		"Bootstrap": func(ctx context.Context) error { _, _, _, err := s.Bootstrap(ctx); return err },
+	}
+	for name, call := range calls {
+		err := call(ctx)
+		wantCode(t, name+" on a silent store", err, keyward.EUNAVAILABLE)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s on a silent store: %v does not wrap the deadline", name, err)
+		}
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		err = call(gone)
+		if code := keyward.ErrorCode(err); code == keyward.EUNAVAILABLE || !errors.Is(err, context.Canceled) {
+			t.Errorf("%s for a client that went away: %v (code %q), want the cancellation, not EUNAVAILABLE", name, err, code)
+		}
+	}
+}
+
+// silentStore is a store that never answers: every call waits for its
+// context to end.
+type silentStore struct{ keyward.KeyStore }
+
+func (silentStore) wait(ctx context.Context) error {
+	<-ctx.Done()
+	return fmt.Errorf("silent store: %w", ctx.Err())
+}
+func (s silentStore) CreateKey(ctx context.Context, _ *keyward.Key) error { return s.wait(ctx) }
+func (s silentStore) BootstrapRootKey(ctx context.Context, _ *keyward.Key) (bool, error) {
+	return false, s.wait(ctx)
+}
+func (s silentStore) KeyByHash(ctx context.Context, _ keyward.SecretHash) (*keyward.Key, error) {
+	return nil, s.wait(ctx)
+}
+func (s silentStore) Key(ctx context.Context, _ keyward.OrgID, _ keyward.KeyID) (*keyward.Key, error) {
+	return nil, s.wait(ctx)
+}
+func (s silentStore) KeyByID(ctx context.Context, _ keyward.KeyID) (*keyward.Key, error) {
+	return nil, s.wait(ctx)
+}
+func (s silentStore) ListKeys(ctx context.Context, _ keyward.KeyFilter) ([]*keyward.Key, error) {
+	return nil, s.wait(ctx)
+}
+func (s silentStore) DeleteKey(ctx context.Context, _ keyward.OrgID, _ keyward.KeyID, _ time.Time) (*keyward.Key, error) {
+	return nil, s.wait(ctx)
 }

@@ -33,6 +33,11 @@ type KeyStore interface {
 	// the empty organization with Root set.
 	Key(ctx context.Context, org OrgID, id KeyID) (*Key, error)
 
+	// KeyByID returns the live key id, whatever its organization (a root
+	// key has Root set), or ENOTFOUND: key ids are unique across
+	// organizations.
+	KeyByID(ctx context.Context, id KeyID) (*Key, error)
+
 	// ListKeys returns live keys of f.OrgID, newest first (by CreatedAt,
 	// then ID, both descending), starting after f.After, at most f.Limit.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*Key, error)
@@ -57,17 +62,40 @@ type KeyStore interface {
 	Close() error
 }
 
-// RevocationFeed is implemented by stores that can tell a process about
-// keys deleted by other processes (another instance, the command line), so
-// that its cache forgets them.
-type RevocationFeed interface {
-	// WatchRevocations calls evict with the secret hash of each key deleted
-	// from now on, until ctx is done; it then returns nil. When it may have
-	// missed deletions (a lost connection), it calls reset, after which the
-	// caller must forget everything it cached. It returns an error only if
-	// it cannot start. It calls reset once as it starts, too: whatever was
-	// cached before may have been deleted unseen.
-	WatchRevocations(ctx context.Context, evict func(SecretHash), reset func()) error
+// InvalidationFeed is implemented by stores that several processes may
+// share (PostgreSQL; SQLite, whose file other processes may open): it tells
+// this process of every change, made by any process, that alters a verify
+// answer (today a create or a delete), so that a cache of keys in front of
+// the store answers within a staleness bound.
+//
+// The feed proves itself live: it calls Confirm(t) once every invalidation
+// committed before t has been passed to Invalidate. A cache trusts what it
+// holds only while the last confirmation is recent enough; a feed that
+// goes silent (a dropped connection, a partition) stops confirming, and the
+// cache then reads the store instead of answering from memory.
+type InvalidationFeed interface {
+	// WatchInvalidations passes the invalidations committed from now on
+	// to w until ctx is done, and then returns nil; it returns an error
+	// only if it cannot start. It calls w.Reset once it watches, before its
+	// first Confirm: whatever w held before may be stale. interval is how
+	// often it should confirm, at the least.
+	WatchInvalidations(ctx context.Context, w InvalidationWatcher, interval time.Duration) error
+}
+
+// InvalidationWatcher hears an InvalidationFeed. The feed calls it from one
+// goroutine, one call at a time; each call should return quickly.
+type InvalidationWatcher interface {
+	// Invalidate says that the verify answer of the key with secret hash h
+	// may have changed: whatever is held of it must be forgotten.
+	Invalidate(h SecretHash)
+	// Reset says that invalidations may have been missed (the feed lost
+	// its connection and watches again): everything held must be
+	// forgotten, and nothing read before the call may be kept.
+	Reset()
+	// Confirm says that every invalidation committed before asOf (a time
+	// of this process's clock, with its monotonic reading) has been passed
+	// to Invalidate, or was followed by a Reset.
+	Confirm(asOf time.Time)
 }
 
 // KeyUse is one recorded use of a key.
@@ -104,15 +132,26 @@ func (c *Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// ParseCursor decodes a token made by Encode.
+// Cursor times are within the years 1 to 9999, which every backend stores
+// and RFC 3339 writes: a token outside them is no cursor this server made.
+var (
+	minCursorTime = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorTime = time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
+
+// ParseCursor decodes a token made by Encode. Every cursor has one
+// spelling, and a token Encode could not have made (another length or
+// version, an id or a time out of range, stray bits) is EINVALID.
 func ParseCursor(s string) (*Cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	bad := Invalid("invalid cursor", FieldError{Field: "cursor", Reason: "is not a cursor this server issued"})
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) != 17 || b[0] != 1 {
-		return nil, Invalid("invalid cursor", FieldError{Field: "cursor", Reason: "is not a cursor this server issued"})
+		return nil, bad
 	}
+	us := int64(binary.BigEndian.Uint64(b[1:]))
 	id := KeyID(binary.BigEndian.Uint64(b[9:]))
-	if id <= 0 || id >= MaxKeyID {
-		return nil, Invalid("invalid cursor", FieldError{Field: "cursor", Reason: "is not a cursor this server issued"})
+	if id <= 0 || id >= MaxKeyID || us < minCursorTime || us > maxCursorTime {
+		return nil, bad
 	}
-	return &Cursor{CreatedAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:]))).UTC(), ID: id}, nil
+	return &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: id}, nil
 }

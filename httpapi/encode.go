@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"reflect"
@@ -19,10 +18,10 @@ import (
 const maxBodyBytes = 64 << 10
 
 // encode writes v as JSON with the given status. Headers must be set before.
-func encode(w http.ResponseWriter, logger *slog.Logger, r *http.Request, status int, v any) {
+func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, r, logger, fmt.Errorf("encode response: %w", err))
+		writeError(w, r, fmt.Errorf("encode response: %w", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -31,20 +30,21 @@ func encode(w http.ResponseWriter, logger *slog.Logger, r *http.Request, status 
 }
 
 // decode reads a JSON body into dst: it must be JSON by content type, at
-// most maxBodyBytes, one object with no unknown fields and no trailing data.
-// On failure it writes the problem (400, 413 or 415) and returns false.
-func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
-	body, ok := readBody(w, r)
-	return ok && decodeBody(w, r, body, dst)
+// most maxBodyBytes, one object with no unknown fields and no trailing
+// data. The error says what is wrong (a 400, 413 or 415).
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, dst)
 }
 
 // readBody reads a JSON body: it must be JSON by content type and at most
-// maxBodyBytes. On failure it writes the problem (400, 413 or 415) and
-// returns false.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// maxBodyBytes. The error says what is wrong (a 400, 413 or 415).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if !isJSON(r.Header.Get("Content-Type")) {
-		writeProblem(w, r, http.StatusUnsupportedMediaType, "the request body must be JSON (Content-Type: application/json)", nil)
-		return nil, false
+		return nil, errStatus(http.StatusUnsupportedMediaType, "the request body must be JSON (Content-Type: application/json)")
 	}
 	var body []byte
 	var err error
@@ -59,25 +59,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body must be at most %d bytes", maxBodyBytes), nil)
-		return nil, false
+		return nil, errStatus(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body must be at most %d bytes", maxBodyBytes))
 	case err != nil:
-		writeProblem(w, r, http.StatusBadRequest, "the request body could not be read", nil)
-		return nil, false
+		return nil, errStatus(http.StatusBadRequest, "the request body could not be read")
 	}
-	return body, true
-}
-
-// decodeBody decodes body into dst with decodeStrict. On failure it writes
-// the 400 problem and returns false.
-func decodeBody(w http.ResponseWriter, r *http.Request, body []byte, dst any) bool {
-	if err := decodeStrict(body, dst); err != nil {
-		var e *keyward.Error
-		errors.As(err, &e)
-		writeProblem(w, r, http.StatusBadRequest, e.Message, e.Fields)
-		return false
-	}
-	return true
+	return body, nil
 }
 
 // decodeStrict unmarshals one JSON object and explains any failure as an

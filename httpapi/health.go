@@ -2,9 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 type statusJSON struct {
@@ -12,9 +13,9 @@ type statusJSON struct {
 }
 
 // handleHealthz answers while the process is up.
-func handleHealthz(logger *slog.Logger) http.Handler {
+func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		encode(w, logger, r, http.StatusOK, statusJSON{Status: "ok"})
+		encode(w, r, http.StatusOK, statusJSON{Status: "ok"})
 	})
 }
 
@@ -22,17 +23,15 @@ func handleHealthz(logger *slog.Logger) http.Handler {
 const readyTimeout = 2 * time.Second
 
 // handleReadyz answers 200 while the database answers, 503 otherwise.
-func handleReadyz(logger *slog.Logger, db Pinger) http.Handler {
+func handleReadyz(db Pinger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := db.Ping(ctx); err != nil {
-			logger.WarnContext(r.Context(), "not ready", "request_id", requestID(w), "err", err)
-			w.Header().Set("Retry-After", "1")
-			writeProblem(w, r, http.StatusServiceUnavailable, "the database does not answer", nil)
+			writeError(w, r, &keyward.Error{Code: keyward.EUNAVAILABLE, Message: "the database does not answer", Err: err})
 			return
 		}
-		encode(w, logger, r, http.StatusOK, statusJSON{Status: "ready"})
+		encode(w, r, http.StatusOK, statusJSON{Status: "ready"})
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
@@ -46,7 +47,7 @@ type env struct {
 	client  *http.Client
 	db      *sqlite.DB
 	cache   *keycache.Store
-	usage   *keyward.UsageRecorder
+	usage   *keyward.LastUsedRecorder
 	svc     *keyward.Service
 	logs    *syncBuffer
 	secrets []string // every secret the test saw created
@@ -64,18 +65,33 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	// Wired as keyward serve wires it: the verification cache in front of
-	// the store, and uses recorded for last_used_at.
+	// the store, trusting what it holds as the store's invalidation feed
+	// confirms it, and uses recorded for last_used_at.
 	cache := keycache.New(db, keycache.Options{})
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan error, 1)
+	go func() { watchDone <- db.WatchInvalidations(watchCtx, cache, 10*time.Millisecond) }()
+	t.Cleanup(func() {
+		stopWatch()
+		if err := <-watchDone; err != nil {
+			t.Errorf("WatchInvalidations: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !cache.Trusted(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the invalidation feed did not confirm within 10s")
+		}
+	}
 	svc := keyward.NewService(cache)
-	usage := keyward.NewUsageRecorder(db)
-	svc.Usage = usage
+	usage := keyward.NewLastUsedRecorder(db)
+	svc.LastUsed = usage
 	_, root, ok, err := svc.Bootstrap(ctx)
 	if err != nil || !ok {
 		t.Fatalf("bootstrap: created=%v err=%v", ok, err)
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(httpapi.NewServer(logger, svc, db))
+	srv := httptest.NewServer(httpapi.NewHandler(logger, svc, db))
 	t.Cleanup(srv.Close)
 	e := &env{
 		t: t, url: srv.URL, root: root.Reveal(), db: db, cache: cache, usage: usage, svc: svc, logs: logs,
@@ -84,6 +100,19 @@ func newEnv(t *testing.T) *env {
 	e.secrets = append(e.secrets, e.root)
 	t.Cleanup(e.checkNoSecretLogged)
 	return e
+}
+
+// settle waits until the invalidation feed has confirmed a time after
+// now: every change made so far has reached the cache, this server's own
+// included (the feed echoes them).
+func (e *env) settle() {
+	e.t.Helper()
+	now := time.Now()
+	for deadline := now.Add(10 * time.Second); !e.cache.Confirmed().After(now); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatal("the invalidation feed did not confirm within 10s")
+		}
+	}
 }
 
 // checkNoSecretLogged fails the test if any secret it saw reached the log.

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,77 +48,58 @@ type createdKeyJSON struct {
 	Key string `json:"key"`
 }
 
-// orgResolver finds the organization a request acts on, or writes the
-// problem and returns false.
-type orgResolver func(w http.ResponseWriter, r *http.Request) (keyward.OrgID, bool)
+// orgResolver finds the organization a request names: from the path, or
+// from ?organization_id= ("" when the request names none, for the
+// caller's own). Which organization it acts on, and whether the caller may,
+// is Service's to decide.
+type orgResolver func(r *http.Request) (keyward.OrgID, error)
 
 // orgFromPath takes the organization from /orgs/{org_id}/... An id that
 // cannot exist is not found, like one that does not.
-func orgFromPath(w http.ResponseWriter, r *http.Request) (keyward.OrgID, bool) {
+func orgFromPath(r *http.Request) (keyward.OrgID, error) {
 	org, err := keyward.ParseOrgID(r.PathValue("org_id"))
 	if err != nil {
-		writeProblem(w, r, http.StatusNotFound, "not found", nil)
-		return "", false
-	}
-	return org, true
-}
-
-// orgFromCaller takes the caller's own organization; a root key, which has
-// none, names one with ?organization_id=.
-func orgFromCaller(w http.ResponseWriter, r *http.Request) (keyward.OrgID, bool) {
-	q := r.URL.Query()
-	org, err := callerOrg(caller(r.Context()), q.Has("organization_id"), q.Get("organization_id"))
-	if err != nil {
-		writeProblemFor(w, r, err)
-		return "", false
-	}
-	return org, true
-}
-
-// callerOrg resolves the organization of a caller-scoped request. A key
-// that names an organization other than its own gets ENOTFOUND, as if the
-// thing it asked for did not exist.
-func callerOrg(k *keyward.Key, given bool, value string) (keyward.OrgID, error) {
-	if !given {
-		if k.Root {
-			return "", keyward.Invalid("invalid request", keyward.FieldError{Field: "organization_id", Reason: "is required with a root key, which belongs to no organization"})
-		}
-		return k.OrgID, nil
-	}
-	org, err := keyward.ParseOrgID(value)
-	if err != nil {
-		return "", keyward.Invalid("invalid request", keyward.FieldError{Field: "organization_id", Reason: err.Error()})
-	}
-	if !k.Root && org != k.OrgID {
-		return "", keyward.Errorf(keyward.ENOTFOUND, "not found")
+		return "", errStatus(http.StatusNotFound, "not found")
 	}
 	return org, nil
 }
 
-// writeProblemFor writes the problem for a domain error that is never
-// internal (no logger needed).
-func writeProblemFor(w http.ResponseWriter, r *http.Request, err error) {
-	writeProblem(w, r, statusOf(keyward.ErrorCode(err)), keyward.ErrorMessage(err), keyward.ErrorFields(err))
+// orgFromQuery takes the organization from ?organization_id=, if given.
+func orgFromQuery(r *http.Request) (keyward.OrgID, error) {
+	q := r.URL.Query()
+	if !q.Has("organization_id") {
+		return "", nil
+	}
+	return parseOrganizationID(q.Get("organization_id"))
+}
+
+// parseOrganizationID validates an organization_id given in the query or
+// a body.
+func parseOrganizationID(s string) (keyward.OrgID, error) {
+	org, err := keyward.ParseOrgID(s)
+	if err != nil {
+		return "", keyward.Invalid("invalid request", keyward.FieldError{Field: "organization_id", Reason: err.Error()})
+	}
+	return org, nil
 }
 
 // keyIDFromPath parses {key_id}; an id that cannot exist is not found.
-func keyIDFromPath(w http.ResponseWriter, r *http.Request) (keyward.KeyID, bool) {
+func keyIDFromPath(r *http.Request) (keyward.KeyID, error) {
 	id, err := keyward.ParseKeyID(r.PathValue("key_id"))
 	if err != nil {
-		writeProblem(w, r, http.StatusNotFound, "API key not found", nil)
-		return 0, false
+		return 0, errStatus(http.StatusNotFound, "API key not found")
 	}
-	return id, true
+	return id, nil
 }
 
-func handleKeyList(logger *slog.Logger, svc *keyward.Service, resolve orgResolver) http.Handler {
+func handleKeyList(svc *keyward.Service, resolve orgResolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		limit := keyward.DefaultPageLimit
 		var bad []keyward.FieldError
 		if q.Has("limit") {
 			n, err := strconv.Atoi(q.Get("limit"))
-			if err != nil || n < 1 || n > keyward.MaxPageLimit {
+			if err != nil {
 				bad = append(bad, keyward.FieldError{Field: "limit", Reason: "must be an integer from 1 to " + strconv.Itoa(keyward.MaxPageLimit)})
 			}
 			limit = n
@@ -133,16 +113,17 @@ func handleKeyList(logger *slog.Logger, svc *keyward.Service, resolve orgResolve
 			after = c
 		}
 		if len(bad) > 0 {
-			writeProblem(w, r, http.StatusBadRequest, "invalid query", bad)
+			writeError(w, r, keyward.Invalid("invalid query", bad...))
 			return
 		}
-		org, ok := resolve(w, r)
-		if !ok {
+		org, err := resolve(r)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
 		page, err := svc.ListKeys(r.Context(), caller(r.Context()), org, after, limit)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, err)
 			return
 		}
 		out := make([]keyJSON, len(page.Keys))
@@ -158,79 +139,85 @@ func handleKeyList(logger *slog.Logger, svc *keyward.Service, resolve orgResolve
 			next.Set("cursor", page.Next.Encode())
 			w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
 		}
-		encode(w, logger, r, http.StatusOK, out)
+		encode(w, r, http.StatusOK, out)
 	})
 }
 
-func handleKeyGet(logger *slog.Logger, svc *keyward.Service, resolve orgResolver) http.Handler {
+func handleKeyGet(svc *keyward.Service, resolve orgResolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		org, ok := resolve(w, r)
-		if !ok {
+		org, err := resolve(r)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
-		id, ok := keyIDFromPath(w, r)
-		if !ok {
+		id, err := keyIDFromPath(r)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
 		k, err := svc.Key(r.Context(), caller(r.Context()), org, id)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, err)
 			return
 		}
-		encode(w, logger, r, http.StatusOK, toKeyJSON(k))
+		encode(w, r, http.StatusOK, toKeyJSON(k))
 	})
 }
 
-func handleKeyDelete(logger *slog.Logger, svc *keyward.Service, resolve orgResolver) http.Handler {
+func handleKeyDelete(svc *keyward.Service, resolve orgResolver) http.Handler {
 	type response struct {
 		Message string `json:"message"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		org, ok := resolve(w, r)
-		if !ok {
+		org, err := resolve(r)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
-		id, ok := keyIDFromPath(w, r)
-		if !ok {
+		id, err := keyIDFromPath(r)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
 		if err := svc.DeleteKey(r.Context(), caller(r.Context()), org, id); err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, err)
 			return
 		}
-		encode(w, logger, r, http.StatusOK, response{Message: "API key deleted successfully"})
+		encode(w, r, http.StatusOK, response{Message: "API key deleted successfully"})
 	})
 }
 
 // handleOrgKeyCreate serves POST /orgs/{org_id}/api_keys, the first seed
 // document's create.
-func handleOrgKeyCreate(logger *slog.Logger, svc *keyward.Service) http.Handler {
+func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 	type request struct {
 		Name        *string   `json:"name"`
 		Permissions *[]string `json:"permissions"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
-		if !decode(w, r, &req) {
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, err)
 			return
 		}
 		in, err := parseNewKey(req.Name, "name", req.Permissions, "permissions")
 		if err != nil {
-			writeProblemFor(w, r, err)
+			writeError(w, r, err)
 			return
 		}
-		org, ok := orgFromPath(w, r)
-		if !ok {
+		org, err := orgFromPath(r)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
-		createKey(w, r, logger, svc, org, in)
+		createKey(w, r, svc, org, in)
 	})
 }
 
 // handleCallerKeyCreate serves POST /api_keys, the second seed document's
 // create: key_name and key_scope (or name and permissions), and
 // organization_id as a number or a string.
-func handleCallerKeyCreate(logger *slog.Logger, svc *keyward.Service) http.Handler {
+func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 	type request struct {
 		KeyName        *string         `json:"key_name"`
 		KeyScope       *[]string       `json:"key_scope"`
@@ -240,7 +227,8 @@ func handleCallerKeyCreate(logger *slog.Logger, svc *keyward.Service) http.Handl
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
-		if !decode(w, r, &req) {
+		if err := decode(w, r, &req); err != nil {
+			writeError(w, r, err)
 			return
 		}
 		var bad []keyward.FieldError
@@ -260,42 +248,39 @@ func handleCallerKeyCreate(logger *slog.Logger, svc *keyward.Service) http.Handl
 		}
 		in, err := parseNewKey(name, nameField, perms, permsField)
 		bad = append(bad, keyward.ErrorFields(err)...)
-		orgValue, orgGiven, err := organizationID(req.OrganizationID)
+		org, err := organizationID(req.OrganizationID)
 		bad = append(bad, keyward.ErrorFields(err)...)
 		if len(bad) > 0 {
-			writeProblem(w, r, http.StatusBadRequest, "invalid key", bad)
+			writeError(w, r, keyward.Invalid("invalid key", bad...))
 			return
 		}
-		org, err := callerOrg(caller(r.Context()), orgGiven, orgValue)
-		if err != nil {
-			writeProblemFor(w, r, err)
-			return
-		}
-		createKey(w, r, logger, svc, org, in)
+		createKey(w, r, svc, org, in)
 	})
 }
 
-// organizationID reads organization_id, a JSON integer or string.
-func organizationID(raw json.RawMessage) (value string, given bool, err error) {
+// organizationID reads organization_id, a JSON integer or string; ""
+// when it is absent or null.
+func organizationID(raw json.RawMessage) (keyward.OrgID, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return "", false, nil
+		return "", nil
 	}
 	bad := keyward.Invalid("invalid request", keyward.FieldError{Field: "organization_id", Reason: "must be an integer or a string"})
 	switch raw[0] {
 	case '"':
+		var value string
 		if err := json.Unmarshal(raw, &value); err != nil {
-			return "", true, bad
+			return "", bad
 		}
-		return value, true, nil
+		return parseOrganizationID(value)
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil || n < 0 {
-			return "", true, keyward.Invalid("invalid request", keyward.FieldError{Field: "organization_id", Reason: "must be a non-negative integer or a string"})
+			return "", keyward.Invalid("invalid request", keyward.FieldError{Field: "organization_id", Reason: "must be a non-negative integer or a string"})
 		}
-		return strconv.FormatInt(n, 10), true, nil
+		return parseOrganizationID(strconv.FormatInt(n, 10))
 	}
-	return "", true, bad
+	return "", bad
 }
 
 // parseNewKey validates a create request's name and permissions, naming
@@ -322,14 +307,14 @@ func parseNewKey(name *string, nameField string, perms *[]string, permsField str
 
 // createKey issues the key and writes the one response that shows its
 // secret: never cached, never logged.
-func createKey(w http.ResponseWriter, r *http.Request, logger *slog.Logger, svc *keyward.Service, org keyward.OrgID, in keyward.NewKey) {
+func createKey(w http.ResponseWriter, r *http.Request, svc *keyward.Service, org keyward.OrgID, in keyward.NewKey) {
 	k, secret, err := svc.CreateKey(r.Context(), caller(r.Context()), org, in)
 	if err != nil {
-		writeError(w, r, logger, err)
+		writeError(w, r, err)
 		return
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Location", "/orgs/"+url.PathEscape(string(k.OrgID))+"/api_keys/"+k.ID.String())
-	encode(w, logger, r, http.StatusCreated, createdKeyJSON{keyJSON: toKeyJSON(k), Key: secret.Reveal()})
+	encode(w, r, http.StatusCreated, createdKeyJSON{keyJSON: toKeyJSON(k), Key: secret.Reveal()})
 }

@@ -257,12 +257,62 @@ func TestAuthorization(t *testing.T) {
 	})
 
 	t.Run("a manage key manages its own organization", func(t *testing.T) {
-		r := e.req("POST", "/orgs/acme/api_keys", admin.Key, map[string]any{"name": "made by admin", "permissions": []string{"read"}})
+		r := e.req("POST", "/orgs/acme/api_keys", admin.Key, map[string]any{"name": "made by admin", "permissions": []string{"manage"}})
 		want(t, r, http.StatusCreated)
 		var k keyBody
 		r.decode(t, &k)
 		e.secrets = append(e.secrets, k.Key)
 		want(t, e.req("DELETE", "/orgs/acme/api_keys/"+k.ID, admin.Key, nil), http.StatusOK)
+	})
+
+	t.Run("a key grants only permissions it holds", func(t *testing.T) {
+		// admin holds manage alone: it cannot mint a key that reads, let
+		// alone one with every permission; a key holding manage and read
+		// can grant either.
+		for _, perms := range [][]string{{"read"}, {"manage", "write"}, {"read", "write", "create", "update", "delete", "manage"}} {
+			for _, path := range []string{"/orgs/acme/api_keys", "/api_keys"} {
+				r := e.req("POST", path, admin.Key, map[string]any{"name": "escalation", "permissions": perms})
+				want(t, r, http.StatusForbidden)
+				if p := r.problem(t); !strings.Contains(p.Detail, "does not hold") {
+					t.Errorf("escalation refused with %q", p.Detail)
+				}
+			}
+		}
+		r := e.req("POST", "/api_keys", other.Key, map[string]any{"name": "subset", "permissions": []string{"READ"}})
+		want(t, r, http.StatusCreated)
+		var k keyBody
+		r.decode(t, &k)
+		e.secrets = append(e.secrets, k.Key)
+		r = e.req("GET", "/orgs/acme/api_keys?limit=1000", e.root, nil)
+		var list []keyBody
+		r.decode(t, &list)
+		for _, k := range list {
+			if k.Name == "escalation" {
+				t.Errorf("a refused escalation created key %s", k.ID)
+			}
+		}
+	})
+
+	t.Run("a root key reaches one key by its id alone", func(t *testing.T) {
+		k := e.createKey("globex", "by id", "read")
+		r := e.req("GET", "/api_keys/"+k.ID, e.root, nil)
+		want(t, r, http.StatusOK)
+		var got keyBody
+		r.decode(t, &got)
+		if got.ID != k.ID || got.OrgID != "globex" {
+			t.Errorf("GET /api_keys/%s with a root key: %+v", k.ID, got)
+		}
+		// Naming the wrong organization is still not found.
+		want(t, e.req("GET", "/api_keys/"+k.ID+"?organization_id=acme", e.root, nil), http.StatusNotFound)
+		want(t, e.req("DELETE", "/api_keys/"+k.ID, e.root, nil), http.StatusOK)
+		want(t, e.req("GET", "/api_keys/"+k.ID, e.root, nil), http.StatusNotFound)
+		want(t, e.req("DELETE", "/api_keys/"+k.ID, e.root, nil), http.StatusNotFound)
+		// Lists and creates still need the organization named.
+		r = e.req("GET", "/api_keys", e.root, nil)
+		want(t, r, http.StatusBadRequest)
+		if p := r.problem(t); p.fieldErr("organization_id") == "" {
+			t.Errorf("list with a root key and no organization: %+v", p)
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -73,9 +74,14 @@ func newRequestID() string {
 }
 
 // observe gives every request an id (the client's X-Request-Id when sane,
-// a new one otherwise, always echoed), writes one log line per request (at
-// debug level for quietRoutes that succeed), and turns the mux's plain-text
-// 404 and 405 into problem+json.
+// a new one otherwise, always echoed), writes one log line per request,
+// and turns the mux's plain-text 404 and 405 into problem+json.
+//
+// The line's level: error for a 500 (a fault of ours, with the error),
+// warn for a 503 (a dependency that does not answer, with the error),
+// debug for quietRoutes that succeed or fail on the client's side, info
+// otherwise. A request whose client went away is logged as a 499, never as
+// a failure of the server.
 func observe(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -95,6 +101,8 @@ func observe(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		level := slog.LevelInfo
 		switch {
+		case sw.status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn
 		case sw.status >= 500:
 			level = slog.LevelError
 		case quietRoutes[route]:
@@ -103,13 +111,17 @@ func observe(logger *slog.Logger, next http.Handler) http.Handler {
 		if !logger.Enabled(r.Context(), level) {
 			return
 		}
-		logger.LogAttrs(r.Context(), level, "request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", id),
-		)
+		}
+		if sw.err != nil && sw.status >= 500 {
+			attrs = append(attrs, slog.Any("err", sw.err))
+		}
+		logger.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }
 
@@ -119,7 +131,8 @@ type statusWriter struct {
 	http.ResponseWriter
 	r       *http.Request
 	status  int
-	swallow bool // discard the mux's plain-text body
+	err     error // what the request failed with, if writeError said
+	swallow bool  // discard the mux's plain-text body
 }
 
 func (w *statusWriter) WriteHeader(status int) {
@@ -134,7 +147,7 @@ func (w *statusWriter) WriteHeader(status int) {
 			detail = fmt.Sprintf("method %s is not allowed here; allowed: %s", w.r.Method, w.Header().Get("Allow"))
 		}
 		w.Header().Del("X-Content-Type-Options")
-		writeProblem(w.ResponseWriter, w.r, status, detail, nil)
+		writeError(w.ResponseWriter, w.r, errStatus(status, detail))
 		return
 	}
 	w.ResponseWriter.WriteHeader(status)
@@ -153,6 +166,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// errPanic is what a request that panicked failed with; the panic itself
+// is logged on a line of its own, with its stack.
+var errPanic = errors.New("the handler panicked")
+
 // recoverPanics turns a panic into a logged 500 problem. The panic value is
 // logged through %v, so a keyward.Secret in it is redacted.
 func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
@@ -167,7 +184,7 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 			}
 			logger.ErrorContext(r.Context(), "panic", "request_id", requestID(w), "route", r.Pattern,
 				"panic", fmt.Sprintf("%v", v), "stack", string(debug.Stack()))
-			writeProblem(w, r, http.StatusInternalServerError, "internal error", nil)
+			writeError(w, r, errPanic)
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -191,22 +208,20 @@ func presentedKey(r *http.Request) (string, bool) {
 
 // requireAuth admits only requests that carry a live key, and puts that key
 // in the request's context for the handler.
-func requireAuth(logger *slog.Logger, svc *keyward.Service, next http.Handler) http.Handler {
+func requireAuth(svc *keyward.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		presented, ok := presentedKey(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
-			writeProblem(w, r, http.StatusUnauthorized, "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>", nil)
+			writeError(w, r, errStatus(http.StatusUnauthorized, "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"))
 			return
 		}
 		k, err := svc.Authenticate(r.Context(), presented)
 		if err != nil {
 			if keyward.ErrorCode(err) == keyward.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token"`)
-				writeProblem(w, r, http.StatusUnauthorized, keyward.ErrorMessage(err), nil)
-				return
 			}
-			writeError(w, r, logger, err)
+			writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey, k)))

@@ -60,7 +60,9 @@ func TestRequestLogLevels(t *testing.T) {
 	}{
 		{slog.LevelInfo, "POST", "/verify", 200, ""},
 		{slog.LevelInfo, "POST", "/verify", 400, ""},
-		{slog.LevelInfo, "POST", "/verify", 503, "ERROR"},
+		{slog.LevelInfo, "POST", "/verify", 503, "WARN"},
+		{slog.LevelInfo, "POST", "/verify", 500, "ERROR"},
+		{slog.LevelInfo, "GET", "/orgs/acme/api_keys", 500, "ERROR"},
 		{slog.LevelInfo, "GET", "/healthz", 200, ""},
 		{slog.LevelInfo, "GET", "/orgs/acme/api_keys", 200, "INFO"},
 		{slog.LevelInfo, "GET", "/orgs/acme/api_keys", 404, "INFO"},

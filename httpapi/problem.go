@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
-	"log/slog"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -58,22 +58,62 @@ func statusOf(code string) int {
 // retryAfterSeconds is what a 503 asks the client to wait.
 const retryAfterSeconds = 1
 
-// writeError answers with the problem err stands for. Internal errors are
-// logged with the request id and shown to the client only as "internal
-// error"; domain messages never contain a secret.
-func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	code := keyward.ErrorCode(err)
-	status := statusOf(code)
+// statusClientClosed is the status logged for a request whose client went
+// away before the answer (nginx's 499): nobody reads the answer, and it is
+// no fault of the server's.
+const statusClientClosed = 499
+
+// httpError is a problem of HTTP's own rather than the domain's: a body
+// too large, a media type, a route or a path that names nothing.
+type httpError struct {
+	status int
+	detail string
+	fields []keyward.FieldError
+}
+
+func (e *httpError) Error() string { return e.detail }
+
+// errStatus returns an httpError.
+func errStatus(status int, detail string, fields ...keyward.FieldError) error {
+	return &httpError{status: status, detail: detail, fields: fields}
+}
+
+// writeError is the one way a handler answers with an error: the problem
+// document err stands for, with the status its code maps to. The request's
+// log line (see observe) carries err for a 5xx; a 500 shows the client
+// only "internal error", and domain messages never contain a secret. If
+// the client has gone away, nothing is written, and the request is logged
+// as a 499, not as a failure of the server.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		noteOutcome(w, statusClientClosed, err)
+		return
+	}
+	status, detail, fields := statusOf(keyward.ErrorCode(err)), keyward.ErrorMessage(err), keyward.ErrorFields(err)
+	if e, ok := errors.AsType[*httpError](err); ok {
+		status, detail, fields = e.status, e.detail, e.fields
+	}
 	switch status {
-	case http.StatusInternalServerError:
-		logger.ErrorContext(r.Context(), "internal error", "request_id", requestID(w), "route", r.Pattern, "err", err)
 	case http.StatusServiceUnavailable:
-		logger.WarnContext(r.Context(), "dependency unavailable", "request_id", requestID(w), "route", r.Pattern, "err", err)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+		if w.Header().Get("WWW-Authenticate") == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+		}
 	}
-	writeProblem(w, r, status, keyward.ErrorMessage(err), keyward.ErrorFields(err))
+	noteOutcome(w, status, err)
+	writeProblem(w, r, status, detail, fields)
+}
+
+// noteOutcome tells observe, through the response writer it gave the
+// handler, the error a request failed with, for its log line.
+func noteOutcome(w http.ResponseWriter, status int, err error) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.err = err
+		if status == statusClientClosed {
+			sw.status = status
+		}
+	}
 }
 
 // writeProblem writes a problem+json response with the given status.

@@ -6,9 +6,10 @@ package httpapi
 
 import (
 	"context"
-	"github.com/keyward/keyward"
 	"log/slog"
 	"net/http"
+
+	"github.com/keyward/keyward"
 )
 
 // Pinger reports whether the database answers, for /readyz.
@@ -16,12 +17,12 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// NewServer returns the API's handler with every route and the global
+// NewHandler returns the API's handler with every route and the global
 // middleware (request ids, one log line per request, panic recovery, and
 // problem+json for unmatched routes) applied.
-func NewServer(logger *slog.Logger, svc *keyward.Service, db Pinger) http.Handler {
+func NewHandler(logger *slog.Logger, svc *keyward.Service, db Pinger) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(mux, logger, svc, db)
+	addRoutes(mux, svc, db)
 	var h http.Handler = mux
 	h = recoverPanics(logger, h)
 	h = observe(logger, h)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/keyward/keyward"
@@ -20,7 +19,6 @@ type verifyJSON struct {
 	Code        keyward.VerifyCode   `json:"code"`
 	KeyID       jsonKeyID            `json:"key_id,omitempty"`
 	OrgID       string               `json:"org_id,omitempty"`
-	Root        bool                 `json:"root,omitempty"`
 	Name        string               `json:"name,omitempty"`
 	Permissions []keyward.Permission `json:"permissions,omitempty"`
 }
@@ -40,42 +38,43 @@ var (
 // handleVerify answers whether a key may be used: 200 with the outcome in
 // the body for every well-formed request, whatever the key. It needs no
 // credential but the key itself.
-func handleVerify(logger *slog.Logger, svc *keyward.Service) http.Handler {
+func handleVerify(svc *keyward.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := readBody(w, r)
-		if !ok {
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
 		in, ok := parseVerifyFast(body)
 		if !ok {
 			in = verifyRequest{}
-			if !decodeBody(w, r, body, &in) {
+			if err := decodeStrict(body, &in); err != nil {
+				writeError(w, r, err)
 				return
 			}
 		}
 		if in.Key == nil {
-			writeProblem(w, r, http.StatusBadRequest, "invalid request", []keyward.FieldError{{Field: "key", Reason: "is required"}})
+			writeError(w, r, keyward.Invalid("invalid request", keyward.FieldError{Field: "key", Reason: "is required"}))
 			return
 		}
 		var required []keyward.Permission
 		if len(in.Permissions) > 0 {
 			ps, err := keyward.ParsePermissions(in.Permissions)
 			if err != nil {
-				writeProblem(w, r, http.StatusBadRequest, "invalid request", []keyward.FieldError{{Field: "permissions", Reason: err.Error()}})
+				writeError(w, r, keyward.Invalid("invalid request", keyward.FieldError{Field: "permissions", Reason: err.Error()}))
 				return
 			}
 			required = ps
 		}
 		v, err := svc.Verify(r.Context(), *in.Key, required)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, err)
 			return
 		}
 		out := verifyJSON{Valid: v.Valid(), Code: v.Code}
 		if k := v.Key; k != nil {
 			out.KeyID = jsonKeyID(k.ID)
 			out.OrgID = string(k.OrgID)
-			out.Root = k.Root
 			out.Name = k.Name
 			out.Permissions = k.Permissions
 		}

@@ -16,7 +16,6 @@ type verifyBody struct {
 	Code        string   `json:"code"`
 	KeyID       string   `json:"key_id"`
 	OrgID       string   `json:"org_id"`
-	Root        bool     `json:"root"`
 	Name        string   `json:"name"`
 	Permissions []string `json:"permissions"`
 }
@@ -44,7 +43,7 @@ func TestVerifyOutcomes(t *testing.T) {
 	tampered := valid[:10] + string(rune(valid[10]^1)) + valid[11:]
 
 	v := e.verify(map[string]any{"key": valid})
-	if !v.Valid || v.KeyID != k.ID || v.OrgID != "acme" || v.Name != "Backend ✓" || strings.Join(v.Permissions, ",") != "read,write" || v.Root {
+	if !v.Valid || v.KeyID != k.ID || v.OrgID != "acme" || v.Name != "Backend ✓" || strings.Join(v.Permissions, ",") != "read,write" {
 		t.Errorf("valid key: %+v", v)
 	}
 	if v := e.verify(map[string]any{"key": valid, "permissions": []string{"write"}}); v.Code != "VALID" {
@@ -65,7 +64,8 @@ func TestVerifyOutcomes(t *testing.T) {
 	if v := e.verify(map[string]any{"key": admin.Key, "permissions": []string{"write"}}); v.Code != "INSUFFICIENT_PERMISSIONS" {
 		t.Errorf("manage implied write: %+v", v)
 	}
-	if v := e.verify(map[string]any{"key": e.root}); !v.Valid || !v.Root || v.OrgID != "" {
+	// A root key is the operator's credential, never a customer's key.
+	if v := e.verify(map[string]any{"key": e.root}); v.Valid || v.Code != "NOT_FOUND" || v.KeyID != "" || v.OrgID != "" {
 		t.Errorf("root key: %+v", v)
 	}
 
@@ -147,6 +147,7 @@ func TestVerifyDeleteEvictsAtOnce(t *testing.T) {
 func TestVerifySharesAuthenticationPath(t *testing.T) {
 	e := newEnv(t)
 	k := e.createKey("acme", "admin", "manage")
+	e.settle() // the create's echo through the feed is in
 	before := e.cache.Stats()
 	var wg sync.WaitGroup
 	for range 16 {

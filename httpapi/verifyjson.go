@@ -138,9 +138,6 @@ func appendVerifyJSON(b []byte, v verifyJSON) []byte {
 		b = append(b, `,"org_id":`...)
 		b = appendJSONString(b, v.OrgID)
 	}
-	if v.Root {
-		b = append(b, `,"root":true`...)
-	}
 	if v.Name != "" {
 		b = append(b, `,"name":`...)
 		b = appendJSONString(b, v.Name)

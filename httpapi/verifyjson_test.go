@@ -84,7 +84,7 @@ func TestAppendVerifyJSON(t *testing.T) {
 	for _, v := range []verifyJSON{
 		{Code: keyward.VerifyNotFound},
 		{Valid: true, Code: keyward.VerifyValid, KeyID: 123, OrgID: "acme", Name: "ci deploy", Permissions: []keyward.Permission{"read", "write"}},
-		{Code: keyward.VerifyInsufficientPermissions, KeyID: 1, Root: true, Name: "root", Permissions: []keyward.Permission{"manage"}},
+		{Code: keyward.VerifyInsufficientPermissions, KeyID: 1, OrgID: "o", Name: "reader", Permissions: []keyward.Permission{"manage"}},
 		{Valid: true, Code: keyward.VerifyValid, KeyID: 9007199254740991, OrgID: "acme", Name: `quote " back \ <b>&</b> é 日本 ` + "\u2028\x01\t\x7f\xff"},
 		{Code: "SOME_NEW_CODE", Permissions: []keyward.Permission{}},
 	} {
@@ -93,11 +93,11 @@ func TestAppendVerifyJSON(t *testing.T) {
 }
 
 func FuzzAppendVerifyJSON(f *testing.F) {
-	f.Add(true, "VALID", uint64(1), "acme", false, "name", "read")
-	f.Add(false, "NOT_FOUND", uint64(0), "", true, "<&>\u2028", "")
-	f.Add(true, "VALID", uint64(1<<53-1), "o", false, "\xff\xfe", "a\"b")
-	f.Fuzz(func(t *testing.T, valid bool, code string, keyID uint64, org string, root bool, name, perm string) {
-		v := verifyJSON{Valid: valid, Code: keyward.VerifyCode(code), KeyID: jsonKeyID(keyID % (1 << 53)), OrgID: org, Root: root, Name: name}
+	f.Add(true, "VALID", uint64(1), "acme", "name", "read")
+	f.Add(false, "NOT_FOUND", uint64(0), "", "<&>\u2028", "")
+	f.Add(true, "VALID", uint64(1<<53-1), "o", "\xff\xfe", "a\"b")
+	f.Fuzz(func(t *testing.T, valid bool, code string, keyID uint64, org string, name, perm string) {
+		v := verifyJSON{Valid: valid, Code: keyward.VerifyCode(code), KeyID: jsonKeyID(keyID % (1 << 53)), OrgID: org, Name: name}
 		if perm != "" {
 			v.Permissions = []keyward.Permission{keyward.Permission(perm), "read"}
 		}

@@ -86,7 +86,7 @@ func fill(tb testing.TB, c *Store, n int) []keyward.SecretHash {
 // of them: the cost of a verification answered from memory.
 func BenchmarkGetHit(b *testing.B) {
 	const n = 100_000
-	c := New(genStore{}, Options{Size: 2 * n, TTL: time.Hour})
+	c := New(genStore{}, Options{Size: 2 * n, TTL: time.Hour, Unshared: true})
 	hashes := fill(b, c, n)
 	if s := c.Stats(); s.Entries != n {
 		b.Fatalf("%d entries cached of %d", s.Entries, n)
@@ -144,7 +144,7 @@ var sink *keyward.Key
 // unknown: the cost of refusing a made-up key that passed its checksum.
 func BenchmarkGetNegative(b *testing.B) {
 	const n = 1000
-	c := New(genStore{}, Options{TTL: time.Hour, NegativeTTL: time.Hour})
+	c := New(genStore{}, Options{TTL: time.Hour, NegativeTTL: time.Hour, Unshared: true})
 	hashes := make([]keyward.SecretHash, n)
 	for i := range hashes {
 		hashes[i] = benchHash(i, false)
@@ -174,11 +174,11 @@ func BenchmarkGetNegative(b *testing.B) {
 // BenchmarkGetMiss evicts a key and looks it up again: a lookup through
 // singleflight to the (storage-free) store, and the put of its answer.
 func BenchmarkGetMiss(b *testing.B) {
-	c := New(genStore{}, Options{TTL: time.Hour})
+	c := New(genStore{}, Options{TTL: time.Hour, Unshared: true})
 	h := benchHash(0, true)
 	b.ReportAllocs()
 	for b.Loop() {
-		c.Evict(h)
+		c.Invalidate(h)
 		if _, err := c.KeyByHash(context.Background(), h); err != nil {
 			b.Fatalf("KeyByHash: %v", err)
 		}
@@ -216,7 +216,7 @@ func BenchmarkPut(b *testing.B) {
 func BenchmarkGCWithFullCache(b *testing.B) {
 	const n = 1_000_000
 	b.Run("keycache", func(b *testing.B) {
-		c := New(genStore{}, Options{Size: n, TTL: time.Hour})
+		c := New(genStore{}, Options{Size: n, TTL: time.Hour, Unshared: true})
 		fill(b, c, n)
 		entries := c.Stats().Entries
 		if entries < n*98/100 {

@@ -7,3 +7,7 @@ func SetClock(c *Store, now func() int64) { c.now = now }
 
 // NumShards returns how many shards the cache has.
 func NumShards(c *Store) int { return len(c.shards) }
+
+// ConfirmAt is Confirm with asOf read on the cache's clock (as SetClock
+// set it), for tests that move time by hand.
+func ConfirmAt(c *Store, asOf int64) { c.confirmAt(asOf) }

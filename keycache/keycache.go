@@ -13,9 +13,16 @@
 //   - Unknown hashes are remembered for Options.NegativeTTL in a separate,
 //     separately bounded table, so a flood of made-up keys neither reaches
 //     the database nor pushes real keys out of the cache.
-//   - A delete through the cache evicts the key before it returns; Evict and
-//     Purge let other instances' deletes (PostgreSQL notifications) do the
-//     same.
+//   - A create or delete through the cache forgets the key before it
+//     returns. Changes made by other processes arrive through the store's
+//     invalidation feed (keyward.InvalidationFeed); the cache hears it as a
+//     keyward.InvalidationWatcher.
+//   - Staleness is bounded: the cache answers from memory only while the
+//     feed has confirmed, within Options.StalenessBound, that every change
+//     made anywhere has reached it. When the feed falls silent (a partition,
+//     a lost connection), every lookup reads the store, and one the store
+//     cannot answer fails: a key changed elsewhere is never trusted for
+//     longer than the bound, whatever the network does.
 //
 // The cache must not make the latency tail worse. A Go heap of a million
 // pointer-rich records costs tens of milliseconds of garbage-collection work
@@ -29,6 +36,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -39,9 +47,11 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultSize        = 100_000
-	DefaultTTL         = 30 * time.Second
-	DefaultNegativeTTL = 5 * time.Second
+	DefaultSize           = 100_000
+	DefaultTTL            = 30 * time.Second
+	DefaultNegativeTTL    = 5 * time.Second
+	DefaultStalenessBound = time.Second
+	DefaultLoadTimeout    = keyward.DefaultLookupTimeout
 )
 
 // Options configure a cache. Zero values take the defaults.
@@ -49,7 +59,7 @@ type Options struct {
 	// Size bounds the number of keys cached.
 	Size int
 	// TTL bounds how long a key is served from memory before it is looked
-	// up again.
+	// up again, whatever the feed says: a last line of defence.
 	TTL time.Duration
 	// NegativeSize bounds the number of unknown hashes remembered; by
 	// default a quarter of Size.
@@ -57,27 +67,49 @@ type Options struct {
 	// NegativeTTL is how long an unknown hash is remembered.
 	NegativeTTL time.Duration
 	// LoadTimeout bounds one store lookup shared by several requests (it
-	// cannot use any one request's context). Default 10s.
+	// cannot use any one request's context).
 	LoadTimeout time.Duration
+	// StalenessBound is the longest a change made by another process may
+	// go unseen: the cache answers from memory only until this long after
+	// the invalidation feed's last confirmation (see Confirm).
+	StalenessBound time.Duration
+	// Unshared declares that nothing but this cache writes to the store,
+	// so that what it holds is trusted without a feed. It is for a store
+	// that only this process can open (tests, an embedded store); a store
+	// that other processes share needs a feed.
+	Unshared bool
 }
 
-// Store is a keyward.KeyStore whose KeyByHash is served from the cache.
-// A key it returns carries no LastUsedAt (that is the store's to report);
-// every other method goes to the wrapped store, and DeleteKey also evicts.
+// Store is a keyward.KeyStore whose KeyByHash is served from the cache. A
+// key it returns carries no LastUsedAt (that is the store's to report). It
+// forwards every other method to the wrapped store, each one explicitly:
+// a method added to keyward.KeyStore does not compile here until it is
+// decided whether it changes a verify answer and must invalidate.
+//
+// It is the keyward.InvalidationWatcher of the store's feed: run the feed
+// with it, or nothing it holds is trusted (see Options.StalenessBound).
 type Store struct {
-	keyward.KeyStore
+	store       keyward.KeyStore
 	shards      []shard
 	mask        uint64
 	ttl, negTTL int64 // nanoseconds
+	bound       int64 // nanoseconds
 	loadTimeout time.Duration
-	now         func() int64 // monotonic nanoseconds
+	start       time.Time    // the zero of now, with its monotonic reading
+	now         func() int64 // monotonic nanoseconds since start
+	// trustedUntil is the now() until which cached answers may be given:
+	// the feed's last confirmation plus the bound. Only ever raised.
+	trustedUntil atomic.Int64
 
 	group singleflight.Group
 
-	hits, negHits, misses, loads, evictions atomic.Uint64
+	hits, negHits, misses, bypasses, loads, evictions atomic.Uint64
 }
 
-var _ keyward.KeyStore = (*Store)(nil)
+var (
+	_ keyward.KeyStore            = (*Store)(nil)
+	_ keyward.InvalidationWatcher = (*Store)(nil)
+)
 
 // New returns a cache in front of store.
 func New(store keyward.KeyStore, opt Options) *Store {
@@ -94,7 +126,10 @@ func New(store keyward.KeyStore, opt Options) *Store {
 		opt.NegativeTTL = DefaultNegativeTTL
 	}
 	if opt.LoadTimeout <= 0 {
-		opt.LoadTimeout = 10 * time.Second
+		opt.LoadTimeout = DefaultLoadTimeout
+	}
+	if opt.StalenessBound <= 0 {
+		opt.StalenessBound = DefaultStalenessBound
 	}
 	// Many shards keep lock contention away; a small cache gets one shard
 	// so that its bound is exact.
@@ -104,13 +139,18 @@ func New(store keyward.KeyStore, opt Options) *Store {
 	}
 	start := time.Now()
 	c := &Store{
-		KeyStore:    store,
+		store:       store,
 		shards:      make([]shard, n),
 		mask:        uint64(n - 1),
 		ttl:         int64(opt.TTL),
 		negTTL:      int64(opt.NegativeTTL),
+		bound:       int64(opt.StalenessBound),
 		loadTimeout: opt.LoadTimeout,
+		start:       start,
 		now:         func() int64 { return int64(time.Since(start)) },
+	}
+	if opt.Unshared {
+		c.trustedUntil.Store(math.MaxInt64)
 	}
 	for i := range c.shards {
 		c.shards[i].init(share(opt.Size, n, i), share(opt.NegativeSize, n, i))
@@ -138,12 +178,20 @@ func (c *Store) shard(h keyward.SecretHash) *shard {
 }
 
 // KeyByHash returns the live key with hash h, from memory when it is
-// there, or else from one store lookup shared by all concurrent callers.
+// there and the feed is confirmed, or else from one store lookup shared by
+// all concurrent callers.
 func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
 	sh := c.shard(h)
 	now := c.now()
+	trusted := now < c.trustedUntil.Load()
 	sh.mu.Lock()
-	k, found, known := sh.get(h, now)
+	var (
+		k            *keyward.Key
+		found, known bool
+	)
+	if trusted {
+		k, found, known = sh.get(h, now)
+	}
 	gen := sh.gen
 	sh.mu.Unlock()
 	switch {
@@ -153,8 +201,11 @@ func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.K
 	case known:
 		c.negHits.Add(1)
 		return nil, errNotFound
+	case !trusted:
+		c.bypasses.Add(1)
+	default:
+		c.misses.Add(1)
 	}
-	c.misses.Add(1)
 	return c.load(ctx, sh, h, gen)
 }
 
@@ -167,8 +218,13 @@ type loaded struct {
 
 // load looks h up in the store, once for all concurrent callers, and
 // caches the answer unless h's shard was invalidated since gen (read when
-// the lookup was decided): a key evicted while it was being loaded is not
-// put back from a read older than the delete.
+// the lookup was decided): a key invalidated while it was being loaded is
+// not put back from a read older than the change, and after a Reset
+// nothing read before it is kept.
+//
+// An answer read while the feed is not confirmed is cached all the same:
+// it is as fresh as the store, and the invalidations that follow it reach
+// the cache, in order, before the feed confirms again.
 func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen uint64) (*keyward.Key, error) {
 	// Requests that arrive after an invalidation do not join a lookup that
 	// began before it: the generation is part of the flight's name.
@@ -179,7 +235,7 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen u
 		c.loads.Add(1)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
 		defer cancel()
-		k, err := c.KeyStore.KeyByHash(lctx, h)
+		k, err := c.store.KeyByHash(lctx, h)
 		notFound := keyward.ErrorCode(err) == keyward.ENOTFOUND
 		if err != nil && !notFound {
 			return nil, err
@@ -220,25 +276,62 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen u
 
 // CreateKey stores k and forgets any earlier "unknown" answer for its hash.
 func (c *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
-	err := c.KeyStore.CreateKey(ctx, k)
+	err := c.store.CreateKey(ctx, k)
 	if err == nil {
-		c.Evict(k.Hash)
+		c.Invalidate(k.Hash)
 	}
 	return err
 }
 
-// DeleteKey deletes the key in the store and evicts it before returning,
+// BootstrapRootKey stores k if the store is new, and then forgets any
+// earlier "unknown" answer for its hash.
+func (c *Store) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
+	ok, err := c.store.BootstrapRootKey(ctx, k)
+	if ok {
+		c.Invalidate(k.Hash)
+	}
+	return ok, err
+}
+
+// DeleteKey deletes the key in the store and forgets it before returning,
 // so that the next request with it fails.
 func (c *Store) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
-	k, err := c.KeyStore.DeleteKey(ctx, org, id, at)
+	k, err := c.store.DeleteKey(ctx, org, id, at)
 	if err == nil {
-		c.Evict(k.Hash)
+		c.Invalidate(k.Hash)
 	}
 	return k, err
 }
 
-// Evict forgets whatever the cache knows of hash h.
-func (c *Store) Evict(h keyward.SecretHash) {
+// Key reads the store: the management API's reads are not cached.
+func (c *Store) Key(ctx context.Context, org keyward.OrgID, id keyward.KeyID) (*keyward.Key, error) {
+	return c.store.Key(ctx, org, id)
+}
+
+// KeyByID reads the store.
+func (c *Store) KeyByID(ctx context.Context, id keyward.KeyID) (*keyward.Key, error) {
+	return c.store.KeyByID(ctx, id)
+}
+
+// ListKeys reads the store.
+func (c *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key, error) {
+	return c.store.ListKeys(ctx, f)
+}
+
+// TouchKeys records uses in the store; a key's last use is not part of a
+// verify answer, and cached keys carry none.
+func (c *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
+	return c.store.TouchKeys(ctx, uses)
+}
+
+// Ping pings the store.
+func (c *Store) Ping(ctx context.Context) error { return c.store.Ping(ctx) }
+
+// Close closes the wrapped store.
+func (c *Store) Close() error { return c.store.Close() }
+
+// Invalidate forgets whatever the cache knows of hash h.
+func (c *Store) Invalidate(h keyward.SecretHash) {
 	sh := c.shard(h)
 	sh.mu.Lock()
 	sh.gen++
@@ -246,8 +339,9 @@ func (c *Store) Evict(h keyward.SecretHash) {
 	sh.mu.Unlock()
 }
 
-// Purge forgets everything: used when invalidations may have been missed.
-func (c *Store) Purge() {
+// Reset forgets everything, and keeps no answer of a lookup that began
+// before it: invalidations may have been missed.
+func (c *Store) Reset() {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
@@ -257,6 +351,36 @@ func (c *Store) Purge() {
 	}
 }
 
+// Confirm trusts what the cache holds until the staleness bound after
+// asOf: the feed has passed on every invalidation committed before asOf.
+// asOf must carry a monotonic clock reading (time.Now does).
+func (c *Store) Confirm(asOf time.Time) { c.confirmAt(int64(asOf.Sub(c.start))) }
+
+// confirmAt is Confirm with asOf on the cache's clock (c.now).
+func (c *Store) confirmAt(asOf int64) {
+	until := asOf + c.bound
+	for {
+		cur := c.trustedUntil.Load()
+		if until <= cur || c.trustedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// Trusted reports whether the cache answers from memory now: the feed
+// confirmed within the staleness bound, or the store is unshared.
+func (c *Store) Trusted() bool { return c.now() < c.trustedUntil.Load() }
+
+// Confirmed returns the latest time the feed has confirmed (see Confirm),
+// or the zero time if it never has, or the store is unshared.
+func (c *Store) Confirmed() time.Time {
+	until := c.trustedUntil.Load()
+	if until == 0 || until == math.MaxInt64 {
+		return time.Time{}
+	}
+	return c.start.Add(time.Duration(until - c.bound))
+}
+
 // Stats are the cache's counters since it was made.
 type Stats struct {
 	Entries   int    // keys cached now
@@ -264,7 +388,8 @@ type Stats struct {
 	Hits      uint64 // lookups answered with a cached key
 	NegHits   uint64 // lookups answered with a remembered "unknown"
 	Misses    uint64 // lookups that went to a shared store lookup
-	Loads     uint64 // store lookups made (at most Misses)
+	Bypasses  uint64 // lookups that went to the store as the feed was not confirmed
+	Loads     uint64 // store lookups made (at most Misses+Bypasses)
 	Evictions uint64 // keys pushed out to make room
 }
 
@@ -272,7 +397,7 @@ type Stats struct {
 func (c *Store) Stats() Stats {
 	s := Stats{
 		Hits: c.hits.Load(), NegHits: c.negHits.Load(), Misses: c.misses.Load(),
-		Loads: c.loads.Load(), Evictions: c.evictions.Load(),
+		Bypasses: c.bypasses.Load(), Loads: c.loads.Load(), Evictions: c.evictions.Load(),
 	}
 	for i := range c.shards {
 		sh := &c.shards[i]

@@ -148,8 +148,18 @@ type env struct {
 }
 
 // newEnv opens a fresh SQLite database and puts a cache with options opt
-// in front of it. The cache's clock stands still until the test moves it.
+// in front of it, as the store's only writer (Options.Unshared), so that it
+// trusts what it holds without a feed. The cache's clock stands still
+// until the test moves it.
 func newEnv(t testing.TB, opt keycache.Options) *env {
+	t.Helper()
+	opt.Unshared = true
+	return newSharedEnv(t, opt)
+}
+
+// newSharedEnv is newEnv with opt as given: unless opt.Unshared, the cache
+// trusts what it holds only as the test confirms it (keycache.ConfirmAt).
+func newSharedEnv(t testing.TB, opt keycache.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
@@ -421,7 +431,7 @@ func TestReturnedKeysAreCopies(t *testing.T) {
 	checkKey(t, e.get(t, k.Hash), want)
 
 	// Two callers sharing one store lookup get separate copies.
-	e.cache.Evict(k.Hash)
+	e.cache.Invalidate(k.Hash)
 	release := e.store.hold(t, false)
 	a := e.goGet(t.Context(), k.Hash)
 	b := e.goGet(t.Context(), k.Hash)
@@ -730,31 +740,31 @@ func TestDeleteKeyEvicts(t *testing.T) {
 // An invalidation while a lookup is in flight keeps that lookup's (stale)
 // answer out of the cache.
 func TestInvalidationDuringLoad(t *testing.T) {
-	t.Run("Evict", func(t *testing.T) {
+	t.Run("Invalidate", func(t *testing.T) {
 		e := newEnv(t, keycache.Options{})
 		k := e.add(t, newKey("acme", "k", keyward.PermRead))
 		release := e.store.hold(t, true)
 		ch := e.goGet(t.Context(), k.Hash)
 		e.store.waitEntered(t, 1)
-		e.cache.Evict(k.Hash)
+		e.cache.Invalidate(k.Hash)
 		release()
 		if r := await(t, ch); r.err != nil {
 			t.Fatalf("KeyByHash: %v", r.err)
 		}
 		if s := e.cache.Stats(); s.Entries != 0 {
-			t.Fatalf("Entries = %d; the lookup begun before Evict was cached", s.Entries)
+			t.Fatalf("Entries = %d; the lookup begun before Invalidate was cached", s.Entries)
 		}
 		checkKey(t, e.get(t, k.Hash), k)
 		e.wantCalls(t, k.Hash, 2)
 	})
 
-	t.Run("Purge", func(t *testing.T) {
+	t.Run("Reset", func(t *testing.T) {
 		e := newEnv(t, keycache.Options{})
 		k := e.add(t, newKey("acme", "k", keyward.PermRead))
 		release := e.store.hold(t, true)
 		ch := e.goGet(t.Context(), k.Hash)
 		e.store.waitEntered(t, 1)
-		e.cache.Purge()
+		e.cache.Reset()
 		release()
 		if r := await(t, ch); r.err != nil {
 			t.Fatalf("KeyByHash: %v", r.err)
@@ -805,15 +815,15 @@ func TestInvalidationDuringLoad(t *testing.T) {
 	})
 }
 
-// A lookup that arrives after Evict does not join a store lookup begun
+// A lookup that arrives after Invalidate does not join a store lookup begun
 // before it: it makes its own, whose answer is cached.
-func TestRequestAfterEvictStartsOwnLoad(t *testing.T) {
+func TestRequestAfterInvalidateStartsOwnLoad(t *testing.T) {
 	e := newEnv(t, keycache.Options{})
 	k := e.add(t, newKey("acme", "k", keyward.PermRead))
 	release := e.store.hold(t, true)
 	before := e.goGet(t.Context(), k.Hash)
 	e.store.waitEntered(t, 1)
-	e.cache.Evict(k.Hash)
+	e.cache.Invalidate(k.Hash)
 	after := e.goGet(t.Context(), k.Hash)
 	waitForWaiters(t, 2) // both in flights while the first is still held
 	release()
@@ -827,8 +837,8 @@ func TestRequestAfterEvictStartsOwnLoad(t *testing.T) {
 	e.wantCalls(t, k.Hash, 2)
 }
 
-// Purge forgets every key and every unknown hash.
-func TestPurge(t *testing.T) {
+// Reset forgets every key and every unknown hash.
+func TestReset(t *testing.T) {
 	e := newEnv(t, keycache.Options{})
 	keys := e.addKeys(t, 20)
 	unknown := make([]keyward.SecretHash, 5)
@@ -842,9 +852,9 @@ func TestPurge(t *testing.T) {
 	if s := e.cache.Stats(); s.Entries != len(keys) || s.Negatives != len(unknown) {
 		t.Fatalf("Stats = %+v; want %d entries, %d negatives", s, len(keys), len(unknown))
 	}
-	e.cache.Purge()
+	e.cache.Reset()
 	if s := e.cache.Stats(); s.Entries != 0 || s.Negatives != 0 {
-		t.Fatalf("Stats = %+v after Purge; want nothing cached", s)
+		t.Fatalf("Stats = %+v after Reset; want nothing cached", s)
 	}
 	for _, k := range keys {
 		checkKey(t, e.get(t, k.Hash), k)
@@ -861,8 +871,8 @@ func TestPurge(t *testing.T) {
 	}
 	// A purge empties the cache in place: a full cache is not allocated
 	// twice over while the old one awaits the collector.
-	if n := testing.AllocsPerRun(3, e.cache.Purge); n != 0 {
-		t.Errorf("Purge allocated %v times; want none", n)
+	if n := testing.AllocsPerRun(3, e.cache.Reset); n != 0 {
+		t.Errorf("Reset allocated %v times; want none", n)
 	}
 }
 
@@ -1052,9 +1062,9 @@ func TestConcurrentUse(t *testing.T) {
 				return
 			}
 			st.deleted.Store(true)
-			e.cache.Evict(keys[len(keys)-1-i].Hash)
+			e.cache.Invalidate(keys[len(keys)-1-i].Hash)
 			if i%10 == 0 {
-				e.cache.Purge()
+				e.cache.Reset()
 			}
 		}
 	})
@@ -1062,4 +1072,93 @@ func TestConcurrentUse(t *testing.T) {
 	if s := e.cache.Stats(); s.Entries > 64 {
 		t.Errorf("Entries = %d, want at most 64", s.Entries)
 	}
+}
+
+// A cache of a shared store answers from memory only while the feed has
+// confirmed within the staleness bound: before the first confirmation, and
+// once the last one is older than the bound, every lookup reads the store,
+// so that a key changed by another process is never trusted longer.
+func TestStalenessBound(t *testing.T) {
+	const bound = time.Second
+	e := newSharedEnv(t, keycache.Options{StalenessBound: bound})
+	k := e.add(t, newKey("acme", "k", keyward.PermRead))
+
+	// Never confirmed: each lookup goes to the store.
+	checkKey(t, e.get(t, k.Hash), k)
+	checkKey(t, e.get(t, k.Hash), k)
+	e.wantCalls(t, k.Hash, 2)
+	if e.cache.Trusted() {
+		t.Fatal("Trusted before any confirmation")
+	}
+
+	// Confirmed now: the answer read while unconfirmed was kept, and is
+	// served from memory until the bound has passed.
+	keycache.ConfirmAt(e.cache, e.clock.now())
+	checkKey(t, e.get(t, k.Hash), k)
+	e.clock.advance(bound - time.Nanosecond)
+	checkKey(t, e.get(t, k.Hash), k)
+	e.wantCalls(t, k.Hash, 2)
+
+	// Another process deletes the key and the feed goes silent: once the
+	// bound has passed since the last confirmation, the store answers.
+	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(time.Nanosecond)
+	if e.cache.Trusted() {
+		t.Fatal("Trusted at the bound")
+	}
+	e.getNotFound(t, k.Hash)
+	e.wantCalls(t, k.Hash, 3)
+	if s := e.cache.Stats(); s.Bypasses != 3 || s.Hits != 2 {
+		t.Errorf("Stats = %+v; want 3 bypasses and 2 hits", s)
+	}
+
+	// An older confirmation does not move trust back.
+	keycache.ConfirmAt(e.cache, e.clock.now()-2*int64(bound))
+	if e.cache.Trusted() {
+		t.Fatal("an old confirmation restored trust")
+	}
+}
+
+// While the feed is silent, a store that cannot answer fails the lookup:
+// the cached answer, which may be stale, is not given instead.
+func TestUnconfirmedFailsWithTheStore(t *testing.T) {
+	e := newSharedEnv(t, keycache.Options{})
+	k := e.add(t, newKey("acme", "k", keyward.PermRead))
+	keycache.ConfirmAt(e.cache, e.clock.now())
+	checkKey(t, e.get(t, k.Hash), k)
+	e.clock.advance(keycache.DefaultStalenessBound)
+	unavailable := &keyward.Error{Code: keyward.EUNAVAILABLE, Message: "database unavailable"}
+	e.store.setFail(unavailable)
+	got, err := e.cache.KeyByHash(t.Context(), k.Hash)
+	if keyward.ErrorCode(err) != keyward.EUNAVAILABLE || got != nil {
+		t.Fatalf("KeyByHash with the feed silent and the store down = %s, %v; want EUNAVAILABLE", describe(got), err)
+	}
+	// Once the feed confirms again, memory answers even with the store down.
+	keycache.ConfirmAt(e.cache, e.clock.now())
+	checkKey(t, e.get(t, k.Hash), k)
+}
+
+// Every change the cache makes through its store forgets the key's hash at
+// once, whether it was cached or remembered as unknown.
+func TestWritesInvalidate(t *testing.T) {
+	e := newEnv(t, keycache.Options{})
+	root := newKey("", "root", keyward.AllPermissions...)
+	e.getNotFound(t, root.Hash)
+	if ok, err := e.cache.BootstrapRootKey(t.Context(), root); err != nil || !ok {
+		t.Fatalf("BootstrapRootKey = %v, %v", ok, err)
+	}
+	checkKey(t, e.get(t, root.Hash), root)
+
+	k := newKey("acme", "k", keyward.PermRead)
+	e.getNotFound(t, k.Hash) // remembered as unknown
+	if err := e.cache.CreateKey(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	checkKey(t, e.get(t, k.Hash), k)
+	if _, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.getNotFound(t, k.Hash)
 }

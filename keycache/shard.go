@@ -13,7 +13,7 @@ import (
 // not grow with the number of entries.
 type shard struct {
 	mu sync.Mutex
-	// gen counts the shard's invalidations (Evict, Purge); a load caches
+	// gen counts the shard's invalidations (Invalidate, Reset); a load caches
 	// its answer only if gen has not moved since it began. Per shard, so
 	// that a create or delete does not stop loads elsewhere being cached.
 	gen   uint64

@@ -535,3 +535,103 @@ func TestArenaLimit(t *testing.T) {
 		t.Fatalf("%d keys cached, %d refused: want some of each", cached, refused)
 	}
 }
+
+// notCarried are the Key fields the cache deliberately does not keep: a
+// key's last use is the store's to report (the cache returns none), and
+// only live keys are cached. Every other field must come back from the
+// cache as it went in: a field added to keyward.Key fails here until the
+// slot carries it (or it is added to this list, with its reason).
+var notCarried = map[string]bool{"LastUsedAt": true, "DeletedAt": true}
+
+// TestEveryKeyFieldRoundTrips fills every field of a Key by reflection,
+// with a value of its type that is not the zero value, and checks that a
+// put and a get give each field back.
+func TestEveryKeyFieldRoundTrips(t *testing.T) {
+	var k keyward.Key
+	v := reflect.ValueOf(&k).Elem()
+	for i := range v.NumField() {
+		f, sf := v.Field(i), v.Type().Field(i)
+		if !fillValue(f) {
+			t.Fatalf("Key.%s: the test cannot fill a field of type %s; teach fillValue", sf.Name, sf.Type)
+		}
+	}
+	// What the cache's encoding requires of a real key.
+	k.OrgID, k.Root, k.Permissions = "acme", false, []keyward.Permission{keyward.PermWrite, keyward.PermRead}
+	k.ID, k.CreatedAt = 12345, time.UnixMicro(1_700_000_000_123_456).UTC()
+
+	var sh shard
+	sh.init(4, 4)
+	sh.put(&k, never, 0)
+	got, found, _ := sh.get(k.Hash, 1)
+	if !found {
+		t.Fatal("the key put is not found")
+	}
+	gv := reflect.ValueOf(got).Elem()
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		if notCarried[name] {
+			if !gv.Field(i).IsZero() {
+				t.Errorf("Key.%s came back from the cache (%v): it is meant not to be carried", name, gv.Field(i))
+			}
+			continue
+		}
+		if !reflect.DeepEqual(gv.Field(i).Interface(), v.Field(i).Interface()) {
+			t.Errorf("Key.%s = %v from the cache, want %v: the slot does not carry it", name, gv.Field(i), v.Field(i))
+		}
+	}
+}
+
+// fillValue sets f to a value of its type that is not zero, and reports whether
+// it knows how.
+func fillValue(f reflect.Value) bool {
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString("x-" + f.Type().Name())
+	case reflect.Bool:
+		f.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		f.SetInt(7)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		f.SetUint(7)
+	case reflect.Array:
+		for i := range f.Len() {
+			if !fillValue(f.Index(i)) {
+				return false
+			}
+			f.Index(i).SetUint(uint64(i + 1))
+		}
+	case reflect.Slice:
+		s := reflect.MakeSlice(f.Type(), 1, 1)
+		if !fillValue(s.Index(0)) {
+			return false
+		}
+		f.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(f.Type())
+		key, val := reflect.New(f.Type().Key()).Elem(), reflect.New(f.Type().Elem()).Elem()
+		if !fillValue(key) || !fillValue(val) {
+			return false
+		}
+		m.SetMapIndex(key, val)
+		f.Set(m)
+	case reflect.Pointer:
+		p := reflect.New(f.Type().Elem())
+		if !fillValue(p.Elem()) {
+			return false
+		}
+		f.Set(p)
+	case reflect.Struct:
+		if f.Type() == reflect.TypeFor[time.Time]() {
+			f.Set(reflect.ValueOf(time.Date(2026, 3, 4, 5, 6, 7, 8000, time.UTC)))
+			return true
+		}
+		for i := range f.NumField() {
+			if !f.Field(i).CanSet() || !fillValue(f.Field(i)) {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}

@@ -7,13 +7,11 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-// ListenChecks has Listen ping a connection silent for interval, and give
-// up on a ping, a connection or a LISTEN after timeout, so that a test of
-// a connection that stops answering takes moments rather than seconds.
-func ListenChecks(interval, timeout time.Duration) ListenOption {
-	return func(c *listenConfig) {
-		c.checkInterval, c.checkTimeout, c.connectTimeout = interval, timeout, timeout
-	}
+// WatchTimeouts has Watch give up on a heartbeat after reply, and on a
+// connection or a LISTEN after connect, so that a test of a connection
+// that stops answering takes moments rather than seconds.
+func WatchTimeouts(reply, connect time.Duration) WatchOption {
+	return func(c *watchConfig) { c.replyTimeout, c.connectTimeout = reply, connect }
 }
 
 // MigrateTo applies the migrations up to version, and MigrateDownTo undoes

@@ -17,9 +17,9 @@ import (
 
 // keyColumns are the columns of a key, in the order scanKey reads them, as
 // selected from (or returned by a change to) api_keys. The last use lives in
-// key_usage, a row per used key, found through its primary key.
+// key_last_used, a row per used key, found through its primary key.
 const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
-	(SELECT u.last_used_at FROM key_usage AS u WHERE u.id = api_keys.id), deleted_at`
+	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), deleted_at`
 
 // insertColumns are api_keys' own columns, as insertKey and ImportKeys
 // write them.
@@ -33,8 +33,13 @@ const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_has
 const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
 	WHERE id = $1 AND org_id = $2 AND root = $3 AND deleted_at IS NULL`
 
-// CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
-// taken, by a live key or a deleted one.
+// queryKeyByID finds a live key by id alone, through the primary key.
+const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = $1 AND deleted_at IS NULL`
+
+// CreateKey stores k and, in the same statement, notifies NotifyChannel of
+// its hash, so that other processes forget that it was unknown. It fails
+// with ECONFLICT if k's id or secret hash is taken, by a live key or a
+// deleted one.
 func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 	if err := insertKey(ctx, db.pool, k); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
@@ -66,7 +71,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 		return fmt.Errorf("import keys: %w", mapError(ctx, err))
 	}
 	if len(used) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"key_usage"}, []string{"id", "last_used_at"}, pgx.CopyFromRows(used)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"key_last_used"}, []string{"id", "last_used_at"}, pgx.CopyFromRows(used)); err != nil {
 			return fmt.Errorf("import keys: %w", mapError(ctx, err))
 		}
 	}
@@ -150,6 +155,16 @@ func (db *DB) Key(ctx context.Context, org keyward.OrgID, id keyward.KeyID) (*ke
 	return k, nil
 }
 
+// KeyByID returns the live key id, whatever its organization, or
+// ENOTFOUND.
+func (db *DB) KeyByID(ctx context.Context, id keyward.KeyID) (*keyward.Key, error) {
+	k, err := scanKey(db.pool.QueryRow(ctx, queryKeyByID, int64(id)))
+	if err != nil {
+		return nil, fmt.Errorf("get key by id: %w", mapError(ctx, err))
+	}
+	return k, nil
+}
+
 // ListKeys returns f.OrgID's live keys (or, with f.Root, the live root
 // keys), newest first by creation time and then id, after f.After, at most
 // f.Limit of them; a Limit below 1 sets no limit.
@@ -180,7 +195,7 @@ func (db *DB) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key
 // the key live (the other waits for its row lock, then sees it deleted).
 //
 // The same transaction notifies NotifyChannel with the key's hash, so that
-// every Listen hears of the delete once it is committed, and never of one
+// every Watch hears of the delete once it is committed, and never of one
 // that is not.
 func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
 	tx, err := db.pool.Begin(ctx)
@@ -207,7 +222,7 @@ func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 }
 
 // TouchKeys records uses of keys in one statement, never moving a key's
-// last use back. The uses go to key_usage, a narrow table, so that the key
+// last use back. The uses go to key_last_used, a narrow table, so that the key
 // records verification reads are never rewritten; the join with api_keys
 // ignores ids that do not exist.
 //
@@ -233,7 +248,7 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	}
 
 	if _, err := db.pool.Exec(ctx,
-		`INSERT INTO key_usage AS u (id, last_used_at)
+		`INSERT INTO key_last_used AS u (id, last_used_at)
 		SELECT k.id, t.at
 		FROM unnest($1::bigint[], $2::timestamptz[]) AS t (id, at)
 		JOIN api_keys AS k ON k.id = t.id
@@ -286,20 +301,24 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// insertKey inserts k as a new row, and its last use, if it has one, in
-// the same statement: on the pool, that is one transaction.
+// insertKey inserts k as a new row, and its last use, if it has one, and
+// notifies NotifyChannel of its hash, all in one statement: on the pool,
+// that is one transaction, and one round trip.
 func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("no key")
 	}
-	insert := `INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	args := insertValues(k)
+	q1 := `WITH k AS (INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id)`
 	if k.LastUsedAt != nil {
-		insert = `WITH k AS (` + insert + ` RETURNING id)
-			INSERT INTO key_usage (id, last_used_at) SELECT id, $10 FROM k`
+		q1 += `, u AS (INSERT INTO key_last_used (id, last_used_at) SELECT id, $12 FROM k)`
+	}
+	args = append(args, NotifyChannel, hex.EncodeToString(k.Hash[:]))
+	if k.LastUsedAt != nil {
 		args = append(args, micros(*k.LastUsedAt))
 	}
-	_, err := q.Exec(ctx, insert, args...)
+	_, err := q.Exec(ctx, q1+` SELECT pg_notify($10, $11) FROM k`, args...)
 	return err
 }
 

@@ -28,9 +28,11 @@
 // synchronous_commit=off has it turned back on (see Open), as a lost delete
 // would bring a revoked key back to life.
 //
-// A cache of keys in front of the store learns of deletes through
-// PostgreSQL's LISTEN/NOTIFY: DeleteKey notifies NotifyChannel in the
-// deleting transaction, and Listen passes each deleted key's hash on.
+// A cache of keys in front of the store learns of the changes made by
+// every process through PostgreSQL's LISTEN/NOTIFY: CreateKey and DeleteKey
+// notify NotifyChannel in the changing transaction, and Watch passes each
+// changed key's hash on, with heartbeats that prove it hears them all (see
+// feed.go).
 package postgres
 
 import (
@@ -38,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -59,10 +62,11 @@ var _ keyward.KeyStore = (*DB)(nil)
 // then use it as a keyward.KeyStore from any number of goroutines; several
 // processes may share the database.
 type DB struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	logger *slog.Logger // for WatchInvalidations; may be nil
 
-	// closing is done once Close is called; it stops every Listen.
-	// Listen joins listeners, and Close cancels closing, under mu.
+	// closing is done once Close is called; it stops every Watch.
+	// Watch joins listeners, and Close cancels closing, under mu.
 	mu        sync.Mutex
 	closing   context.Context
 	close     context.CancelFunc
@@ -87,7 +91,7 @@ const openTimeout = 10 * time.Second
 // (pool_max_conns, pool_max_conn_lifetime, ...); any other parameter that
 // is not a connection setting, such as search_path or statement_timeout, is
 // sent to the server as a run-time setting of every session.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...OpenOption) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message masks the URL's password.
@@ -107,8 +111,20 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db := &DB{pool: pool}
+	for _, opt := range opts {
+		opt(db)
+	}
 	db.closing, db.close = context.WithCancel(context.Background())
 	return db, nil
+}
+
+// An OpenOption configures Open.
+type OpenOption func(*DB)
+
+// WithLogger has the store log what its invalidation feed does (see
+// WatchLogger).
+func WithLogger(l *slog.Logger) OpenOption {
+	return func(db *DB) { db.logger = l }
 }
 
 // ensureDurableCommits turns synchronous_commit back on for a new
@@ -166,7 +182,7 @@ func jitter(d time.Duration) time.Duration {
 // schema; writing to the store's tables through it bypasses the store.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-// Close stops every Listen, waits for them to return, and closes the pool,
+// Close stops every Watch, waits for them to return, and closes the pool,
 // waiting for the connections in use to be released. It always returns nil.
 func (db *DB) Close() error {
 	db.mu.Lock()

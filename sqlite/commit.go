@@ -53,8 +53,9 @@ var errClosed = fmt.Errorf("database closed")
 
 // CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
 // taken, by a live key or a deleted one. It returns once k is durable (or
-// refused); a create whose context ends before its transaction begins is
-// not written.
+// refused). A create whose context ends before its transaction begins is
+// not written; one whose context ends while its transaction runs returns
+// the context's error, and may have been written.
 func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("create key: no key")
@@ -74,6 +75,11 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 	select {
 	case err := <-req.done:
 		return err
+	case <-ctx.Done():
+		// The create may still be committed: the caller learns that its
+		// outcome is unknown (a deadline is EUNAVAILABLE), as with any
+		// store whose answer is lost on the way.
+		return fmt.Errorf("create key: %w", ctx.Err())
 	case <-c.finished:
 		// The committer ended; it answered req if it took it.
 		select {
@@ -141,14 +147,14 @@ func (db *DB) commitBatch(batch []*createRequest) {
 	single := len(live) == 1
 	for i, r := range live {
 		if single {
-			errs[i] = insertKey(ctx, tx, r.key)
+			errs[i] = insertKey(ctx, tx, r.key, true)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
 			fail(err)
 			return
 		}
-		errs[i] = insertKey(ctx, tx, r.key)
+		errs[i] = insertKey(ctx, tx, r.key, true)
 		if errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO create_key`); err != nil {
 				fail(err)

@@ -12,9 +12,9 @@ import (
 
 // keyColumns are the columns of a key, in the order scanKey reads them, as
 // selected from (or returned by a change to) api_keys. The last use lives in
-// key_usage, a row per used key, found through its primary key.
+// key_last_used, a row per used key, found through its primary key.
 const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
-	(SELECT u.last_used_at FROM key_usage AS u WHERE u.id = api_keys.id), deleted_at`
+	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), deleted_at`
 
 // insertColumns are api_keys' own columns, as insertKey writes them.
 const insertColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, deleted_at`
@@ -27,6 +27,9 @@ const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_has
 const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
 	WHERE id = ? AND org_id = ? AND root = ? AND deleted_at IS NULL`
 
+// queryKeyByID finds a live key by id alone, through the primary key.
+const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND deleted_at IS NULL`
+
 // ImportKeys stores many new keys in one transaction: all or none. It is
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
@@ -37,7 +40,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	}
 	defer tx.Rollback()
 	for _, k := range keys {
-		if err := insertKey(ctx, tx, k); err != nil {
+		if err := insertKey(ctx, tx, k, false); err != nil {
 			return fmt.Errorf("import keys: %w", mapError(ctx, err))
 		}
 	}
@@ -70,7 +73,7 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	if err := markBootstrapped(ctx, tx, k.CreatedAt); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
-	if err := insertKey(ctx, tx, k); err != nil {
+	if err := insertKey(ctx, tx, k, true); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if err := tx.Commit(); err != nil {
@@ -123,6 +126,16 @@ func (db *DB) Key(ctx context.Context, org keyward.OrgID, id keyward.KeyID) (*ke
 	return k, nil
 }
 
+// KeyByID returns the live key id, whatever its organization, or
+// ENOTFOUND.
+func (db *DB) KeyByID(ctx context.Context, id keyward.KeyID) (*keyward.Key, error) {
+	k, err := scanKey(db.read.QueryRowContext(ctx, queryKeyByID, int64(id)))
+	if err != nil {
+		return nil, fmt.Errorf("get key by id: %w", mapError(ctx, err))
+	}
+	return k, nil
+}
+
 // ListKeys returns f.OrgID's live keys (or, with f.Root, the live root
 // keys), newest first by creation time and then id, after f.After, at most
 // f.Limit of them; a Limit below 1 sets no limit.
@@ -168,7 +181,7 @@ func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 }
 
 // TouchKeys records uses of keys in one transaction, never moving a
-// key's last use back. The uses go to key_usage, a narrow table whose pages
+// key's last use back. The uses go to key_last_used, a narrow table whose pages
 // a flush of many uses shares; a key's own row is only read (to ignore an
 // id that does not exist), never written. In id order, as Flush sends them,
 // consecutive uses read and write the same pages.
@@ -223,7 +236,7 @@ const touchRows = 256
 // keeps ON CONFLICT from being read as the join's ON.)
 func touchQuery(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO key_usage (id, last_used_at)
+	b.WriteString(`INSERT INTO key_last_used (id, last_used_at)
 		SELECT k.id, v.column2 FROM (VALUES `)
 	for i := range n {
 		if i > 0 {
@@ -256,8 +269,11 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any) {
 	return q, append(args, limit)
 }
 
-// insertKey inserts k as a new row, and its last use, if it has one.
-func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+// insertKey inserts k as a new row, and its last use, if it has one. With
+// invalidate, it also logs the key's hash in the invalidation log, so that
+// other processes forget that it was unknown; a bulk import of keys no
+// one has asked about leaves that out.
+func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key, invalidate bool) error {
 	if k == nil {
 		return fmt.Errorf("no key")
 	}
@@ -273,16 +289,28 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 		return err
 	}
 	if k.LastUsedAt != nil {
-		_, err = tx.ExecContext(ctx, `INSERT INTO key_usage (id, last_used_at) VALUES (?, ?)`,
-			int64(k.ID), k.LastUsedAt.UnixMicro())
+		if _, err := tx.ExecContext(ctx, `INSERT INTO key_last_used (id, last_used_at) VALUES (?, ?)`,
+			int64(k.ID), k.LastUsedAt.UnixMicro()); err != nil {
+			return err
+		}
 	}
+	if invalidate {
+		return logInvalidation(ctx, tx, k.Hash, k.CreatedAt)
+	}
+	return nil
+}
+
+// logInvalidation appends h to the invalidation log, in the transaction of
+// the change, so that other processes' caches forget the key once the
+// change is committed, and never before (see WatchInvalidations).
+func logInvalidation(ctx context.Context, tx *sql.Tx, h keyward.SecretHash, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO key_invalidations (secret_hash, changed_at) VALUES (?, ?)`, h[:], at.UnixMicro())
 	return err
 }
 
 // markDeleted sets the deleted_at of the live key id of org and returns the
-// row as it now stands; sql.ErrNoRows if there is no such live key.
-// The revocation is logged in the same transaction, for other processes'
-// caches (see WatchRevocations).
+// row as it now stands; sql.ErrNoRows if there is no such live key. The
+// change is logged in the same transaction, for other processes' caches.
 func markDeleted(ctx context.Context, tx *sql.Tx, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
 	k, err := scanKey(tx.QueryRowContext(ctx,
 		`UPDATE api_keys SET deleted_at = ?
@@ -293,9 +321,7 @@ func markDeleted(ctx context.Context, tx *sql.Tx, org keyward.OrgID, id keyward.
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO key_revocations (secret_hash, revoked_at) VALUES (?, ?)`, k.Hash[:], at.UnixMicro(),
-	); err != nil {
+	if err := logInvalidation(ctx, tx, k.Hash, at); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -220,19 +220,23 @@ func errKeyNotFound() error { return keyward.Errorf(keyward.ENOTFOUND, "API key 
 
 // mapError turns the driver's answers into the domain's error codes where
 // one applies: no row is ENOTFOUND, a taken id or hash is ECONFLICT, a lock
-// held past the busy timeout is EUNAVAILABLE. Anything else, a context's
-// end included, is returned as it is, for the caller to wrap. The SQLite
-// messages name the column, never the value, so no hash reaches a message.
+// held past the busy timeout is EUNAVAILABLE. A call cut short by its
+// context returns an error wrapping the context's error (whatever the
+// driver made of it: no rows, an interrupted statement), never an answer
+// about the keys. Anything else is returned as it is, for the caller to
+// wrap. The SQLite messages name the column, never the value, so no hash
+// reaches a message.
 func mapError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		// database/sql may report a query cut short by its context as
-		// no rows; that is not an answer about the key.
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(err, ctxErr) {
+			return err
 		}
+		return fmt.Errorf("%w: %w", ctxErr, err)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
 		return errKeyNotFound()
 	}
 	if e, ok := errors.AsType[*sqlite.Error](err); ok {

@@ -147,7 +147,7 @@ func TestServeEndToEnd(t *testing.T) {
 	root := s.stdout.waitFor(t, rootKeyRE, nil)
 	secrets := []string{root}
 
-	status, body := call(t, "POST", s.url+"/orgs/acme/api_keys", root, `{"name":"New API Key","permissions":["read","write","manage"]}`)
+	status, body := call(t, "POST", s.url+"/orgs/acme/api_keys", root, `{"name":"New API Key","permissions":["read","write","create","manage"]}`)
 	if status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, body)
 	}

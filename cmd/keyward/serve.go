@@ -33,7 +33,7 @@ func (d *dbFlags) register(f *envFlags) {
 // database is what the commands need of a store: either backend.
 type database interface {
 	keyward.KeyStore
-	keyward.RevocationFeed
+	keyward.InvalidationFeed
 	SchemaVersion(ctx context.Context) (int64, error)
 }
 
@@ -138,7 +138,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.Int(&cfg.cache.Size, "cache-size", "KEYWARD_CACHE_SIZE", keycache.DefaultSize, "how many keys the verification cache holds")
 	f.Duration(&cfg.cache.TTL, "cache-ttl", "KEYWARD_CACHE_TTL", keycache.DefaultTTL, "how long a key is served from the cache before it is read again;\nbounds how long a change made outside this process can go unseen")
 	f.String(&cfg.debugAddr, "debug-addr", "KEYWARD_DEBUG_ADDR", "", "if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated")
-	f.Duration(&cfg.usageInterval, "last-used-interval", "KEYWARD_LAST_USED_INTERVAL", keyward.DefaultUsageInterval, "how often keys' last_used_at is written (at most one write per key per interval)")
+	f.Duration(&cfg.usageInterval, "last-used-interval", "KEYWARD_LAST_USED_INTERVAL", keyward.DefaultLastUsedInterval, "how often keys' last_used_at is written (at most one write per key per interval)")
 	if err := parseFlags(f, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -160,8 +160,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer db.Close()
 	cache := keycache.New(db, cfg.cache)
 	svc := keyward.NewService(cache)
-	usage := keyward.NewUsageRecorder(db)
-	svc.Usage = usage
+	usage := keyward.NewLastUsedRecorder(db)
+	svc.LastUsed = usage
 	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
 	usageDone := make(chan struct{})
 	go func() {
@@ -174,21 +174,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// last_used_at, then the database closes (deferred above).
 	defer func() { stopUsage(); <-usageDone }()
 
-	// Keys revoked by other processes leave this one's cache.
+	// Keys changed by other processes leave this one's cache.
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		resets := 0
-		err := db.WatchRevocations(watchCtx, cache.Evict, func() {
-			cache.Purge()
-			resets++
-			if resets > 1 { // the first comes as the watch starts (RevocationFeed)
-				logger.Warn("revocations from other instances may have been missed; cache cleared")
-			}
-		})
-		if err != nil {
-			logger.Error("not watching for revocations by other processes; they take effect within --cache-ttl", "err", err)
+		if err := db.WatchInvalidations(watchCtx, cache, keycache.DefaultStalenessBound/4); err != nil {
+			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
 		}
 	}()
 	defer func() { stopWatch(); <-watchDone }()
@@ -202,7 +194,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	srv := &http.Server{
-		Handler: httpapi.NewServer(logger, svc, db),
+		Handler: httpapi.NewHandler(logger, svc, db),
 		// Equal read timeouts cost one deadline per request, not two:
 		// net/http moves the deadline only when they differ. A request is
 		// at most 64 KiB of headers and 64 KiB of body.

@@ -8,34 +8,34 @@ import (
 	"time"
 )
 
-// DefaultUsageInterval is how often recorded key uses are written.
-const DefaultUsageInterval = 60 * time.Second
+// DefaultLastUsedInterval is how often recorded key uses are written.
+const DefaultLastUsedInterval = 60 * time.Second
 
-// usageShards spreads Record's lock: it runs on every verification.
-const usageShards = 16
+// lastUsedShards spreads Record's lock: it runs on every verification.
+const lastUsedShards = 16
 
-// usageBatch bounds one TouchKeys transaction. Large batches in id order
+// lastUsedBatch bounds one TouchKeys transaction. Large batches in id order
 // share the store's pages and syncs: a flush after a million keys were
 // used costs a few hundred transactions, not a thousand.
-const usageBatch = 10_000
+const lastUsedBatch = 10_000
 
-// UsageRecorder remembers when each key was last used and writes those
+// LastUsedRecorder remembers when each key was last used and writes those
 // times to the store in batches, so that verification costs no write: each
 // key gets at most one write per flush, however often it was used, and the
 // time written is its latest use.
-type UsageRecorder struct {
+type LastUsedRecorder struct {
 	store  KeyStore
-	shards [usageShards]struct {
+	shards [lastUsedShards]struct {
 		mu      sync.Mutex
 		pending map[KeyID]int64 // unix microseconds of the latest use
 	}
 	flushMu sync.Mutex // one flush at a time
 }
 
-// NewUsageRecorder returns a recorder writing to store. Call Run to flush
+// NewLastUsedRecorder returns a recorder writing to store. Call Run to flush
 // it periodically, or Flush.
-func NewUsageRecorder(store KeyStore) *UsageRecorder {
-	u := &UsageRecorder{store: store}
+func NewLastUsedRecorder(store KeyStore) *LastUsedRecorder {
+	u := &LastUsedRecorder{store: store}
 	for i := range u.shards {
 		u.shards[i].pending = make(map[KeyID]int64)
 	}
@@ -43,9 +43,9 @@ func NewUsageRecorder(store KeyStore) *UsageRecorder {
 }
 
 // Record notes that key id was used at t.
-func (u *UsageRecorder) Record(id KeyID, t time.Time) {
+func (u *LastUsedRecorder) Record(id KeyID, t time.Time) {
 	us := t.UnixMicro()
-	sh := &u.shards[uint64(id)%usageShards]
+	sh := &u.shards[uint64(id)%lastUsedShards]
 	sh.mu.Lock()
 	if us > sh.pending[id] {
 		sh.pending[id] = us
@@ -54,7 +54,7 @@ func (u *UsageRecorder) Record(id KeyID, t time.Time) {
 }
 
 // Pending returns how many keys have uses not yet written.
-func (u *UsageRecorder) Pending() int {
+func (u *LastUsedRecorder) Pending() int {
 	n := 0
 	for i := range u.shards {
 		sh := &u.shards[i]
@@ -67,7 +67,7 @@ func (u *UsageRecorder) Pending() int {
 
 // Flush writes every pending use. Uses it could not write stay pending, to
 // be written by the next flush.
-func (u *UsageRecorder) Flush(ctx context.Context) error {
+func (u *LastUsedRecorder) Flush(ctx context.Context) error {
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()
 	// 16 bytes a use: after a million keys were used, this list is the
@@ -83,7 +83,7 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 		sh.pending = make(map[KeyID]int64)
 		sh.mu.Unlock()
 		if uses == nil {
-			uses = make([]use, 0, len(taken)*usageShards)
+			uses = make([]use, 0, len(taken)*lastUsedShards)
 		}
 		for id, us := range taken {
 			uses = append(uses, use{int64(id), us})
@@ -92,9 +92,9 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 	// In id order: neighbouring rows share pages, in SQLite's b-tree and
 	// PostgreSQL's index alike.
 	slices.SortFunc(uses, func(a, b use) int { return cmp.Compare(a.id, b.id) })
-	batch := make([]KeyUse, 0, min(len(uses), usageBatch))
+	batch := make([]KeyUse, 0, min(len(uses), lastUsedBatch))
 	for len(uses) > 0 {
-		n := min(len(uses), usageBatch)
+		n := min(len(uses), lastUsedBatch)
 		batch = batch[:0]
 		for _, x := range uses[:n] {
 			batch = append(batch, KeyUse{ID: KeyID(x.id), At: time.UnixMicro(x.us).UTC()})
@@ -113,9 +113,9 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 // Run flushes every interval until ctx is done, then flushes once more
 // (bounded by a few seconds) so that a graceful shutdown loses no use.
 // onError, if not nil, hears each failed flush.
-func (u *UsageRecorder) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+func (u *LastUsedRecorder) Run(ctx context.Context, interval time.Duration, onError func(error)) {
 	if interval <= 0 {
-		interval = DefaultUsageInterval
+		interval = DefaultLastUsedInterval
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()

@@ -8,14 +8,14 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// TestUsageRecorderFlushWritesLatest: uses recorded in any order are
+// TestLastUsedRecorderFlushWritesLatest: uses recorded in any order are
 // written once, as the latest, and only on a flush.
-func TestUsageRecorderFlushWritesLatest(t *testing.T) {
+func TestLastUsedRecorderFlushWritesLatest(t *testing.T) {
 	ctx := context.Background()
 	s, db := newServiceAndStore(t)
 	root := mustRoot(t, s)
 	k, _ := mustKey(t, s, root, "acme", keyward.PermRead)
-	u := keyward.NewUsageRecorder(db)
+	u := keyward.NewLastUsedRecorder(db)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	u.Record(k.ID, t0.Add(2*time.Second))
 	u.Record(k.ID, t0.Add(5*time.Second))
@@ -39,13 +39,13 @@ func TestUsageRecorderFlushWritesLatest(t *testing.T) {
 	}
 }
 
-// TestUsageRecorderManyKeys: more uses than one batch holds are all written.
-func TestUsageRecorderManyKeys(t *testing.T) {
+// TestLastUsedRecorderManyKeys: more uses than one batch holds are all written.
+func TestLastUsedRecorderManyKeys(t *testing.T) {
 	ctx := context.Background()
 	s, db := newServiceAndStore(t)
 	root := mustRoot(t, s)
 	k, _ := mustKey(t, s, root, "acme", keyward.PermRead)
-	u := keyward.NewUsageRecorder(db)
+	u := keyward.NewLastUsedRecorder(db)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 2500 {
 		u.Record(keyward.KeyID(i+1), at) // ids that do not exist are ignored
@@ -60,11 +60,11 @@ func TestUsageRecorderManyKeys(t *testing.T) {
 	}
 }
 
-// TestUsageRecorderFailedFlushKeepsUses: uses that could not be written
+// TestLastUsedRecorderFailedFlushKeepsUses: uses that could not be written
 // stay pending for the next flush.
-func TestUsageRecorderFailedFlushKeepsUses(t *testing.T) {
+func TestLastUsedRecorderFailedFlushKeepsUses(t *testing.T) {
 	_, db := newServiceAndStore(t)
-	u := keyward.NewUsageRecorder(db)
+	u := keyward.NewLastUsedRecorder(db)
 	u.Record(keyward.KeyID(7), time.Now())
 	u.Record(keyward.KeyID(8), time.Now())
 	db.Close()
@@ -76,15 +76,15 @@ func TestUsageRecorderFailedFlushKeepsUses(t *testing.T) {
 	}
 }
 
-// TestUsageRecorderRunFlushesOnStop: stopping Run writes what is pending,
+// TestLastUsedRecorderRunFlushesOnStop: stopping Run writes what is pending,
 // so a graceful shutdown loses no use.
-func TestUsageRecorderRunFlushesOnStop(t *testing.T) {
+func TestLastUsedRecorderRunFlushesOnStop(t *testing.T) {
 	ctx := context.Background()
 	s, db := newServiceAndStore(t)
 	root := mustRoot(t, s)
 	k, secret := mustKey(t, s, root, "acme", keyward.PermRead)
-	u := keyward.NewUsageRecorder(db)
-	s.Usage = u
+	u := keyward.NewLastUsedRecorder(db)
+	s.LastUsed = u
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { u.Run(runCtx, time.Hour, func(err error) { t.Error(err) }); close(done) }()

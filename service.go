@@ -24,6 +24,10 @@ type Service struct {
 	// the request with EUNAVAILABLE rather than holding it (and its
 	// goroutine) for as long as the store is silent.
 	LookupTimeout, WriteTimeout time.Duration
+	// DeletedKeyRetention is how long a deleted key's record is kept
+	// before PruneDeletedKeys removes it (DefaultDeletedKeyRetention if
+	// zero).
+	DeletedKeyRetention time.Duration
 }
 
 // Default deadlines of the store calls made for a request.
@@ -34,7 +38,11 @@ const (
 
 // NewService returns a Service over store with the default deadlines.
 func NewService(store KeyStore) *Service {
-	return &Service{store: store, Now: time.Now, LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout}
+	return &Service{
+		store: store, Now: time.Now,
+		LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout,
+		DeletedKeyRetention: DefaultDeletedKeyRetention,
+	}
 }
 
 // NewKey is what a caller asks for when creating a key; its fields are

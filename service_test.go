@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/storetest"
 )
 
 // newService returns a Service over a fresh, migrated SQLite file.
@@ -331,4 +332,47 @@ func (s silentStore) ListKeys(ctx context.Context, _ keyward.KeyFilter) ([]*keyw
 }
 func (s silentStore) DeleteKey(ctx context.Context, _ keyward.OrgID, _ keyward.KeyID, _ time.Time) (*keyward.Key, error) {
 	return nil, s.wait(ctx)
+}
+
+// Deleted keys are pruned once the retention period has passed since
+// their deletion, however many there are, and not before.
+func TestServicePruneDeletedKeys(t *testing.T) {
+	ctx := context.Background()
+	s, db := newServiceAndStore(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	s.DeletedKeyRetention = 24 * time.Hour
+	root := mustRoot(t, s)
+	var old []*keyward.Key
+	for range 1203 { // more than one batch
+		k := storetest.NewKey("acme")
+		old = append(old, k)
+	}
+	if err := db.ImportKeys(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range old {
+		if err := s.DeleteKey(ctx, root, "acme", k.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(12 * time.Hour)
+	recent, _ := mustKey(t, s, root, "acme", keyward.PermRead)
+	if err := s.DeleteKey(ctx, root, "acme", recent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneDeletedKeys(ctx); err != nil || n != 0 {
+		t.Fatalf("prune before the retention passed: %d, %v", n, err)
+	}
+	now = now.Add(12*time.Hour + time.Second)
+	if n, err := s.PruneDeletedKeys(ctx); err != nil || n != len(old) {
+		t.Fatalf("prune after the retention passed: %d, %v; want %d", n, err, len(old))
+	}
+	now = now.Add(12 * time.Hour)
+	if n, err := s.PruneDeletedKeys(ctx); err != nil || n != 1 {
+		t.Fatalf("prune of the last deleted key: %d, %v; want 1", n, err)
+	}
+	if _, err := s.Key(ctx, root, "acme", recent.ID); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+		t.Errorf("a pruned key: %v", err)
+	}
 }

@@ -45,8 +45,16 @@ type KeyStore interface {
 	// DeleteKey marks the live key id of org deleted at the given time and
 	// returns it as it now stands. It fails with ENOTFOUND if there is no
 	// such live key, so that of two concurrent deletes exactly one succeeds.
-	// The record stays as a tombstone; it is never listed or returned again.
+	// The record stays as a tombstone, never listed or returned again,
+	// until PruneDeletedKeys removes it.
 	DeleteKey(ctx context.Context, org OrgID, id KeyID, at time.Time) (*Key, error)
+
+	// PruneDeletedKeys removes for good the records of keys deleted
+	// before the given time, with their last uses, at most limit of them
+	// (oldest first), and reports how many it removed. A store once used
+	// stays used: BootstrapRootKey does nothing on it afterwards, even if
+	// every record is gone.
+	PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error)
 
 	// TouchKeys records uses of keys: each key's LastUsedAt becomes the
 	// later of its stored value and the use's time, so that uses recorded

@@ -318,6 +318,12 @@ func (c *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.K
 	return c.store.ListKeys(ctx, f)
 }
 
+// PruneDeletedKeys removes deleted keys' records from the store: a key
+// already deleted has no verify answer to change.
+func (c *Store) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error) {
+	return c.store.PruneDeletedKeys(ctx, deletedBefore, limit)
+}
+
 // TouchKeys records uses in the store; a key's last use is not part of a
 // verify answer, and cached keys carry none.
 func (c *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {

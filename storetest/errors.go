@@ -65,6 +65,10 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 			"TouchKeys": func() error {
 				return s.TouchKeys(c.ctx, []keyward.KeyUse{{ID: k.ID, At: base.Add(time.Hour)}})
 			},
+			"PruneDeletedKeys": func() error {
+				_, err := s.PruneDeletedKeys(c.ctx, base.Add(time.Hour), 10)
+				return err
+			},
 			"Ping": func() error { return s.Ping(c.ctx) },
 		}
 		for name, call := range calls {

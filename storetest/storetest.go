@@ -133,6 +133,10 @@ func Run(t *testing.T, b Backend) {
 			{name: "RootKey", fn: testDeleteKeyRootKey},
 			{name: "Concurrent", fn: testDeleteKeyConcurrent},
 		}},
+		{"PruneDeletedKeys", []test{
+			{name: "OldestFirst", fn: testPruneDeletedKeys},
+			{name: "KeepsStoreUsed", fn: testPruneKeepsStoreUsed},
+		}},
 		{"BootstrapRootKey", []test{
 			{name: "EmptyStore", fn: testBootstrapEmptyStore},
 			{name: "Once", fn: testBootstrapOnce},

@@ -50,6 +50,10 @@ func NewService(store KeyStore) *Service {
 type NewKey struct {
 	Name        string
 	Permissions []Permission
+	// Retry, if set, makes the create idempotent: repeated with the same
+	// idempotency key within IdempotencyWindow, it answers with the key
+	// and secret of its first answer instead of making another key.
+	Retry *Retry
 }
 
 // maxCreateAttempts bounds the retries when a random id collides.
@@ -225,7 +229,9 @@ func (s *Service) keyScope(ctx context.Context, caller *Key, org OrgID, id KeyID
 // CreateKey issues a key for caller in org ("" for the caller's own). A
 // key may grant only permissions it holds itself; a root key holds every
 // permission. The returned secret is shown once, to the caller, and never
-// stored.
+// stored. With in.Retry, a repeat of an earlier create by the same caller
+// with the same idempotency key answers with that create's key and secret
+// (see idempotency.go); with another request, it is EUNPROCESSABLE.
 func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewKey) (*Key, Secret, error) {
 	org, err := scope(caller, org)
 	if err != nil {
@@ -242,13 +248,47 @@ func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewK
 			return nil, Secret{}, Errorf(EFORBIDDEN, "this API key cannot grant permissions it does not hold: %s", strings.Join(missing, ", "))
 		}
 	}
-	return s.create(ctx, org, false, in)
+	if in.Retry != nil {
+		if k, secret, err := s.replay(ctx, caller, in.Retry); k != nil || err != nil {
+			return k, secret, err
+		}
+	}
+	k, secret, err := s.create(ctx, caller, org, false, in)
+	if ErrorCode(err) == ECONFLICT && in.Retry != nil {
+		// A repeat that ran at the same time committed first.
+		if k, secret, err := s.replay(ctx, caller, in.Retry); k != nil || err != nil {
+			return k, secret, err
+		}
+	}
+	return k, secret, err
+}
+
+// replay answers a repeat of an idempotent write with the first answer,
+// or returns nothing if no live record of one exists.
+func (s *Service) replay(ctx context.Context, caller *Key, r *Retry) (*Key, Secret, error) {
+	id := idempotencyID(caller.ID, r.Key)
+	rec, err := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, id) })
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil, Secret{}, nil
+	case err != nil:
+		return nil, Secret{}, fmt.Errorf("find idempotent write: %w", err)
+	case !s.Now().Before(rec.ExpiresAt):
+		return nil, Secret{}, nil // forgotten: the write is made anew
+	case rec.Request != r.Request:
+		return nil, Secret{}, Errorf(EUNPROCESSABLE, "this Idempotency-Key was used with another request; use a new key for a new request")
+	}
+	k, secret, err := rec.open(r.Key)
+	if err != nil {
+		return nil, Secret{}, fmt.Errorf("replay idempotent write: %w", err)
+	}
+	return k, secret, nil
 }
 
 // CreateRootKey issues a root key. It is reachable only from the command
 // line, which has the database in hand, never through the API.
 func (s *Service) CreateRootKey(ctx context.Context, name string) (*Key, Secret, error) {
-	return s.create(ctx, "", true, NewKey{Name: name, Permissions: AllPermissions})
+	return s.create(ctx, nil, "", true, NewKey{Name: name, Permissions: AllPermissions})
 }
 
 // Bootstrap creates the first root key of a store that has never held a
@@ -269,14 +309,34 @@ func (s *Service) Bootstrap(ctx context.Context) (*Key, Secret, bool, error) {
 	return k, secret, true, nil
 }
 
-func (s *Service) create(ctx context.Context, org OrgID, root bool, in NewKey) (*Key, Secret, error) {
+// create makes a key for caller (nil for the command line), storing the
+// record of an idempotent write with it if in.Retry says so.
+func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool, in NewKey) (*Key, Secret, error) {
 	for attempt := 1; ; attempt++ {
 		k, secret, err := s.newKey(org, root, in)
 		if err != nil {
 			return nil, Secret{}, err
 		}
-		_, err = write(ctx, s, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.store.CreateKey(ctx, k) })
+		var rec *IdempotencyRecord
+		if in.Retry != nil && caller != nil {
+			if rec, err = newIdempotencyRecord(caller.ID, in.Retry, k, secret, k.CreatedAt); err != nil {
+				return nil, Secret{}, fmt.Errorf("create key: %w", err)
+			}
+		}
+		_, err = write(ctx, s, func(ctx context.Context) (struct{}, error) {
+			if rec != nil {
+				return struct{}{}, s.store.CreateKeyIdempotent(ctx, k, rec)
+			}
+			return struct{}{}, s.store.CreateKey(ctx, k)
+		})
 		if ErrorCode(err) == ECONFLICT && attempt < maxCreateAttempts {
+			if rec != nil {
+				// The conflict may be the record's: a repeat committed
+				// first. The caller looks; if not, it was the random id.
+				if _, lerr := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, rec.ID) }); lerr == nil {
+					return nil, Secret{}, fmt.Errorf("create key: %w", err)
+				}
+			}
 			continue // a random id collided: draw another
 		}
 		if err != nil {

@@ -23,8 +23,15 @@ func newService(t *testing.T) *keyward.Service {
 // newServiceAndStore returns a Service and the SQLite store under it.
 func newServiceAndStore(t *testing.T) (*keyward.Service, *sqlite.DB) {
 	t.Helper()
+	return newServiceAt(t, filepath.Join(t.TempDir(), "keyward.db"))
+}
+
+// newServiceAt returns a Service and the SQLite store under it, on a new,
+// migrated database file at path.
+func newServiceAt(t *testing.T, path string) (*keyward.Service, *sqlite.DB) {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +343,7 @@ func (s silentStore) DeleteKey(ctx context.Context, _ keyward.OrgID, _ keyward.K
 
 // Deleted keys are pruned once the retention period has passed since
 // their deletion, however many there are, and not before.
-func TestServicePruneDeletedKeys(t *testing.T) {
+func TestServicePrune(t *testing.T) {
 	ctx := context.Background()
 	s, db := newServiceAndStore(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -361,16 +368,16 @@ func TestServicePruneDeletedKeys(t *testing.T) {
 	if err := s.DeleteKey(ctx, root, "acme", recent.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.PruneDeletedKeys(ctx); err != nil || n != 0 {
-		t.Fatalf("prune before the retention passed: %d, %v", n, err)
+	if p, err := s.Prune(ctx); err != nil || p.DeletedKeys != 0 {
+		t.Fatalf("prune before the retention passed: %+v, %v", p, err)
 	}
 	now = now.Add(12*time.Hour + time.Second)
-	if n, err := s.PruneDeletedKeys(ctx); err != nil || n != len(old) {
-		t.Fatalf("prune after the retention passed: %d, %v; want %d", n, err, len(old))
+	if p, err := s.Prune(ctx); err != nil || p.DeletedKeys != len(old) {
+		t.Fatalf("prune after the retention passed: %+v, %v; want %d", p, err, len(old))
 	}
 	now = now.Add(12 * time.Hour)
-	if n, err := s.PruneDeletedKeys(ctx); err != nil || n != 1 {
-		t.Fatalf("prune of the last deleted key: %d, %v; want 1", n, err)
+	if p, err := s.Prune(ctx); err != nil || p.DeletedKeys != 1 {
+		t.Fatalf("prune of the last deleted key: %+v, %v; want 1", p, err)
 	}
 	if _, err := s.Key(ctx, root, "acme", recent.ID); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Errorf("a pruned key: %v", err)

@@ -20,6 +20,21 @@ type KeyStore interface {
 	// secret hash is already taken (by a live or a deleted key).
 	CreateKey(ctx context.Context, k *Key) error
 
+	// CreateKeyIdempotent stores k as CreateKey does and, in the same
+	// transaction, rec, the record of the idempotent write that made it:
+	// both or neither. A record with rec's ID that expired by
+	// rec.CreatedAt is replaced. It fails with ECONFLICT, storing
+	// neither, if k's id or hash is taken or a live record has rec's ID.
+	CreateKeyIdempotent(ctx context.Context, k *Key, rec *IdempotencyRecord) error
+
+	// IdempotencyRecord returns the record with the given id, expired or
+	// not, or ENOTFOUND.
+	IdempotencyRecord(ctx context.Context, id [32]byte) (*IdempotencyRecord, error)
+
+	// PruneIdempotencyRecords removes at most limit records that expired
+	// before the given time, and reports how many it removed.
+	PruneIdempotencyRecords(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
+
 	// BootstrapRootKey stores k, a root key, only if the store has never
 	// held a key and has never been bootstrapped, atomically even when
 	// several processes start at once. It reports whether k was stored.

@@ -69,6 +69,18 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 				_, err := s.PruneDeletedKeys(c.ctx, base.Add(time.Hour), 10)
 				return err
 			},
+			"CreateKeyIdempotent": func() error {
+				k := newKey(t, acme, base)
+				return s.CreateKeyIdempotent(c.ctx, k, newRecord(k, base))
+			},
+			"IdempotencyRecord": func() error {
+				_, err := s.IdempotencyRecord(c.ctx, [32]byte{1})
+				return err
+			},
+			"PruneIdempotencyRecords": func() error {
+				_, err := s.PruneIdempotencyRecords(c.ctx, base, 10)
+				return err
+			},
 			"Ping": func() error { return s.Ping(c.ctx) },
 		}
 		for name, call := range calls {

@@ -109,6 +109,11 @@ func Run(t *testing.T, b Backend) {
 			{name: "KeepsNoReference", fn: testCreateKeyKeepsNoReference},
 			{name: "Concurrent", fn: testCreateKeyConcurrent},
 		}},
+		{"CreateKeyIdempotent", []test{
+			{name: "RoundTrip", fn: testIdempotentRoundTrip},
+			{name: "AllOrNothing", fn: testIdempotentAllOrNothing},
+			{name: "Expiry", fn: testIdempotentExpiry},
+		}},
 		{"Key", []test{
 			{name: "NotFound", fn: testKeyNotFound},
 			{name: "RootKeyOnlyInEmptyOrg", fn: testKeyRootKeyOnlyInEmptyOrg},

@@ -75,26 +75,3 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fmt.Fprint(stderr, topUsage)
 	return usageError{fmt.Errorf("unknown command %q", args[0])}
 }
-
-// parseFlags parses a command's flags, turning a flag error into a usage
-// error (the flag package has already printed what was wrong).
-func parseFlags(f *envFlags, args []string, stdout, stderr io.Writer) error {
-	f.fs.SetOutput(stderr)
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
-			f.fs.SetOutput(stdout) // asked for: print help where it can be paged
-		}
-	}
-	err := f.Parse(args)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, flag.ErrHelp):
-		return err
-	default:
-		return usageError{err}
-	}
-}

@@ -40,23 +40,25 @@ func runRootKey(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var db dbFlags
-	var name string
-	f := newEnvFlags("root-key create", "Create a root key and print its secret, alone on one line of stdout.", getenv)
-	db.register(f)
-	f.fs.StringVar(&name, "name", "root", "a name for the key, to tell root keys apart")
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var cfg struct {
+		DB   DBConfig
+		Name string `flag:"name" default:"root" usage:"a name for the key, to tell root keys apart"`
+	}
+	cmd := newCommand("root-key create", "Create a root key and print its secret, alone on one line of stdout.")
+	cmd.register(&cfg)
+	rest, err := cmd.parse(args, getenv, stdout, stderr)
+	if err != nil {
 		return err
 	}
-	if f.fs.NArg() > 0 {
-		return usageError{fmt.Errorf("root-key create: unexpected argument %q", f.fs.Arg(0))}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("root-key create: unexpected argument %q", rest[0])}
 	}
-	store, err := db.openStore(ctx)
+	store, err := cfg.DB.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	_, secret, err := keyward.NewService(store).CreateRootKey(ctx, name)
+	_, secret, err := keyward.NewService(store).CreateRootKey(ctx, cfg.Name)
 	if err != nil {
 		return fmt.Errorf("create root key: %s", keyward.ErrorMessage(err)+fieldsText(err))
 	}
@@ -65,13 +67,13 @@ func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) st
 }
 
 func runRootKeyList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var db dbFlags
-	f := newEnvFlags("root-key list", "List the live root keys, one per line: id, hint, creation time and name; never secrets.", getenv)
-	db.register(f)
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var db DBConfig
+	cmd := newCommand("root-key list", "List the live root keys, one per line: id, hint, creation time and name; never secrets.")
+	cmd.register(&db)
+	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	store, err := db.openStore(ctx)
+	store, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -94,20 +96,21 @@ func runRootKeyList(ctx context.Context, args []string, getenv func(string) stri
 }
 
 func runRootKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var db dbFlags
-	f := newEnvFlags("root-key revoke", "Revoke a root key, given its id (see root-key list) as the one argument: keyward root-key revoke [--db PATH] KEY_ID.\nA server started on the same database refuses the key within its cache TTL (--cache-ttl).", getenv)
-	db.register(f)
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var db DBConfig
+	cmd := newCommand("root-key revoke", "Revoke a root key, given its id (see root-key list) as the one argument: keyward root-key revoke [--db PATH] KEY_ID.\nA server started on the same database refuses the key within its cache TTL (--cache-ttl).")
+	cmd.register(&db)
+	rest, err := cmd.parse(args, getenv, stdout, stderr)
+	if err != nil {
 		return err
 	}
-	if f.fs.NArg() != 1 {
+	if len(rest) != 1 {
 		return usageError{fmt.Errorf("root-key revoke: give exactly one key id")}
 	}
-	id, err := keyward.ParseKeyID(f.fs.Arg(0))
+	id, err := keyward.ParseKeyID(rest[0])
 	if err != nil {
-		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", f.fs.Arg(0))}
+		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", rest[0])}
 	}
-	store, err := db.openStore(ctx)
+	store, err := db.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,157 +8,91 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keycache"
-	"github.com/keyward/keyward/postgres"
-	"github.com/keyward/keyward/sqlite"
 )
 
-// dbFlags are the flags of every command that opens the database.
-type dbFlags struct {
-	path string // SQLite file
-	url  string // PostgreSQL URL; when set, path is not used
+// ServeConfig is everything serve can be told. Each field is a flag and an
+// environment variable, declared by its tags (see flags.go).
+type ServeConfig struct {
+	Addr             string        `flag:"addr" default:"127.0.0.1:8080" usage:"address to listen on (host:port; port 0 picks a free one)"`
+	DB               DBConfig      // --db, --database-url
+	Log              LogConfig     // --log-format, --log-level
+	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight requests may run on after SIGINT/SIGTERM"`
+	CacheSize        int           `flag:"cache-size" default:"100000" usage:"how many keys the verification cache holds"`
+	CacheTTL         time.Duration `flag:"cache-ttl" default:"30s" usage:"how long a key is served from the cache before it is read again;\nbounds how long a change made outside this process can go unseen"`
+	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated"`
+	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
 }
 
-func (d *dbFlags) register(f *envFlags) {
-	f.String(&d.path, "db", "KEYWARD_DB", "keyward.db", "path of the SQLite database file (created if missing)")
-	f.String(&d.url, "database-url", "KEYWARD_DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db?pool_max_conns=20);\nwhen set, --db is not used and several instances may share the database")
+// LogConfig chooses the log's format and level.
+type LogConfig struct {
+	Format string `flag:"log-format" default:"text" usage:"log format: text or json"`
+	Level  string `flag:"log-level" default:"info" usage:"least severe level logged: debug, info, warn or error (debug adds a line per verification and health probe)"`
 }
 
-// database is what the commands need of a store: either backend.
-type database interface {
-	keyward.KeyStore
-	keyward.InvalidationFeed
-	SchemaVersion(ctx context.Context) (int64, error)
+const serveSummary = "Run the Keyward HTTP API. On an empty database, create the first root key\nand print it once on stdout."
+
+// DefaultServeConfig returns serve's configuration when no flag or
+// environment variable is given.
+func DefaultServeConfig() ServeConfig {
+	var cfg ServeConfig
+	newCommand("serve", serveSummary).register(&cfg)
+	return cfg
 }
 
-// name says which database is in use, for messages; a URL's password is
-// never shown.
-func (d *dbFlags) name() string {
-	if d.url == "" {
-		return d.path
+// validate reports settings that no flag parser can catch.
+func (c ServeConfig) validate() error {
+	if c.CacheSize < 1 {
+		return usageError{fmt.Errorf("--cache-size %d: must be at least 1", c.CacheSize)}
 	}
-	u, err := url.Parse(d.url)
-	if err != nil {
-		return "(PostgreSQL URL)"
+	if c.CacheTTL <= 0 || c.LastUsedInterval <= 0 {
+		return usageError{fmt.Errorf("--cache-ttl and --last-used-interval must be positive")}
 	}
-	return u.Redacted()
+	return nil
 }
 
-// openStore opens and migrates the database.
-func (d *dbFlags) openStore(ctx context.Context) (database, error) {
-	if d.url != "" {
-		if !strings.HasPrefix(d.url, "postgres://") && !strings.HasPrefix(d.url, "postgresql://") {
-			return nil, usageError{fmt.Errorf("--database-url: want a postgres:// URL")}
-		}
-		db, err := postgres.Open(ctx, d.url)
-		if err != nil {
-			// pgx's errors may quote the URL, password included: say
-			// only what kind of failure it was.
-			return nil, fmt.Errorf("open database %s: %s", d.name(), redactURL(err.Error(), d.url))
-		}
-		if err := db.Migrate(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migrate database %s: %w", d.name(), err)
-		}
-		return db, nil
-	}
-	db, err := sqlite.Open(ctx, d.path)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", d.path, err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", d.path, err)
-	}
-	return db, nil
-}
-
-// redactURL removes the password of rawURL from msg.
-func redactURL(msg, rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "cannot connect"
-	}
-	if p, ok := u.User.Password(); ok && p != "" {
-		msg = strings.ReplaceAll(msg, p, "xxxxx")
-	}
-	return msg
-}
-
-// logFlags choose the log format and level.
-type logFlags struct {
-	format string
-	level  string
-}
-
-func (l *logFlags) register(f *envFlags) {
-	f.String(&l.format, "log-format", "KEYWARD_LOG_FORMAT", "text", "log format: text or json")
-	f.String(&l.level, "log-level", "KEYWARD_LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error (debug adds a line per verification and health probe)")
-}
-
-func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+func (l LogConfig) logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(l.level)); err != nil {
-		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", l.level)}
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", l.Level)}
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(l.format) {
+	switch strings.ToLower(l.Format) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", l.format)}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", l.Format)}
 }
 
-// serveConfig is everything serve can be told.
-type serveConfig struct {
-	addr            string
-	db              dbFlags
-	log             logFlags
-	shutdownTimeout time.Duration
-	cache           keycache.Options
-	usageInterval   time.Duration
-	debugAddr       string
-}
-
+// runServe is keyward serve: it runs until ctx is done (a signal).
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var cfg serveConfig
-	f := newEnvFlags("serve", "Run the Keyward HTTP API.", getenv)
-	f.String(&cfg.addr, "addr", "KEYWARD_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	cfg.db.register(f)
-	cfg.log.register(f)
-	f.Duration(&cfg.shutdownTimeout, "shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may run on after SIGINT/SIGTERM")
-	f.Int(&cfg.cache.Size, "cache-size", "KEYWARD_CACHE_SIZE", keycache.DefaultSize, "how many keys the verification cache holds")
-	f.Duration(&cfg.cache.TTL, "cache-ttl", "KEYWARD_CACHE_TTL", keycache.DefaultTTL, "how long a key is served from the cache before it is read again;\nbounds how long a change made outside this process can go unseen")
-	f.String(&cfg.debugAddr, "debug-addr", "KEYWARD_DEBUG_ADDR", "", "if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated")
-	f.Duration(&cfg.usageInterval, "last-used-interval", "KEYWARD_LAST_USED_INTERVAL", keyward.DefaultLastUsedInterval, "how often keys' last_used_at is written (at most one write per key per interval)")
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var cfg ServeConfig
+	cmd := newCommand("serve", serveSummary)
+	cmd.register(&cfg)
+	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	if cfg.cache.Size < 1 {
-		return usageError{fmt.Errorf("--cache-size %d: must be at least 1", cfg.cache.Size)}
+	if err := cfg.validate(); err != nil {
+		return err
 	}
-	if cfg.cache.TTL <= 0 || cfg.usageInterval <= 0 {
-		return usageError{fmt.Errorf("--cache-ttl and --last-used-interval must be positive")}
-	}
-	logger, err := cfg.log.logger(stderr)
+	logger, err := cfg.Log.logger(stderr)
 	if err != nil {
 		return err
 	}
 
-	db, err := cfg.db.openStore(ctx)
+	db, err := cfg.DB.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	cache := keycache.New(db, cfg.cache)
+	cache := keycache.New(db, keycache.Options{Size: cfg.CacheSize, TTL: cfg.CacheTTL})
 	svc := keyward.NewService(cache)
 	usage := keyward.NewLastUsedRecorder(db)
 	svc.LastUsed = usage
@@ -166,7 +100,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	usageDone := make(chan struct{})
 	go func() {
 		defer close(usageDone)
-		usage.Run(usageCtx, cfg.usageInterval, func(err error) {
+		usage.Run(usageCtx, cfg.LastUsedInterval, func(err error) {
 			logger.Warn("could not record keys' last use; will retry", "err", err)
 		})
 	}()
@@ -189,9 +123,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(logger, svc, db),
@@ -205,10 +139,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	if cfg.debugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.debugAddr)
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.debugAddr, err)
+			return fmt.Errorf("listen on %s: %w", cfg.DebugAddr, err)
 		}
 		dbg := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = dbg.Serve(dln) }()
@@ -217,15 +151,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.db.name(), "version", version)
+	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.DB.name(), "version", version)
 
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.shutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

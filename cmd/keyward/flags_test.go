@@ -83,16 +83,14 @@ func TestEnvironmentOnlyWhenUsed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c ServeConfig
-			cmd := newCommand("serve", serveSummary)
-			cmd.register(&c)
-			_, err := cmd.parse(tt.args, env(tt.env), io.Discard, io.Discard)
+			m := NewMain(io.Discard, io.Discard)
+			err := m.ParseFlags(tt.args, env(tt.env))
 			if len(tt.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("ParseFlags: %v", err)
 				}
 				if tt.check != nil {
-					tt.check(t, c)
+					tt.check(t, m.Config)
 				}
 				return
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -79,6 +78,7 @@ var (
 
 // server is keyward serve running in-process.
 type server struct {
+	main           *Main
 	url            string
 	stdout, stderr *lineWriter
 	stop           func() error
@@ -88,28 +88,28 @@ func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
-// startServe runs `keyward serve` in-process on a free port with db.
+// startServe runs keyward serve in-process on a free port with db; extra
+// are more of serve's flags.
 func startServe(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	return startMain(t, append([]string{"--db", db}, extra...), env(nil))
+}
+
+// startMain runs keyward serve in-process on a free port, with args after
+// serve and the environment getenv gives.
+func startMain(t *testing.T, args []string, getenv func(string) string) *server {
+	t.Helper()
 	s := &server{stdout: newLineWriter(), stderr: newLineWriter()}
-	done := make(chan error, 1)
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--log-format", "json"}, extra...)
-	go func() { done <- run(ctx, args, env(nil), nil, s.stdout, s.stderr) }()
-	s.url = "http://" + s.stderr.waitFor(t, listeningRE, done)
-	var once sync.Once
-	var stopErr error
-	s.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(30 * time.Second):
-				stopErr = errors.New("serve did not stop")
-			}
-		})
-		return stopErr
+	s.main = NewMain(s.stdout, s.stderr)
+	args = append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	if err := s.main.ParseFlags(args, getenv); err != nil {
+		t.Fatalf("serve %v: %v", args, err)
 	}
+	if err := s.main.Run(t.Context()); err != nil {
+		t.Fatalf("serve: %v\n%s", err, s.stderr.String())
+	}
+	s.url = "http://" + s.main.Addr()
+	s.stop = sync.OnceValue(s.main.Close)
 	t.Cleanup(func() { _ = s.stop() })
 	return s
 }
@@ -293,24 +293,27 @@ func TestUsage(t *testing.T) {
 // variables when no flag is given.
 func TestEnvironmentConfiguresServe(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "from-env.db")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := newLineWriter(), newLineWriter()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, env(map[string]string{
-			"KEYWARD_ADDR": "127.0.0.1:0", "KEYWARD_DB": db, "KEYWARD_LOG_FORMAT": "json",
-		}), nil, stdout, stderr)
-	}()
-	addr := stderr.waitFor(t, listeningRE, done)
-	if status, _ := call(t, "GET", "http://"+addr+"/readyz", "", ""); status != http.StatusOK {
+	m := NewMain(io.Discard, io.Discard)
+	err := m.ParseFlags(nil, env(map[string]string{
+		"KEYWARD_ADDR": "127.0.0.1:0", "KEYWARD_DB": db, "KEYWARD_CACHE_TTL": "7s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.CacheTTL != 7*time.Second {
+		t.Errorf("KEYWARD_CACHE_TTL=7s gave --cache-ttl %v", m.Config.CacheTTL)
+	}
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if status, _ := call(t, "GET", "http://"+m.Addr()+"/readyz", "", ""); status != http.StatusOK {
 		t.Fatalf("readyz %d", status)
 	}
 	if _, err := os.Stat(db); err != nil {
 		t.Fatalf("KEYWARD_DB not used: %v", err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -342,7 +345,7 @@ func hint(secret string) string {
 // the API's address does not.
 func TestDebugAddr(t *testing.T) {
 	s := startServe(t, filepath.Join(t.TempDir(), "keyward.db"), "--debug-addr", "127.0.0.1:0")
-	addr := s.stderr.waitFor(t, regexp.MustCompile(`"msg":"profiler listening","addr":"([^"]+)"`), nil)
+	addr := s.main.DebugAddr()
 	if status, _ := call(t, "GET", "http://"+addr+"/debug/pprof/cmdline", "", ""); status != http.StatusOK {
 		t.Errorf("profiler: %d", status)
 	}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/httpapi"
-	"github.com/keyward/keyward/keycache"
 )
 
 // ServeConfig is everything serve can be told. Each field is a flag and an
@@ -71,64 +69,78 @@ func (l LogConfig) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", l.Format)}
 }
 
-// runServe is keyward serve: it runs until ctx is done (a signal).
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var cfg ServeConfig
+// Main is keyward serve as a value: its configuration and, once Run has
+// returned, its running parts. ParseFlags fills Config from the command
+// line; a test may set Config directly instead. Run starts serving and
+// returns; Close undoes Run.
+type Main struct {
+	// Config is what Run starts.
+	Config ServeConfig
+	// Stdout receives the first root key, printed once; Stderr the log.
+	Stdout, Stderr io.Writer
+
+	logger    *slog.Logger
+	db        database
+	service   *service
+	http      *http.Server
+	addr      string
+	served    chan struct{} // closed when http.Serve has returned
+	serveErr  error         // what it returned
+	debug     *http.Server
+	debugAddr string
+}
+
+// NewMain returns a serve command with the default configuration, printing
+// to stdout and logging to stderr.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{Config: DefaultServeConfig(), Stdout: stdout, Stderr: stderr}
+}
+
+// ParseFlags sets m.Config from serve's arguments (those after "serve")
+// and from the environment, read through getenv. It returns a usage error
+// for a bad flag, argument or environment value, or flag.ErrHelp once it
+// has printed the help that was asked for.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	cmd := newCommand("serve", serveSummary)
-	cmd.register(&cfg)
-	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
+	cmd.register(&m.Config)
+	if _, err := cmd.parse(args, getenv, m.Stdout, m.Stderr); err != nil {
 		return err
 	}
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	logger, err := cfg.Log.logger(stderr)
-	if err != nil {
-		return err
-	}
+	return nil
+}
 
-	db, err := cfg.DB.open(ctx)
-	if err != nil {
+// Run opens and migrates the database, creates the first root key of an
+// empty one, starts the background work and starts serving, and returns
+// once it listens. ctx bounds the start; what Run starts runs until Close.
+// If Run fails, it undoes what it had started.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.Config.validate(); err != nil {
 		return err
 	}
-	defer db.Close()
-	cache := keycache.New(db, keycache.Options{Size: cfg.CacheSize, TTL: cfg.CacheTTL})
-	svc := keyward.NewService(cache)
-	usage := keyward.NewLastUsedRecorder(db)
-	svc.LastUsed = usage
-	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
-	usageDone := make(chan struct{})
-	go func() {
-		defer close(usageDone)
-		usage.Run(usageCtx, cfg.LastUsedInterval, func(err error) {
-			logger.Warn("could not record keys' last use; will retry", "err", err)
-		})
-	}()
-	// After the server has stopped taking requests: the last flush of
-	// last_used_at, then the database closes (deferred above).
-	defer func() { stopUsage(); <-usageDone }()
-
-	// Keys changed by other processes leave this one's cache.
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		if err := db.WatchInvalidations(watchCtx, cache, keycache.DefaultStalenessBound/4); err != nil {
-			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
+	if m.logger, err = m.Config.Log.logger(m.Stderr); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Close()
 		}
 	}()
-	defer func() { stopWatch(); <-watchDone }()
 
-	if err := bootstrap(ctx, logger, svc, stdout); err != nil {
+	if m.db, err = m.Config.DB.open(ctx); err != nil {
+		return err
+	}
+	m.service = startService(ctx, m.db, m.Config, m.logger)
+	if err := bootstrap(ctx, m.logger, m.service.svc, m.Stdout); err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
-	srv := &http.Server{
-		Handler: httpapi.NewHandler(logger, svc, db),
+	m.addr = ln.Addr().String()
+	m.http = &http.Server{
+		Handler: m.service.handler,
 		// Equal read timeouts cost one deadline per request, not two:
 		// net/http moves the deadline only when they differ. A request is
 		// at most 64 KiB of headers and 64 KiB of body.
@@ -137,38 +149,97 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
 	}
-	if cfg.DebugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.DebugAddr)
+	if m.Config.DebugAddr != "" {
+		dln, err := net.Listen("tcp", m.Config.DebugAddr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.DebugAddr, err)
+			ln.Close()
+			m.http = nil
+			return fmt.Errorf("listen on %s: %w", m.Config.DebugAddr, err)
 		}
-		dbg := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = dbg.Serve(dln) }()
-		defer dbg.Close()
-		logger.Info("profiler listening", "addr", dln.Addr().String())
+		m.debugAddr = dln.Addr().String()
+		m.debug = &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = m.debug.Serve(dln) }()
+		m.logger.Info("profiler listening", "addr", m.debugAddr)
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.DB.name(), "version", version)
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	logger.Info("stopped")
+	m.served = make(chan struct{})
+	go func() {
+		defer close(m.served)
+		m.serveErr = m.http.Serve(ln)
+	}()
+	m.logger.Info("listening", "addr", m.addr, "db", m.Config.DB.name(), "version", version)
 	return nil
+}
+
+// Addr returns the address the API listens on, host:port, once Run has
+// returned: with --addr :0, the port picked.
+func (m *Main) Addr() string { return m.addr }
+
+// DebugAddr returns the address of the profiler (--debug-addr), once Run
+// has returned; "" when there is none.
+func (m *Main) DebugAddr() string { return m.debugAddr }
+
+// Done returns a channel that is closed when the API has stopped serving:
+// after Close, or before it if serving failed (Close then reports why).
+// It must be called after a successful Run.
+func (m *Main) Done() <-chan struct{} { return m.served }
+
+// Close stops what Run started, in order: the API stops taking requests
+// and lets those in flight finish, within Config.ShutdownTimeout; the
+// background work stops, which writes the last uses of keys; the database
+// closes. Close after a failed Run does nothing.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		m.logger.Info("shutting down: finishing in-flight requests", "timeout", m.Config.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		err := m.http.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			// What is still running would outlive the database.
+			m.http.Close()
+		}
+		<-m.served
+		if !errors.Is(m.serveErr, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", m.serveErr))
+		}
+		m.http = nil
+	}
+	if m.debug != nil {
+		m.debug.Close()
+		m.debug = nil
+	}
+	if m.service != nil {
+		m.service.stop()
+		m.service = nil
+	}
+	if m.db != nil {
+		if err := m.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close database: %w", err))
+		}
+		m.db = nil
+		m.logger.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// runServe is keyward serve: it runs until ctx is done (a signal) or
+// serving fails.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	m := NewMain(stdout, stderr)
+	if err := m.ParseFlags(args, getenv); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-m.Done():
+	}
+	return m.Close()
 }
 
 // bootstrap creates the first root key of an empty database and prints it,

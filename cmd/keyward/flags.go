@@ -34,7 +34,8 @@ func envName(name string) string {
 // command is the command line of one command: its flags, the positional
 // arguments it takes, and its help.
 type command struct {
-	name    string // as typed after keyward: "root-key revoke"
+	name    string   // as typed after keyward: "root-key revoke"
+	args    []string // the positional arguments it requires, by name: "KEY_ID"
 	summary string
 	fs      *flag.FlagSet
 	names   []string          // the flags, in declaration order
@@ -42,10 +43,12 @@ type command struct {
 	fromEnv map[string]bool   // the flags whose value came from the environment
 }
 
-// newCommand starts the command line of command name.
-func newCommand(name, summary string) *command {
+// newCommand starts the command line of command name, which takes exactly
+// the positional arguments named in args.
+func newCommand(name, summary string, args ...string) *command {
 	c := &command{
 		name:    name,
+		args:    args,
 		summary: summary,
 		fs:      flag.NewFlagSet(name, flag.ContinueOnError),
 		invalid: make(map[string]string),
@@ -61,8 +64,14 @@ func (c *command) usage() {
 	if len(c.names) > 0 {
 		synopsis += " [flags]"
 	}
+	for _, a := range c.args {
+		synopsis += " " + a
+	}
 	fmt.Fprintf(out, "%s\n\nUsage: %s\n", c.summary, synopsis)
 	if len(c.names) > 0 {
+		if len(c.args) > 0 {
+			fmt.Fprintf(out, "\nFlags may come before or after %s.", strings.Join(c.args, " "))
+		}
 		fmt.Fprintf(out, "\nEach flag can also be set by the environment variable shown; a flag given\non the command line wins.\n\nFlags:\n")
 		c.fs.PrintDefaults()
 	}
@@ -128,26 +137,37 @@ func (c *command) register(cfg any) {
 	}
 }
 
-// parse reads the flags in args and returns the arguments after them.
+// parse reads args: flags, before or after the positional arguments (the
+// flag package alone stops at the first of these, so that a stray argument
+// would silently drop the flags after it), and exactly the positional
+// arguments the command takes, which it returns. "--" ends the flags.
 // Then every setting not given as a flag is taken from its environment
 // variable, if that is set; a bad value there is reported only then, so a
 // flag on the command line makes it harmless. Help goes to stdout when
 // asked for, mistakes to stderr; both are usage errors, or flag.ErrHelp.
 func (c *command) parse(args []string, getenv func(string) string, stdout, stderr io.Writer) ([]string, error) {
+	flags, positional := c.split(args)
 	c.fs.SetOutput(stderr)
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+	for _, a := range flags {
+		if isHelp(a) {
 			c.fs.SetOutput(stdout) // asked for: print help where it can be paged
 		}
 	}
-	if err := c.fs.Parse(args); err != nil {
+	if err := c.fs.Parse(flags); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
 		return nil, usageError{err}
+	}
+	if len(positional) > len(c.args) {
+		extra := positional[len(c.args)]
+		if len(c.args) == 0 {
+			return nil, usageError{fmt.Errorf("%s: unexpected argument %q: it takes flags only (see keyward %s --help)", c.name, extra, c.name)}
+		}
+		return nil, usageError{fmt.Errorf("%s: unexpected argument %q: it takes only %s (see keyward %s --help)", c.name, extra, strings.Join(c.args, " "), c.name)}
+	}
+	if len(positional) < len(c.args) {
+		return nil, usageError{fmt.Errorf("%s: missing %s (see keyward %s --help)", c.name, c.args[len(positional)], c.name)}
 	}
 
 	given := make(map[string]bool)
@@ -171,5 +191,40 @@ func (c *command) parse(args []string, getenv func(string) string, stdout, stder
 	if len(bad) > 0 {
 		return nil, usageError{errors.New(strings.Join(bad, "; "))}
 	}
-	return c.fs.Args(), nil
+	return positional, nil
+}
+
+// split separates args into flags (with their values) and positional
+// arguments, reading them as the flag package does: a token that starts
+// with "-" is a flag, which takes the next token as its value unless it
+// is a boolean or has "=value"; "--" ends the flags. An unknown flag is
+// kept among the flags, for Parse to report.
+func (c *command) split(args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(positional, args[i+1:]...)
+		case len(a) < 2 || a[0] != '-':
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := c.fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional
 }

@@ -34,7 +34,7 @@ type usageError struct{ error }
 
 const topUsage = `Keyward issues, lists, verifies and revokes API keys.
 
-Usage: keyward <command> [flags]
+Usage: keyward <command> [flags] [arguments]
 
 Commands:
   serve              run the HTTP API (creates the first root key on an empty database)
@@ -44,8 +44,9 @@ Commands:
   root-key revoke    revoke a root key by id
   version            print the version
 
-Run 'keyward <command> --help' for a command's flags. Every flag can also be
-set by an environment variable (KEYWARD_ADDR, KEYWARD_DB, ...), listed there.
+Run 'keyward <command> --help' (or 'keyward help <command>') for a command's
+flags. Flags may come before or after arguments. Every flag can also be set
+by an environment variable (KEYWARD_ADDR, KEYWARD_DB, ...), listed there.
 `
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -60,6 +61,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && !isHelp(args[1]) { // keyward help serve: serve's help
+			return run(ctx, append(args[1:len(args):len(args)], "--help"), getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, topUsage)
 		return nil
 	case "serve":
@@ -74,4 +78,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	fmt.Fprint(stderr, topUsage)
 	return usageError{fmt.Errorf("unknown command %q", args[0])}
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h", "help":
+		return true
+	}
+	return false
 }

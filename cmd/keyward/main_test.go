@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -251,43 +253,70 @@ func TestRootKeyCommands(t *testing.T) {
 	}
 }
 
+// TestUsage: help is printed where it is asked for, for every command,
+// and a mistake is a usage error.
 func TestUsage(t *testing.T) {
 	tests := []struct {
-		name    string
-		args    []string
-		wantErr bool
-		want    []string // in stdout+stderr
+		name      string
+		args      []string
+		wantErr   error    // nil, errHelp or errUsage
+		want      []string // in stdout
+		wantInErr []string // in stderr
 	}{
-		{"top help", []string{"--help"}, false, []string{"serve", "migrate", "root-key create", "KEYWARD_ADDR"}},
-		{"serve help", []string{"serve", "--help"}, true, []string{"-addr", "KEYWARD_ADDR", "-db", "KEYWARD_DB", "-log-format", "KEYWARD_LOG_FORMAT", "-log-level", "KEYWARD_LOG_LEVEL", "-shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT"}},
-		{"root-key create help", []string{"root-key", "create", "--help"}, true, []string{"-db", "KEYWARD_DB", "-name"}},
-		{"migrate help", []string{"migrate", "--help"}, true, []string{"-db", "KEYWARD_DB"}},
-		{"no command", nil, true, []string{"Commands:"}},
-		{"unknown command", []string{"frobnicate"}, true, []string{"Commands:"}},
-		{"unknown flag", []string{"serve", "--nope"}, true, []string{"-addr"}},
-		{"bad duration in env", []string{"migrate"}, true, nil},
+		{"top help", []string{"--help"}, nil, []string{"serve", "migrate", "root-key create", "KEYWARD_ADDR"}, nil},
+		{"help command", []string{"help", "serve"}, errHelp, []string{"-addr", "KEYWARD_ADDR"}, nil},
+		{"help help", []string{"help", "help"}, nil, []string{"Commands:"}, nil},
+		{"root-key help help", []string{"root-key", "help", "--help"}, nil, []string{"root-key create"}, nil},
+		{"serve help", []string{"serve", "--help"}, errHelp, []string{"-addr", "KEYWARD_ADDR", "-db", "KEYWARD_DB", "-log-format", "KEYWARD_LOG_FORMAT", "-log-level", "KEYWARD_LOG_LEVEL", "-shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "-cache-size", "-cache-ttl", "-debug-addr", "-last-used-interval", "-database-url"}, nil},
+		{"serve help after a flag", []string{"serve", "--db", "x.db", "-h"}, errHelp, []string{"-addr"}, nil},
+		{"migrate help", []string{"migrate", "--help"}, errHelp, []string{"-db", "KEYWARD_DB", "-database-url"}, nil},
+		{"root-key help", []string{"root-key", "--help"}, nil, []string{"root-key create", "root-key revoke"}, nil},
+		{"root-key create help", []string{"root-key", "create", "--help"}, errHelp, []string{"-db", "KEYWARD_DB", "-name", "KEYWARD_NAME"}, nil},
+		{"root-key list help", []string{"root-key", "help", "list"}, errHelp, []string{"-db", "KEYWARD_DB"}, nil},
+		{"root-key revoke help", []string{"root-key", "revoke", "-h"}, errHelp, []string{"KEY_ID", "-db"}, nil},
+		{"no command", nil, errUsage, nil, []string{"Commands:"}},
+		{"unknown command", []string{"frobnicate"}, errUsage, nil, []string{"Commands:"}},
+		{"unknown flag", []string{"serve", "--nope"}, errUsage, nil, []string{"-addr"}},
+		{"no root-key subcommand", []string{"root-key"}, errUsage, nil, []string{"root-key create"}},
+		{"unknown root-key subcommand", []string{"root-key", "rotate"}, errUsage, nil, []string{"root-key create"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			getenv := env(nil)
-			if tt.name == "bad duration in env" {
-				tt.args = []string{"serve", "--db", filepath.Join(t.TempDir(), "x.db")}
-				getenv = env(map[string]string{"KEYWARD_SHUTDOWN_TIMEOUT": "soon"})
+			err := run(context.Background(), tt.args, env(nil), nil, &out, &errOut)
+			switch tt.wantErr {
+			case nil:
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+			case errHelp:
+				if !errors.Is(err, flag.ErrHelp) {
+					t.Fatalf("err = %v, want flag.ErrHelp (exit 0 after help)", err)
+				}
+			case errUsage:
+				if !errors.As(err, new(usageError)) {
+					t.Fatalf("err = %v, want a usage error (exit 2)", err)
+				}
 			}
-			err := run(context.Background(), tt.args, getenv, nil, &out, &errOut)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v", err)
-			}
-			all := out.String() + errOut.String()
 			for _, w := range tt.want {
-				if !strings.Contains(all, w) {
-					t.Errorf("output lacks %q:\n%s", w, all)
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.wantInErr {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
 				}
 			}
 		})
 	}
 }
+
+// Kinds of error TestUsage tells apart.
+var (
+	errHelp  = errors.New("help")
+	errUsage = errors.New("usage")
+)
 
 // TestEnvironmentConfiguresServe checks that settings come from KEYWARD_*
 // variables when no flag is given.

@@ -26,6 +26,9 @@ func runRootKey(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && !isHelp(args[1]) { // keyward root-key help create
+			return runRootKey(ctx, append(args[1:len(args):len(args)], "--help"), getenv, stdout, stderr)
+		}
 		fmt.Fprint(stdout, rootKeyUsage)
 		return nil
 	case "create":
@@ -46,12 +49,8 @@ func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) st
 	}
 	cmd := newCommand("root-key create", "Create a root key and print its secret, alone on one line of stdout.")
 	cmd.register(&cfg)
-	rest, err := cmd.parse(args, getenv, stdout, stderr)
-	if err != nil {
+	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageError{fmt.Errorf("root-key create: unexpected argument %q", rest[0])}
 	}
 	store, err := cfg.DB.open(ctx)
 	if err != nil {
@@ -97,18 +96,15 @@ func runRootKeyList(ctx context.Context, args []string, getenv func(string) stri
 
 func runRootKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var db DBConfig
-	cmd := newCommand("root-key revoke", "Revoke a root key, given its id (see root-key list) as the one argument: keyward root-key revoke [--db PATH] KEY_ID.\nA server started on the same database refuses the key within its cache TTL (--cache-ttl).")
+	cmd := newCommand("root-key revoke", "Revoke a root key, given its id (see keyward root-key list). A server started\non the same database refuses the key within its cache TTL (--cache-ttl).", "KEY_ID")
 	cmd.register(&db)
-	rest, err := cmd.parse(args, getenv, stdout, stderr)
+	positional, err := cmd.parse(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 {
-		return usageError{fmt.Errorf("root-key revoke: give exactly one key id")}
-	}
-	id, err := keyward.ParseKeyID(rest[0])
+	id, err := keyward.ParseKeyID(positional[0])
 	if err != nil {
-		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", rest[0])}
+		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", positional[0])}
 	}
 	store, err := db.open(ctx)
 	if err != nil {

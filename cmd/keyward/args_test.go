@@ -103,7 +103,8 @@ func rootKeyIDs(t *testing.T, db string) []string {
 }
 
 // TestExitStatus runs the real program: a mistake in how it was called
-// exits 2 with a message on stderr, and leaves no database behind.
+// exits 2, any other failure 1, each with a message on stderr, and neither
+// leaves a database behind.
 func TestExitStatus(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -115,6 +116,7 @@ func TestExitStatus(t *testing.T) {
 		{"stray argument to serve", []string{"serve", "extra-arg", "--addr", "127.0.0.1:0"}, nil, 2, `"extra-arg"`},
 		{"stray argument to migrate", []string{"migrate", "foo", "--db", "x.db"}, nil, 2, `"foo"`},
 		{"bad environment value", []string{"serve", "--db", "x.db", "--addr", "127.0.0.1:0"}, []string{"KEYWARD_CACHE_TTL=soon"}, 2, "KEYWARD_CACHE_TTL"},
+		{"root-key on a missing database", []string{"root-key", "create", "--db", "x.db"}, nil, 1, "x.db"},
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -156,4 +158,33 @@ func environWithout(prefix string) []string {
 		}
 	}
 	return kept
+}
+
+// TestRootKeyCommandsNeedADatabase: the root-key commands refuse a SQLite
+// path where there is no database, naming it and the commands that make
+// one, and create nothing there. They used to create a new database and
+// hand out a root key that no server would accept.
+func TestRootKeyCommandsNeedADatabase(t *testing.T) {
+	for _, sub := range [][]string{{"create"}, {"list"}, {"revoke", "key-123"}} {
+		t.Run(sub[0], func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "typo.db")
+			var stdout bytes.Buffer
+			args := append(append([]string{"root-key"}, sub...), "--db", db)
+			err := run(context.Background(), args, env(nil), nil, &stdout, io.Discard)
+			if err == nil {
+				t.Fatalf("keyward %s succeeded", strings.Join(args, " "))
+			}
+			for _, w := range []string{db, "keyward serve", "keyward migrate"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("printed %q", hint(stdout.String()))
+			}
+			if _, err := os.Stat(db); err == nil {
+				t.Errorf("%s was created", db)
+			}
+		})
+	}
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -13,7 +16,7 @@ import (
 
 // DBConfig names the database of every command that opens one.
 type DBConfig struct {
-	Path string `flag:"db" default:"keyward.db" usage:"path of the SQLite database file (created if missing)"`
+	Path string `flag:"db" default:"keyward.db" usage:"path of the SQLite database file (serve and migrate create it if missing)"`
 	URL  string `flag:"database-url" usage:"PostgreSQL URL (postgres://user:pass@host:5432/db?pool_max_conns=20);\nwhen set, --db is not used and several instances may share the database"`
 }
 
@@ -37,7 +40,8 @@ func (d DBConfig) name() string {
 	return u.Redacted()
 }
 
-// open opens and migrates the database.
+// open opens and migrates the database, creating a SQLite file that does
+// not exist: for serve and migrate, the commands that make a database.
 func (d DBConfig) open(ctx context.Context) (database, error) {
 	if d.URL != "" {
 		if !strings.HasPrefix(d.URL, "postgres://") && !strings.HasPrefix(d.URL, "postgresql://") {
@@ -64,6 +68,18 @@ func (d DBConfig) open(ctx context.Context) (database, error) {
 		return nil, fmt.Errorf("migrate database %s: %w", d.Path, err)
 	}
 	return db, nil
+}
+
+// openExisting is open for a database that must already exist: the
+// root-key commands. Were they to create a SQLite file, a mistyped --db
+// would hand out a root key for a new, empty database that no server uses.
+func (d DBConfig) openExisting(ctx context.Context) (database, error) {
+	if d.URL == "" {
+		if _, err := os.Stat(d.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s: give --db the file that serve uses; only 'keyward serve' and 'keyward migrate' create a database", d.Path)
+		}
+	}
+	return d.open(ctx)
 }
 
 // redactURL removes the password of rawURL from msg.

@@ -38,8 +38,8 @@ Usage: keyward <command> [flags] [arguments]
 
 Commands:
   serve              run the HTTP API (creates the first root key on an empty database)
-  migrate            apply the database schema migrations and exit
-  root-key create    create a root key directly in the database and print its secret
+  migrate            create or upgrade the database schema and exit
+  root-key create    create a root key in an existing database and print its secret
   root-key list      list the live root keys (never their secrets)
   root-key revoke    revoke a root key by id
   version            print the version

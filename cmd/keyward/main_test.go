@@ -203,6 +203,9 @@ func TestServeEndToEnd(t *testing.T) {
 func TestRootKeyCommands(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "keyward.db")
 	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "--db", db}, env(nil), nil, io.Discard, &errOut); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
 	if err := run(context.Background(), []string{"root-key", "create", "--db", db, "--name", "ops"}, env(nil), nil, &out, &errOut); err != nil {
 		t.Fatalf("root-key create: %v (%s)", err, errOut.String())
 	}

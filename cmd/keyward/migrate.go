@@ -8,7 +8,7 @@ import (
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var db DBConfig
-	cmd := newCommand("migrate", "Apply the embedded schema migrations to the database and exit.\nA database written by a newer keyward is refused and left unchanged.")
+	cmd := newCommand("migrate", "Apply the embedded schema migrations to the database and exit; a SQLite\nfile that does not exist is created. A database written by a newer keyward\nis refused and left unchanged.")
 	cmd.register(&db)
 	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err

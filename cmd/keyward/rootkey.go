@@ -9,12 +9,16 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const rootKeyUsage = `Manage root keys directly in the database, whether or not a server is running.
+const rootKeyUsage = `Manage root keys directly in an existing database, whether or not a server
+is running. Only serve and migrate create a database.
 
 Usage:
-  keyward root-key create [--db PATH] [--name NAME]   print a new root key's secret alone on one line
-  keyward root-key list   [--db PATH]                 list live root keys (id, hint, created_at, name)
-  keyward root-key revoke [--db PATH] KEY_ID          revoke a root key
+  keyward root-key create [--db PATH | --database-url URL] [--name NAME]
+      create a root key; print its secret alone on one line
+  keyward root-key list   [--db PATH | --database-url URL]
+      list live root keys: id, hint, created_at, name
+  keyward root-key revoke [--db PATH | --database-url URL] KEY_ID
+      revoke a root key
 
 Run 'keyward root-key <subcommand> --help' for the flags.
 `
@@ -47,12 +51,12 @@ func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) st
 		DB   DBConfig
 		Name string `flag:"name" default:"root" usage:"a name for the key, to tell root keys apart"`
 	}
-	cmd := newCommand("root-key create", "Create a root key and print its secret, alone on one line of stdout.")
+	cmd := newCommand("root-key create", "Create a root key in an existing database and print its secret, alone on\none line of stdout.")
 	cmd.register(&cfg)
 	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	store, err := cfg.DB.open(ctx)
+	store, err := cfg.DB.openExisting(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,12 +71,12 @@ func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) st
 
 func runRootKeyList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var db DBConfig
-	cmd := newCommand("root-key list", "List the live root keys, one per line: id, hint, creation time and name; never secrets.")
+	cmd := newCommand("root-key list", "List the live root keys of an existing database, one per line: id, hint,\ncreation time and name; never secrets.")
 	cmd.register(&db)
 	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	store, err := db.open(ctx)
+	store, err := db.openExisting(ctx)
 	if err != nil {
 		return err
 	}
@@ -106,7 +110,7 @@ func runRootKeyRevoke(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", positional[0])}
 	}
-	store, err := db.open(ctx)
+	store, err := db.openExisting(ctx)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ func TestUnexpectedArguments(t *testing.T) {
 		{"root-key create", []string{"root-key", "create", "ops"}, "ops"},
 		{"root-key list", []string{"root-key", "list", "all"}, "all"},
 		{"root-key revoke, two ids", []string{"root-key", "revoke", "key-1", "key-2"}, "key-2"},
+		{"version", []string{"version", "full"}, "full"},
 		{"after --", []string{"migrate", "--", "--db"}, "--db"},
 	}
 	for _, tt := range tests {
@@ -34,7 +35,10 @@ func TestUnexpectedArguments(t *testing.T) {
 			dir := t.TempDir()
 			t.Chdir(dir) // where keyward.db would appear if --db were dropped
 			db := filepath.Join(dir, "given.db")
-			args := append(tt.args, "--db", db)
+			args := tt.args
+			if tt.args[0] != "version" {
+				args = append(args, "--db", db)
+			}
 			var stderr bytes.Buffer
 			err := run(context.Background(), args, env(nil), nil, io.Discard, &stderr)
 			if !errors.As(err, new(usageError)) {

@@ -42,15 +42,12 @@ Commands:
   root-key create    create a root key in an existing database and print its secret
   root-key list      list the live root keys (never their secrets)
   root-key revoke    revoke a root key by id
-  version            print the version
+  version            print the version, commit and Go version of this binary
 
 Run 'keyward <command> --help' (or 'keyward help <command>') for a command's
 flags. Flags may come before or after arguments. Every flag can also be set
 by an environment variable (KEYWARD_ADDR, KEYWARD_DB, ...), listed there.
 `
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // run is the whole program: it parses args, reads settings through getenv,
 // and returns when ctx is cancelled (serve) or the command is done.
@@ -73,8 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "root-key":
 		return runRootKey(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "keyward %s\n", version)
-		return nil
+		return runVersion(ctx, args[1:], getenv, stdout, stderr)
 	}
 	fmt.Fprint(stderr, topUsage)
 	return usageError{fmt.Errorf("unknown command %q", args[0])}

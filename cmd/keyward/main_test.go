@@ -277,6 +277,8 @@ func TestUsage(t *testing.T) {
 		{"root-key create help", []string{"root-key", "create", "--help"}, errHelp, []string{"-db", "KEYWARD_DB", "-name", "KEYWARD_NAME"}, nil},
 		{"root-key list help", []string{"root-key", "help", "list"}, errHelp, []string{"-db", "KEYWARD_DB"}, nil},
 		{"root-key revoke help", []string{"root-key", "revoke", "-h"}, errHelp, []string{"KEY_ID", "-db"}, nil},
+		{"version help", []string{"version", "--help"}, errHelp, []string{"Usage: keyward version", "commit"}, nil},
+		{"version -h", []string{"version", "-h"}, errHelp, []string{"Usage: keyward version"}, nil},
 		{"no command", nil, errUsage, nil, []string{"Commands:"}},
 		{"unknown command", []string{"frobnicate"}, errUsage, nil, []string{"Commands:"}},
 		{"unknown flag", []string{"serve", "--nope"}, errUsage, nil, []string{"-addr"}},

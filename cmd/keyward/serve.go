@@ -168,7 +168,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		defer close(m.served)
 		m.serveErr = m.http.Serve(ln)
 	}()
-	m.logger.Info("listening", "addr", m.addr, "db", m.Config.DB.name(), "version", version)
+	build := readBuild()
+	attrs := []any{"addr", m.addr, "db", m.Config.DB.name(), "version", build.version}
+	if build.revision != "" {
+		attrs = append(attrs, "revision", build.revision)
+	}
+	m.logger.Info("listening", attrs...)
 	return nil
 }
 

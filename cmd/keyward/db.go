@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -18,6 +19,10 @@ import (
 type DBConfig struct {
 	Path string `flag:"db" default:"keyward.db" usage:"path of the SQLite database file (serve and migrate create it if missing)"`
 	URL  string `flag:"database-url" usage:"PostgreSQL URL (postgres://user:pass@host:5432/db?pool_max_conns=20);\nwhen set, --db is not used and several instances may share the database"`
+
+	// URLFromEnv says that URL came from KEYWARD_DATABASE_URL, so that
+	// messages point there instead of repeating the URL.
+	URLFromEnv bool
 }
 
 // database is what the commands need of a store: either backend.
@@ -33,11 +38,11 @@ func (d DBConfig) name() string {
 	if d.URL == "" {
 		return d.Path
 	}
-	u, err := url.Parse(d.URL)
-	if err != nil {
+	redacted, _, ok := redactURL(d.URL)
+	if !ok {
 		return "(PostgreSQL URL)"
 	}
-	return u.Redacted()
+	return redacted
 }
 
 // open opens and migrates the database, creating a SQLite file that does
@@ -51,7 +56,7 @@ func (d DBConfig) open(ctx context.Context) (database, error) {
 		if err != nil {
 			// pgx's errors may quote the URL, password included: say
 			// only what kind of failure it was.
-			return nil, fmt.Errorf("open database %s: %s", d.name(), redactURL(err.Error(), d.URL))
+			return nil, fmt.Errorf("open database %s: %s", d.name(), redactIn(err.Error(), d.URL))
 		}
 		if err := db.Migrate(ctx); err != nil {
 			db.Close()
@@ -82,14 +87,84 @@ func (d DBConfig) openExisting(ctx context.Context) (database, error) {
 	return d.open(ctx)
 }
 
-// redactURL removes the password of rawURL from msg.
-func redactURL(msg, rawURL string) string {
+// rootKeyCommand is the command that creates a root key in this database,
+// as the user can run it, and a note to print after it ("" if none). It
+// never holds a password: a URL's is redacted, and note says so.
+func (d DBConfig) rootKeyCommand() (cmd, note string) {
+	const create = "keyward root-key create"
+	switch {
+	case d.URL == "":
+		return create + " --db " + shellQuote(d.Path), ""
+	case d.URLFromEnv:
+		return create, "with KEYWARD_DATABASE_URL set as for this server"
+	}
+	redacted, hadPassword, ok := redactURL(d.URL)
+	switch {
+	case !ok:
+		return create + " --database-url URL", "where URL is this server's PostgreSQL URL"
+	case hadPassword:
+		return create + " --database-url " + shellQuote(redacted), "the password in the URL is redacted here: put it back"
+	}
+	return create + " --database-url " + shellQuote(redacted), ""
+}
+
+// shellSafe matches what a POSIX shell takes literally.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./:@%+=,-]+$`)
+
+// shellQuote quotes s, where needed, so that a shell passes it unchanged.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// redactURL returns rawURL with its passwords replaced by xxxxx: the one
+// in its user information and any in its query (password=, sslpassword=,
+// which libpq also reads), and whether it had one. ok is false if rawURL
+// does not parse.
+func redactURL(rawURL string) (redacted string, hadPassword, ok bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", false, false
+	}
+	if _, set := u.User.Password(); set {
+		hadPassword = true
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+			hadPassword = true
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.Redacted(), hadPassword, true
+}
+
+// redactIn removes the passwords of rawURL from msg.
+func redactIn(msg, rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "cannot connect"
 	}
+	var secrets []string
 	if p, ok := u.User.Password(); ok && p != "" {
-		msg = strings.ReplaceAll(msg, p, "xxxxx")
+		secrets = append(secrets, p)
+	}
+	for k, vs := range u.Query() {
+		if strings.Contains(strings.ToLower(k), "password") {
+			secrets = append(secrets, vs...)
+		}
+	}
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		// As given in the URL, and as decoded: a message may quote either.
+		for _, form := range []string{url.QueryEscape(s), url.PathEscape(s), s} {
+			msg = strings.ReplaceAll(msg, form, "xxxxx")
+		}
 	}
 	return msg
 }

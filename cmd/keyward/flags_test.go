@@ -80,6 +80,25 @@ func TestEnvironmentOnlyWhenUsed(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "database URL from the environment",
+			env:  map[string]string{"KEYWARD_DATABASE_URL": "postgres://h/db"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.DB.URL != "postgres://h/db" || !c.DB.URLFromEnv {
+					t.Errorf("DB = %+v, want the URL, from the environment", c.DB)
+				}
+			},
+		},
+		{
+			name: "database URL from the flag",
+			args: []string{"--database-url", "postgres://flag/db"},
+			env:  map[string]string{"KEYWARD_DATABASE_URL": "postgres://env/db"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.DB.URL != "postgres://flag/db" || c.DB.URLFromEnv {
+					t.Errorf("DB = %+v, want the flag's URL, not from the environment", c.DB)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

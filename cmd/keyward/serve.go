@@ -106,6 +106,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if _, err := cmd.parse(args, getenv, m.Stdout, m.Stderr); err != nil {
 		return err
 	}
+	m.Config.DB.URLFromEnv = cmd.fromEnv["database-url"]
 	return nil
 }
 
@@ -130,8 +131,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.service = startService(ctx, m.db, m.Config, m.logger)
-	if err := bootstrap(ctx, m.logger, m.service.svc, m.Stdout); err != nil {
+	created, err := bootstrap(ctx, m.logger, m.service.svc, m.Config.DB, m.Stdout)
+	if err != nil {
 		return err
+	}
+	if !created {
+		warnIfNoRootKey(ctx, m.logger, m.service.svc, m.Config.DB)
 	}
 
 	ln, err := net.Listen("tcp", m.Config.Addr)
@@ -248,16 +253,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // bootstrap creates the first root key of an empty database and prints it,
-// this one time, to stdout; logs never see it.
-func bootstrap(ctx context.Context, logger *slog.Logger, svc *keyward.Service, stdout io.Writer) error {
+// this one time, to stdout; logs never see it. It reports whether it did.
+func bootstrap(ctx context.Context, logger *slog.Logger, svc *keyward.Service, db DBConfig, stdout io.Writer) (bool, error) {
 	k, secret, created, err := svc.Bootstrap(ctx)
-	if err != nil {
-		return err
-	}
-	if !created {
-		return nil
+	if err != nil || !created {
+		return false, err
 	}
 	logger.Info("created the first root key; its secret is printed once on stdout", "key_id", k.ID.String())
+	recovery, note := db.rootKeyCommand()
+	if note != "" {
+		note = "\n   (" + note + ")"
+	}
 	_, err = fmt.Fprintf(stdout, `
 ==================================================================
  Keyward created the first ROOT KEY for this database.
@@ -267,9 +273,30 @@ func bootstrap(ctx context.Context, logger *slog.Logger, svc *keyward.Service, s
  ROOT KEY: %s
 
  Use it as:  Authorization: Bearer <root key>
- Lost it? Create another: keyward root-key create --db <path>
+ Lost it? Create another, with or without a server running:
+   %s%s
 ==================================================================
 
-`, secret.Reveal())
-	return err
+`, secret.Reveal(), recovery, note)
+	return true, err
+}
+
+// warnIfNoRootKey warns when the database has no live root key (all were
+// revoked): no key can then be created for a new organization, and a
+// database is bootstrapped only once, so serve will not make another.
+func warnIfNoRootKey(ctx context.Context, logger *slog.Logger, svc *keyward.Service, db DBConfig) {
+	page, err := svc.ListRootKeys(ctx, nil, 1)
+	if err != nil {
+		logger.Warn("could not check for a live root key", "err", err)
+		return
+	}
+	if len(page.Keys) > 0 {
+		return
+	}
+	cmd, note := db.rootKeyCommand()
+	attrs := []any{"create_one_with", cmd}
+	if note != "" {
+		attrs = append(attrs, "note", note)
+	}
+	logger.Warn("no live root key: keys for a new organization cannot be created until there is one", attrs...)
 }

@@ -204,3 +204,47 @@ func TestRegisterRefusesBadTags(t *testing.T) {
 		})
 	}
 }
+
+// TestBooleanSettings: a boolean flag takes no value of its own, so the
+// argument after it stays an argument, and its variable must hold a
+// boolean. No command has one yet; the first must not change how
+// arguments are split.
+func TestBooleanSettings(t *testing.T) {
+	type config struct {
+		DryRun bool   `flag:"dry-run" usage:"change nothing"`
+		Name   string `flag:"name" usage:"a name"`
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		want     config
+		wantArgs []string
+		wantErr  string // in the usage error; "" for none
+	}{
+		{"flag before the argument", []string{"--dry-run", "KEY", "--name", "n"}, nil, config{true, "n"}, []string{"KEY"}, ""},
+		{"flag with a value", []string{"KEY", "--dry-run=false"}, map[string]string{"KEYWARD_DRY_RUN": "true"}, config{false, ""}, []string{"KEY"}, ""},
+		{"from the environment", []string{"KEY"}, map[string]string{"KEYWARD_DRY_RUN": "1"}, config{true, ""}, []string{"KEY"}, ""},
+		{"bad environment value", []string{"KEY"}, map[string]string{"KEYWARD_DRY_RUN": "maybe"}, config{}, nil, "KEYWARD_DRY_RUN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c config
+			cmd := newCommand("test", "", "KEY")
+			cmd.register(&c)
+			args, err := cmd.parse(tt.args, env(tt.env), io.Discard, io.Discard)
+			if tt.wantErr != "" {
+				if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parse: %v, want a usage error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if c != tt.want || strings.Join(args, " ") != strings.Join(tt.wantArgs, " ") {
+				t.Errorf("parse gave %+v and arguments %q, want %+v and %q", c, args, tt.want, tt.wantArgs)
+			}
+		})
+	}
+}

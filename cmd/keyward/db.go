@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"regexp"
@@ -47,12 +48,12 @@ func (d DBConfig) name() string {
 
 // open opens and migrates the database, creating a SQLite file that does
 // not exist: for serve and migrate, the commands that make a database.
-func (d DBConfig) open(ctx context.Context) (database, error) {
+func (d DBConfig) open(ctx context.Context, logger *slog.Logger) (database, error) {
 	if d.URL != "" {
 		if !strings.HasPrefix(d.URL, "postgres://") && !strings.HasPrefix(d.URL, "postgresql://") {
 			return nil, usageError{fmt.Errorf("--database-url: want a postgres:// URL")}
 		}
-		db, err := postgres.Open(ctx, d.URL)
+		db, err := postgres.Open(ctx, d.URL, postgres.WithLogger(logger))
 		if err != nil {
 			// pgx's errors may quote the URL, password included: say
 			// only what kind of failure it was.
@@ -84,7 +85,7 @@ func (d DBConfig) openExisting(ctx context.Context) (database, error) {
 			return nil, fmt.Errorf("no database at %s: give --db the file that serve uses; only 'keyward serve' and 'keyward migrate' create a database", d.Path)
 		}
 	}
-	return d.open(ctx)
+	return d.open(ctx, nil)
 }
 
 // rootKeyCommand is the command that creates a root key in this database,

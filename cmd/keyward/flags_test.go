@@ -165,6 +165,10 @@ func TestServeDefaults(t *testing.T) {
 		{"--cache-size", c.CacheSize, keycache.DefaultSize},
 		{"--cache-ttl", c.CacheTTL, keycache.DefaultTTL},
 		{"--last-used-interval", c.LastUsedInterval, keyward.DefaultLastUsedInterval},
+		{"--staleness-bound", c.StalenessBound, keycache.DefaultStalenessBound},
+		{"--db-read-timeout", c.DBReadTimeout, keyward.DefaultLookupTimeout},
+		{"--db-write-timeout", c.DBWriteTimeout, keyward.DefaultWriteTimeout},
+		{"--deleted-key-retention", c.Retention, keyward.DefaultDeletedKeyRetention},
 		{"--db", c.DB.Path, "keyward.db"},
 		{"--addr", c.Addr, "127.0.0.1:8080"},
 	}

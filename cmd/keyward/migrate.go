@@ -13,7 +13,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	store, err := db.open(ctx)
+	store, err := db.open(ctx, nil)
 	if err != nil {
 		return err
 	}

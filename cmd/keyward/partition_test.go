@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/pgtest"
 )
 
@@ -192,4 +194,123 @@ func TestRevocationUnderPartition(t *testing.T) {
 		t.Logf("%s link: last VALID answer after the delete's acknowledgment over %d trials: min %v, max %v (bound %v)",
 			fault, trials, windows[0].Round(time.Millisecond), windows[len(windows)-1].Round(time.Millisecond), stalenessBound)
 	}
+}
+
+// TestSilentDatabase cuts an instance's link to PostgreSQL without closing
+// it (every byte held): every route that needs the database answers 503
+// problem+json with Retry-After within its deadline rather than hanging
+// for as long as the silence lasts; a client that gives up is no error of
+// the server's; and once the link is back everything works again.
+func TestSilentDatabase(t *testing.T) {
+	const read, write = 300 * time.Millisecond, 600 * time.Millisecond
+	direct := pgtest.URL(t)
+	proxy := pgtest.NewProxy(t, direct)
+	const bound = 3 * time.Second
+	p := startProcessWith(t, true, "--database-url", proxy.URL, "--staleness-bound", bound.String(),
+		"--db-read-timeout", read.String(), "--db-write-timeout", write.String())
+	id, secret := createOn(t, p, p.root)
+	if code := verifyCode(t, p, secret); code != "VALID" {
+		t.Fatalf("before the silence: %s", code)
+	}
+
+	type request struct {
+		method, path, key, body string
+		deadline                time.Duration
+	}
+	check := func(rq request) {
+		t.Helper()
+		req, _ := http.NewRequest(rq.method, p.url+rq.path, strings.NewReader(rq.body))
+		if rq.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if rq.key != "" {
+			req.Header.Set("Authorization", "Bearer "+rq.key)
+		}
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s with the database silent: %d %s, Retry-After %q; want a 503 problem with Retry-After",
+				rq.method, rq.path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"))
+		}
+		// The deadline, with room for a loaded machine: the point is that
+		// the answer does not wait for the database to come back.
+		if took > rq.deadline+2*time.Second {
+			t.Errorf("%s %s with the database silent took %v; its deadline is %v", rq.method, rq.path, took, rq.deadline)
+		}
+		t.Logf("%s %s: %d in %v (deadline %v)", rq.method, rq.path, resp.StatusCode, took.Round(time.Millisecond), rq.deadline)
+	}
+
+	proxy.Freeze()
+	frozen := time.Now()
+	// While the cache is still trusted, the root key authenticates from
+	// memory, and each route's own database call meets its deadline.
+	for _, rq := range []request{
+		{"GET", "/orgs/acme/api_keys", p.root, "", read},
+		{"GET", "/orgs/acme/api_keys/" + id, p.root, "", read},
+		{"GET", "/api_keys/" + id, p.root, "", read},
+		{"POST", "/orgs/acme/api_keys", p.root, `{"name":"during","permissions":["read"]}`, write},
+		{"DELETE", "/orgs/acme/api_keys/" + id, p.root, "", write},
+	} {
+		check(rq)
+	}
+	if time.Since(frozen) > bound {
+		t.Log("the cache's trust ran out before every write was tried: those were refused at authentication")
+	}
+	// Once the trust has run out, verifications read the database too.
+	time.Sleep(time.Until(frozen.Add(bound + 200*time.Millisecond)))
+	for _, rq := range []request{
+		{"POST", "/verify", "", `{"key":"` + secret + `"}`, read},
+		{"POST", "/verify", "", `{"key":"` + keywardSecret(t) + `"}`, read},
+		{"GET", "/orgs/acme/api_keys", p.root, "", read},
+		{"GET", "/readyz", "", "", 2 * time.Second},
+	} {
+		check(rq)
+	}
+	if status, _ := call(t, "GET", p.url+"/healthz", "", ""); status != http.StatusOK {
+		t.Errorf("healthz with the database silent: %d (the process is up)", status)
+	}
+
+	// A client that gives up before the answer: the server logs a 499 at
+	// info level (a management request: verifications log at debug), and
+	// no error.
+	before := len(p.stderr.String())
+	req, _ := http.NewRequest("GET", p.url+"/orgs/acme/api_keys", nil)
+	req.Header.Set("Authorization", "Bearer "+p.root)
+	if resp, err := (&http.Client{Timeout: read / 3}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the impatient client got an answer: %d", resp.StatusCode)
+	}
+	line := p.stderr.waitFor(t, regexp.MustCompile(`(\{[^\n]*"route":"GET /orgs/\{org_id\}/api_keys","status":499[^\n]*\})`), nil)
+	if !strings.Contains(line, `"level":"INFO"`) {
+		t.Errorf("an abandoned request is logged as %s", line)
+	}
+	time.Sleep(read) // whatever the abandoned request still logs
+	for _, l := range strings.Split(p.stderr.String()[before:], "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) {
+			t.Errorf("an abandoned request logged an error: %s", l)
+		}
+	}
+
+	proxy.Thaw()
+	deadline := time.Now().Add(30 * time.Second)
+	for verifyCodeOrStatus(t, p, secret) != "VALID" {
+		if time.Now().After(deadline) {
+			t.Fatal("the key does not verify 30s after the database came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status, body := call(t, "GET", p.url+"/orgs/acme/api_keys/"+id, p.root, ""); status != http.StatusOK {
+		t.Fatalf("after the silence, the key acknowledged before it: %d %s", status, body)
+	}
+}
+
+// keywardSecret returns a well-formed secret of no key.
+func keywardSecret(t *testing.T) string {
+	t.Helper()
+	return keyward.NewSecret().Reveal()
 }

@@ -25,6 +25,10 @@ type ServeConfig struct {
 	CacheTTL         time.Duration `flag:"cache-ttl" default:"30s" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within about a second)"`
 	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated"`
 	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
+	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`
+	DBReadTimeout    time.Duration `flag:"db-read-timeout" default:"2s" usage:"deadline of each database read made for a request; past it, the\nrequest answers 503"`
+	DBWriteTimeout   time.Duration `flag:"db-write-timeout" default:"5s" usage:"deadline of each database write made for a request; past it, the\nrequest answers 503 (the write may still have been made: retry it\nwith the same Idempotency-Key)"`
+	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (its id and secret are not\nreused meanwhile) before it is removed for good"`
 }
 
 // LogConfig chooses the log's format and level.
@@ -48,8 +52,21 @@ func (c ServeConfig) validate() error {
 	if c.CacheSize < 1 {
 		return usageError{fmt.Errorf("--cache-size %d: must be at least 1", c.CacheSize)}
 	}
-	if c.CacheTTL <= 0 || c.LastUsedInterval <= 0 {
-		return usageError{fmt.Errorf("--cache-ttl and --last-used-interval must be positive")}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"cache-ttl", c.CacheTTL}, {"last-used-interval", c.LastUsedInterval}, {"staleness-bound", c.StalenessBound},
+		{"db-read-timeout", c.DBReadTimeout}, {"db-write-timeout", c.DBWriteTimeout}, {"deleted-key-retention", c.Retention},
+	} {
+		if d.v <= 0 {
+			return usageError{fmt.Errorf("--%s %v: must be positive", d.name, d.v)}
+		}
+	}
+	// The feed is confirmed every quarter of the bound; below that, a
+	// heartbeat's round trip would use up the bound.
+	if c.StalenessBound < 100*time.Millisecond {
+		return usageError{fmt.Errorf("--staleness-bound %v: must be at least 100ms", c.StalenessBound)}
 	}
 	return nil
 }
@@ -127,7 +144,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	if m.db, err = m.Config.DB.open(ctx); err != nil {
+	if m.db, err = m.Config.DB.open(ctx, m.logger); err != nil {
 		return err
 	}
 	m.service = startService(ctx, m.db, m.Config, m.logger)

@@ -43,8 +43,8 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	})
 	svc := keyward.NewService(cache)
 	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
-	usage := keyward.NewLastUsedRecorder(db)
-	svc.LastUsed = usage
+	lastUsed := keyward.NewLastUsedRecorder(db)
+	svc.LastUsed = lastUsed
 	var stops []func() // in the order they run
 	background := func(f func(ctx context.Context)) {
 		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -71,7 +71,7 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	})
 	// Last: its final flush of last_used_at runs with the database open.
 	background(func(ctx context.Context) {
-		usage.Run(ctx, cfg.LastUsedInterval, func(err error) {
+		lastUsed.Run(ctx, cfg.LastUsedInterval, func(err error) {
 			logger.Warn("could not record keys' last use; will retry", "err", err)
 		})
 	})

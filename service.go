@@ -73,10 +73,16 @@ func call[T any](ctx context.Context, timeout time.Duration, f func(ctx context.
 	}
 	defer cancel()
 	v, err := f(cctx)
+	return v, timedOut(ctx, err)
+}
+
+// timedOut returns err as EUNAVAILABLE if it is a deadline's, set by the
+// service or below it, that ran out while ctx, the request's, is live.
+func timedOut(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && ErrorCode(err) == EINTERNAL {
-		err = &Error{Code: EUNAVAILABLE, Message: errTimedOut, Err: err}
+		return &Error{Code: EUNAVAILABLE, Message: errTimedOut, Err: err}
 	}
-	return v, err
+	return err
 }
 
 // lookup runs a read of the store under LookupTimeout.
@@ -98,8 +104,13 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (*Key, err
 	if err != nil {
 		return nil, errUnauthenticated
 	}
+	// This lookup runs on every request, so it sets no deadline of its
+	// own (a timer per verification): the verification cache in front of
+	// the store answers from memory, and bounds each lookup it makes of
+	// the store by the same deadline (keycache.Options.LoadTimeout).
 	h := secret.Hash()
-	k, err := lookup(ctx, s, func(ctx context.Context) (*Key, error) { return s.store.KeyByHash(ctx, h) })
+	k, err := s.store.KeyByHash(ctx, h)
+	err = timedOut(ctx, err)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
 		return nil, errUnauthenticated

@@ -50,6 +50,11 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 // ImportKeys stores many new keys in one transaction, all or none, with
 // COPY: for bulk loads (imports, benchmarks). Like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
+//
+// Unlike CreateKey, it puts nothing on the invalidation feed (a million
+// entries for keys nobody has asked about): a process that looked one of
+// them up before the import and remembered it as unknown goes on refusing
+// it for up to its cache's NegativeTTL (5 s by default).
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
 	var used [][]any

@@ -33,6 +33,11 @@ const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND d
 // ImportKeys stores many new keys in one transaction: all or none. It is
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
+//
+// Unlike CreateKey, it puts nothing on the invalidation feed (a million
+// entries for keys nobody has asked about): a process that looked one of
+// them up before the import and remembered it as unknown goes on refusing
+// it for up to its cache's NegativeTTL (5 s by default).
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {

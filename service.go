@@ -25,8 +25,7 @@ type Service struct {
 	// goroutine) for as long as the store is silent.
 	LookupTimeout, WriteTimeout time.Duration
 	// DeletedKeyRetention is how long a deleted key's record is kept
-	// before PruneDeletedKeys removes it (DefaultDeletedKeyRetention if
-	// zero).
+	// before Prune removes it (DefaultDeletedKeyRetention if zero).
 	DeletedKeyRetention time.Duration
 }
 
@@ -343,7 +342,8 @@ func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool,
 		if ErrorCode(err) == ECONFLICT && attempt < maxCreateAttempts {
 			if rec != nil {
 				// The conflict may be the record's: a repeat committed
-				// first. The caller looks; if not, it was the random id.
+				// first, and CreateKey answers with it. If there is no
+				// record, the random id collided.
 				if _, lerr := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, rec.ID) }); lerr == nil {
 					return nil, Secret{}, fmt.Errorf("create key: %w", err)
 				}

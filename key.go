@@ -12,8 +12,10 @@ import (
 	"unicode/utf8"
 )
 
-// OrgID identifies an organization: 1 to 64 characters of [A-Za-z0-9._-].
-// Organizations have no record of their own; they exist through their keys.
+// OrgID identifies an organization: 1 to 64 characters of [A-Za-z0-9._-],
+// other than "." and "..". Organizations have no record of their own; they
+// exist through their keys. Every id is a URL path segment as it stands:
+// it needs no escaping and no client resolves it away.
 type OrgID string
 
 // MaxOrgIDLen is the longest organization id accepted.
@@ -29,6 +31,11 @@ func ParseOrgID(s string) (OrgID, error) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
 			return "", fmt.Errorf("must contain only letters, digits, '.', '_' and '-'")
 		}
+	}
+	// In a URL path, "." and ".." are the current and the parent
+	// segment: /orgs/../api_keys/key-1 resolves to /api_keys/key-1.
+	if s == "." || s == ".." {
+		return "", fmt.Errorf(`must not be "." or "..", which a URL path resolves away`)
 	}
 	return OrgID(s), nil
 }

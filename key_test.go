@@ -1,6 +1,9 @@
 package keyward_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +24,10 @@ func TestParseOrgID(t *testing.T) {
 		{"every kind of character", "a.b_c-D9"},
 		{"digits", "0123"},
 		{"punctuation only", "._-"},
+		{"three dots", "..."},
+		{"leading dot", ".acme"},
+		{"leading dots", "..acme"},
+		{"trailing dots", "acme.."},
 	}
 	for _, tt := range valid {
 		t.Run("valid "+tt.name, func(t *testing.T) {
@@ -50,6 +57,8 @@ func TestParseOrgID(t *testing.T) {
 		{"question mark", "a?b"},
 		{"invalid UTF-8", "a\xffb"},
 		{"64 characters then one more", strings.Repeat("a", 64) + "ü"},
+		{"dot", "."},
+		{"dot dot", ".."},
 	}
 	for _, tt := range invalid {
 		t.Run("invalid "+tt.name, func(t *testing.T) {
@@ -62,6 +71,45 @@ func TestParseOrgID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseOrgID: every accepted id is a URL path segment as it stands:
+// escaping leaves it alone, and a request to the route that carries it
+// reaches the handler with the same id, not redirected or resolved to
+// another path.
+func FuzzParseOrgID(f *testing.F) {
+	for _, s := range []string{
+		"acme", "432", "a.b_c-D9", "._-", "...", ".a", "a.", "", ".", "..", "a/b", "a%2Fb", "%2e%2e",
+		"a b", "a?b", "a#b", "a;b", "ü", "\u212a", strings.Repeat("a", 64), strings.Repeat("a", 65),
+	} {
+		f.Add(s)
+	}
+	const pattern = "GET /orgs/{org_id}/api_keys/{key_id}"
+	var got string
+	mux := http.NewServeMux()
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { got = r.PathValue("org_id") })
+	f.Fuzz(func(t *testing.T, in string) {
+		id, err := keyward.ParseOrgID(in)
+		if err != nil {
+			if id != "" {
+				t.Fatalf("ParseOrgID(%q) returned %q with its error", in, id)
+			}
+			return
+		}
+		if string(id) != in || len(in) > keyward.MaxOrgIDLen {
+			t.Fatalf("ParseOrgID(%q) = %q", in, id)
+		}
+		if esc := url.PathEscape(in); esc != in {
+			t.Fatalf("url.PathEscape(%q) = %q: the id is not a path segment as it stands", in, esc)
+		}
+		got = ""
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "/orgs/"+in+"/api_keys/key-1", nil))
+		if w.Code != http.StatusOK || got != in {
+			t.Fatalf("GET /orgs/%s/api_keys/key-1: status %d (Location %q), org_id %q: the id does not survive the URL path",
+				in, w.Code, w.Header().Get("Location"), got)
+		}
+	})
 }
 
 func TestParseKeyID(t *testing.T) {

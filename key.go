@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +130,7 @@ func ParsePermissions(in []string) ([]Permission, error) {
 	for _, s := range in {
 		p := Permission(strings.ToLower(strings.TrimSpace(s)))
 		if !p.Valid() {
-			return nil, fmt.Errorf("unknown permission %q; allowed: %s", truncate(s, 32), allowedPermissions)
+			return nil, fmt.Errorf("unknown permission %s; allowed: %s", showPermission(s), allowedPermissions)
 		}
 		if !seen[p] {
 			seen[p] = true
@@ -137,6 +138,20 @@ func ParsePermissions(in []string) ([]Permission, error) {
 		}
 	}
 	return out, nil
+}
+
+// maxShownPermission is the longest unknown permission an error quotes:
+// enough for a typo of any permission, too short to be a secret.
+const maxShownPermission = 16
+
+// showPermission is how an error names an unknown permission: quoted
+// when it is short and cannot be part of a secret, since a client that
+// misplaces a key could send it as one; described otherwise.
+func showPermission(s string) string {
+	if len(s) <= maxShownPermission && !strings.Contains(s, SecretPrefix) {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("(%d bytes long, not shown)", len(s))
 }
 
 // Valid reports whether p is one of AllPermissions.
@@ -151,8 +166,18 @@ func (p Permission) Valid() bool {
 // MaxNameLen is the longest key name accepted, in characters.
 const MaxNameLen = 200
 
-// ParseName validates a key's name: trimmed, 1 to MaxNameLen characters, no
-// control characters.
+// secretInText finds a Keyward secret in text as a secret scanner does:
+// SecretPattern between word boundaries.
+var secretInText = regexp.MustCompile(`\b` + SecretPattern + `\b`)
+
+// ParseName validates a key's name: trimmed, 1 to MaxNameLen characters,
+// and nothing that would make a name lie about itself where it is shown
+// or logged: no control characters (Cc), no format characters (Cf: the
+// bidirectional embeddings, overrides, isolates and marks that reorder
+// text on screen, zero-width characters, the soft hyphen, the byte order
+// mark), no line or paragraph separators (Zl, Zp), and nothing shaped like
+// a secret, which a secret scanner would report as a leaked key. Errors
+// name the offending character by code point, never by the name's text.
 func ParseName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -165,18 +190,19 @@ func ParseName(s string) (string, error) {
 		return "", fmt.Errorf("must be at most %d characters", MaxNameLen)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", fmt.Errorf("must not contain control characters")
+		switch {
+		case unicode.IsControl(r):
+			return "", fmt.Errorf("must not contain control characters (found %U)", r)
+		case unicode.Is(unicode.Cf, r):
+			return "", fmt.Errorf("must not contain invisible format characters, such as bidirectional controls, zero-width characters or soft hyphens (found %U)", r)
+		case unicode.In(r, unicode.Zl, unicode.Zp):
+			return "", fmt.Errorf("must not contain line or paragraph separators (found %U)", r)
 		}
 	}
-	return s, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if secretInText.MatchString(s) {
+		return "", fmt.Errorf("must not contain anything shaped like an API key (%s followed by 49 letters and digits), which secret scanners would report as a leaked key", SecretPrefix)
 	}
-	return s[:n] + "..."
+	return s, nil
 }
 
 // Key is an API key's record. It never holds the secret, only its hash,

@@ -8,11 +8,15 @@ import (
 
 // quietRoutes are logged at debug level unless they fail with a 5xx: they
 // are the data plane and the probes, answered many times a second, whose
-// log lines would drown the management API's and cost a write each.
+// log lines would drown the management API's and cost a write each; and
+// the document, the one other route that anyone may call without a key
+// and succeed, so that no flood of requests without a key writes a line
+// each at info level.
 var quietRoutes = map[string]bool{
-	"POST /verify": true,
-	"GET /healthz": true,
-	"GET /readyz":  true,
+	"POST /verify":      true,
+	"GET /healthz":      true,
+	"GET /readyz":       true,
+	"GET /openapi.yaml": true,
 }
 
 // addRoutes lists the entire API surface. Each route that reads input

@@ -118,9 +118,10 @@ var allowedPermissions = func() string {
 	return strings.Join(s, ", ")
 }()
 
-// ParsePermissions validates a list of permission names: case-insensitive,
-// at least one, each one of AllPermissions. The result is lower-case and
-// deduplicated, in the order of first appearance.
+// ParsePermissions validates a list of permission names: case-insensitive
+// in ASCII, surrounding ASCII white space ignored, at least one, each one
+// of AllPermissions. The result is lower-case and deduplicated, in the
+// order of first appearance.
 func ParsePermissions(in []string) ([]Permission, error) {
 	if len(in) == 0 {
 		return nil, fmt.Errorf("must list at least one of: %s", allowedPermissions)
@@ -128,7 +129,7 @@ func ParsePermissions(in []string) ([]Permission, error) {
 	out := make([]Permission, 0, len(in))
 	seen := make(map[Permission]bool, len(in))
 	for _, s := range in {
-		p := Permission(strings.ToLower(strings.TrimSpace(s)))
+		p := Permission(asciiLower(strings.Trim(s, asciiSpace)))
 		if !p.Valid() {
 			return nil, fmt.Errorf("unknown permission %s; allowed: %s", showPermission(s), allowedPermissions)
 		}
@@ -138,6 +139,29 @@ func ParsePermissions(in []string) ([]Permission, error) {
 		}
 	}
 	return out, nil
+}
+
+// asciiSpace is the white space ParsePermissions ignores around a name.
+const asciiSpace = " \t\n\v\f\r"
+
+// asciiLower maps ASCII upper-case letters to lower case and leaves every
+// other byte alone. Unicode case mapping would take "WR\u0130TE" (with a
+// dotted capital I) or a non-breaking space around a name for "write", a
+// spelling that a gateway comparing names in ASCII would read as another
+// word: one reading of every request, as for JSON names.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s // already lower case: no copy
 }
 
 // maxShownPermission is the longest unknown permission an error quotes:

@@ -297,6 +297,13 @@ func TestParsePermissions(t *testing.T) {
 		{"comma-joined", []string{"read,write"}},
 		{"inner space", []string{"re ad"}},
 		{"long unknown", []string{strings.Repeat("x", 1000)}},
+		{"dotted capital I", []string{"WR\u0130TE"}},
+		{"dotless small i", []string{"wr\u0131te"}},
+		{"Kelvin sign", []string{"\u212aey"}},
+		{"fullwidth letters", []string{"\uff52\uff45\uff41\uff44"}},
+		{"no-break space around", []string{"\u00a0read\u00a0"}},
+		{"ideographic space around", []string{"\u3000read"}},
+		{"line separator around", []string{"read\u2028"}},
 	}
 	for _, tt := range invalid {
 		t.Run("invalid "+tt.name, func(t *testing.T) {
@@ -561,7 +568,10 @@ func FuzzParseKeyID(f *testing.F) {
 }
 
 func FuzzParsePermissions(f *testing.F) {
-	for _, s := range []string{"read", "READ,write", "write,READ,read", "", "admin", "read,,write", " manage ", "read,admin"} {
+	for _, s := range []string{
+		"read", "READ,write", "write,READ,read", "", "admin", "read,,write", " manage ", "read,admin",
+		"WR\u0130TE", "\u00a0read", "read\u2028", "\t\vdelete\f\r\n",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, joined string) {
@@ -586,10 +596,15 @@ func FuzzParsePermissions(f *testing.F) {
 			}
 			seen[p] = true
 		}
-		// Every input is one of the result, and the result follows the
-		// order of first appearance.
+		// Every input is one of the result, spelled in ASCII, and the
+		// result follows the order of first appearance.
 		var order []keyward.Permission
 		for _, s := range in {
+			for i := 0; i < len(s); i++ {
+				if s[i] >= utf8.RuneSelf {
+					t.Fatalf("ParsePermissions(%q) accepted %q, which is not ASCII", in, s)
+				}
+			}
 			p := keyward.Permission(strings.ToLower(strings.TrimSpace(s)))
 			if !seen[p] {
 				t.Fatalf("ParsePermissions(%q) accepted %q but returned %q", in, s, got)

@@ -54,3 +54,31 @@ func TestStrictJSONNames(t *testing.T) {
 		t.Fatalf("after refused creates acme holds %d keys, want only the first", len(list))
 	}
 }
+
+// TestPermissionsCaseInASCII: permissions are case-insensitive in ASCII
+// only. A spelling that Unicode case mapping would turn into a permission
+// ("WR\u0130TE" lowers to "write") is unknown, on every route that takes
+// permissions, so that a gateway comparing them in ASCII reads what
+// Keyward reads.
+func TestPermissionsCaseInASCII(t *testing.T) {
+	e := newEnv(t)
+	k := e.createKey("acme", "writer", "write")
+	for _, tt := range []struct {
+		name, path, key, body, field string
+	}{
+		{"verify", "/verify", "", `{"key":"` + k.Key + `","permissions":["WR\u0130TE"]}`, "permissions"},
+		{"org create", "/orgs/acme/api_keys", e.root, `{"name":"n","permissions":["WR\u0130TE"]}`, "permissions"},
+		{"caller create", "/api_keys", e.root, `{"key_name":"n","key_scope":["\u00a0read"],"organization_id":"acme"}`, "key_scope"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.req("POST", tt.path, tt.key, tt.body)
+			want(t, r, http.StatusBadRequest)
+			if r.problem(t).fieldErr(tt.field) == "" {
+				t.Errorf("the problem does not name %q: %s", tt.field, r.body)
+			}
+		})
+	}
+	if v := e.verify(map[string]any{"key": k.Key, "permissions": []string{" WRITE\t"}}); v.Code != "VALID" {
+		t.Errorf("ASCII case and white space: %+v", v)
+	}
+}

@@ -12,8 +12,12 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no credential, or one that does not verify
 	EFORBIDDEN    = "forbidden"    // a valid credential without the needed permission
 	ECONFLICT     = "conflict"     // the write collides with existing state
-	EUNAVAILABLE  = "unavailable"  // a dependency (the database) cannot be reached
-	EINTERNAL     = "internal"     // a fault of ours; details are logged, never shown
+	// EUNPROCESSABLE: the request is well-formed but contradicts an earlier
+	// one it claims to repeat (an idempotency key given again with another
+	// request).
+	EUNPROCESSABLE = "unprocessable"
+	EUNAVAILABLE   = "unavailable" // a dependency (the database) cannot be reached
+	EINTERNAL      = "internal"    // a fault of ours; details are logged, never shown
 )
 
 // Error is the one error type the domain returns to its callers. Its Message

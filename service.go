@@ -24,6 +24,10 @@ type Service struct {
 	// the request with EUNAVAILABLE rather than holding it (and its
 	// goroutine) for as long as the store is silent.
 	LookupTimeout, WriteTimeout time.Duration
+	// DeletedKeyRetention is how long a deleted key's record is kept
+	// before PruneDeletedKeys removes it (DefaultDeletedKeyRetention if
+	// zero).
+	DeletedKeyRetention time.Duration
 }
 
 // Default deadlines of the store calls made for a request.
@@ -34,7 +38,11 @@ const (
 
 // NewService returns a Service over store with the default deadlines.
 func NewService(store KeyStore) *Service {
-	return &Service{store: store, Now: time.Now, LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout}
+	return &Service{
+		store: store, Now: time.Now,
+		LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout,
+		DeletedKeyRetention: DefaultDeletedKeyRetention,
+	}
 }
 
 // NewKey is what a caller asks for when creating a key; its fields are
@@ -42,6 +50,10 @@ func NewService(store KeyStore) *Service {
 type NewKey struct {
 	Name        string
 	Permissions []Permission
+	// Retry, if set, makes the create idempotent: repeated with the same
+	// idempotency key within IdempotencyWindow, it answers with the key
+	// and secret of its first answer instead of making another key.
+	Retry *Retry
 }
 
 // maxCreateAttempts bounds the retries when a random id collides.
@@ -61,10 +73,16 @@ func call[T any](ctx context.Context, timeout time.Duration, f func(ctx context.
 	}
 	defer cancel()
 	v, err := f(cctx)
+	return v, timedOut(ctx, err)
+}
+
+// timedOut returns err as EUNAVAILABLE if it is a deadline's, set by the
+// service or below it, that ran out while ctx, the request's, is live.
+func timedOut(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && ErrorCode(err) == EINTERNAL {
-		err = &Error{Code: EUNAVAILABLE, Message: errTimedOut, Err: err}
+		return &Error{Code: EUNAVAILABLE, Message: errTimedOut, Err: err}
 	}
-	return v, err
+	return err
 }
 
 // lookup runs a read of the store under LookupTimeout.
@@ -86,8 +104,13 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (*Key, err
 	if err != nil {
 		return nil, errUnauthenticated
 	}
+	// This lookup runs on every request, so it sets no deadline of its
+	// own (a timer per verification): the verification cache in front of
+	// the store answers from memory, and bounds each lookup it makes of
+	// the store by the same deadline (keycache.Options.LoadTimeout).
 	h := secret.Hash()
-	k, err := lookup(ctx, s, func(ctx context.Context) (*Key, error) { return s.store.KeyByHash(ctx, h) })
+	k, err := s.store.KeyByHash(ctx, h)
+	err = timedOut(ctx, err)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
 		return nil, errUnauthenticated
@@ -217,7 +240,9 @@ func (s *Service) keyScope(ctx context.Context, caller *Key, org OrgID, id KeyID
 // CreateKey issues a key for caller in org ("" for the caller's own). A
 // key may grant only permissions it holds itself; a root key holds every
 // permission. The returned secret is shown once, to the caller, and never
-// stored.
+// stored. With in.Retry, a repeat of an earlier create by the same caller
+// with the same idempotency key answers with that create's key and secret
+// (see idempotency.go); with another request, it is EUNPROCESSABLE.
 func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewKey) (*Key, Secret, error) {
 	org, err := scope(caller, org)
 	if err != nil {
@@ -234,13 +259,47 @@ func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewK
 			return nil, Secret{}, Errorf(EFORBIDDEN, "this API key cannot grant permissions it does not hold: %s", strings.Join(missing, ", "))
 		}
 	}
-	return s.create(ctx, org, false, in)
+	if in.Retry != nil {
+		if k, secret, err := s.replay(ctx, caller, in.Retry); k != nil || err != nil {
+			return k, secret, err
+		}
+	}
+	k, secret, err := s.create(ctx, caller, org, false, in)
+	if ErrorCode(err) == ECONFLICT && in.Retry != nil {
+		// A repeat that ran at the same time committed first.
+		if k, secret, err := s.replay(ctx, caller, in.Retry); k != nil || err != nil {
+			return k, secret, err
+		}
+	}
+	return k, secret, err
+}
+
+// replay answers a repeat of an idempotent write with the first answer,
+// or returns nothing if no live record of one exists.
+func (s *Service) replay(ctx context.Context, caller *Key, r *Retry) (*Key, Secret, error) {
+	id := idempotencyID(caller.ID, r.Key)
+	rec, err := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, id) })
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil, Secret{}, nil
+	case err != nil:
+		return nil, Secret{}, fmt.Errorf("find idempotent write: %w", err)
+	case !s.Now().Before(rec.ExpiresAt):
+		return nil, Secret{}, nil // forgotten: the write is made anew
+	case rec.Request != r.Request:
+		return nil, Secret{}, Errorf(EUNPROCESSABLE, "this Idempotency-Key was used with another request; use a new key for a new request")
+	}
+	k, secret, err := rec.open(r.Key)
+	if err != nil {
+		return nil, Secret{}, fmt.Errorf("replay idempotent write: %w", err)
+	}
+	return k, secret, nil
 }
 
 // CreateRootKey issues a root key. It is reachable only from the command
 // line, which has the database in hand, never through the API.
 func (s *Service) CreateRootKey(ctx context.Context, name string) (*Key, Secret, error) {
-	return s.create(ctx, "", true, NewKey{Name: name, Permissions: AllPermissions})
+	return s.create(ctx, nil, "", true, NewKey{Name: name, Permissions: AllPermissions})
 }
 
 // Bootstrap creates the first root key of a store that has never held a
@@ -261,14 +320,34 @@ func (s *Service) Bootstrap(ctx context.Context) (*Key, Secret, bool, error) {
 	return k, secret, true, nil
 }
 
-func (s *Service) create(ctx context.Context, org OrgID, root bool, in NewKey) (*Key, Secret, error) {
+// create makes a key for caller (nil for the command line), storing the
+// record of an idempotent write with it if in.Retry says so.
+func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool, in NewKey) (*Key, Secret, error) {
 	for attempt := 1; ; attempt++ {
 		k, secret, err := s.newKey(org, root, in)
 		if err != nil {
 			return nil, Secret{}, err
 		}
-		_, err = write(ctx, s, func(ctx context.Context) (struct{}, error) { return struct{}{}, s.store.CreateKey(ctx, k) })
+		var rec *IdempotencyRecord
+		if in.Retry != nil && caller != nil {
+			if rec, err = newIdempotencyRecord(caller.ID, in.Retry, k, secret, k.CreatedAt); err != nil {
+				return nil, Secret{}, fmt.Errorf("create key: %w", err)
+			}
+		}
+		_, err = write(ctx, s, func(ctx context.Context) (struct{}, error) {
+			if rec != nil {
+				return struct{}{}, s.store.CreateKeyIdempotent(ctx, k, rec)
+			}
+			return struct{}{}, s.store.CreateKey(ctx, k)
+		})
 		if ErrorCode(err) == ECONFLICT && attempt < maxCreateAttempts {
+			if rec != nil {
+				// The conflict may be the record's: a repeat committed
+				// first. The caller looks; if not, it was the random id.
+				if _, lerr := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, rec.ID) }); lerr == nil {
+					return nil, Secret{}, fmt.Errorf("create key: %w", err)
+				}
+			}
 			continue // a random id collided: draw another
 		}
 		if err != nil {

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keycache"
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/storetest"
 )
 
 // newService returns a Service over a fresh, migrated SQLite file.
@@ -22,8 +24,15 @@ func newService(t *testing.T) *keyward.Service {
 // newServiceAndStore returns a Service and the SQLite store under it.
 func newServiceAndStore(t *testing.T) (*keyward.Service, *sqlite.DB) {
 	t.Helper()
+	return newServiceAt(t, filepath.Join(t.TempDir(), "keyward.db"))
+}
+
+// newServiceAt returns a Service and the SQLite store under it, on a new,
+// migrated database file at path.
+func newServiceAt(t *testing.T, path string) (*keyward.Service, *sqlite.DB) {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
+	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,11 +282,15 @@ func TestServiceDeadlines(t *testing.T) {
 	store := &silentStore{}
 	s := keyward.NewService(store)
 	s.LookupTimeout, s.WriteTimeout = 20*time.Millisecond, 30*time.Millisecond
+	cached := keyward.NewService(keycache.New(store, keycache.Options{LoadTimeout: 20 * time.Millisecond, Unshared: true}))
 	root := &keyward.Key{ID: 1, Root: true, Permissions: keyward.AllPermissions}
 	ctx := context.Background()
 	calls := map[string]func(ctx context.Context) error{
-		"Authenticate": func(ctx context.Context) error {
-			_, err := s.Authenticate(ctx, keyward.NewSecret().Reveal())
+		// Authenticate sets no deadline of its own (a timer on every
+		// verification): the cache in front of the store bounds its
+		// lookups, and the service reports that as unavailable.
+		"Authenticate through the cache": func(ctx context.Context) error {
+			_, err := cached.Authenticate(ctx, keyward.NewSecret().Reveal())
 			return err
 		},
 		"Key":      func(ctx context.Context) error { _, err := s.Key(ctx, root, "acme", 5); return err },
@@ -331,6 +344,49 @@ func (s silentStore) ListKeys(ctx context.Context, _ keyward.KeyFilter) ([]*keyw
 }
 func (s silentStore) DeleteKey(ctx context.Context, _ keyward.OrgID, _ keyward.KeyID, _ time.Time) (*keyward.Key, error) {
 	return nil, s.wait(ctx)
+}
+
+// Deleted keys are pruned once the retention period has passed since
+// their deletion, however many there are, and not before.
+func TestServicePrune(t *testing.T) {
+	ctx := context.Background()
+	s, db := newServiceAndStore(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	s.DeletedKeyRetention = 24 * time.Hour
+	root := mustRoot(t, s)
+	var old []*keyward.Key
+	for range 1203 { // more than one batch
+		k := storetest.NewKey("acme")
+		old = append(old, k)
+	}
+	if err := db.ImportKeys(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range old {
+		if err := s.DeleteKey(ctx, root, "acme", k.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(12 * time.Hour)
+	recent, _ := mustKey(t, s, root, "acme", keyward.PermRead)
+	if err := s.DeleteKey(ctx, root, "acme", recent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Prune(ctx); err != nil || p.DeletedKeys != 0 {
+		t.Fatalf("prune before the retention passed: %+v, %v", p, err)
+	}
+	now = now.Add(12*time.Hour + time.Second)
+	if p, err := s.Prune(ctx); err != nil || p.DeletedKeys != len(old) {
+		t.Fatalf("prune after the retention passed: %+v, %v; want %d", p, err, len(old))
+	}
+	now = now.Add(12 * time.Hour)
+	if p, err := s.Prune(ctx); err != nil || p.DeletedKeys != 1 {
+		t.Fatalf("prune of the last deleted key: %+v, %v; want 1", p, err)
+	}
+	if _, err := s.Key(ctx, root, "acme", recent.ID); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+		t.Errorf("a pruned key: %v", err)
+	}
 }
 
 // TestServiceRefusesBadNames: every key's name goes through ParseName,

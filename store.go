@@ -20,6 +20,21 @@ type KeyStore interface {
 	// secret hash is already taken (by a live or a deleted key).
 	CreateKey(ctx context.Context, k *Key) error
 
+	// CreateKeyIdempotent stores k as CreateKey does and, in the same
+	// transaction, rec, the record of the idempotent write that made it:
+	// both or neither. A record with rec's ID that expired by
+	// rec.CreatedAt is replaced. It fails with ECONFLICT, storing
+	// neither, if k's id or hash is taken or a live record has rec's ID.
+	CreateKeyIdempotent(ctx context.Context, k *Key, rec *IdempotencyRecord) error
+
+	// IdempotencyRecord returns the record with the given id, expired or
+	// not, or ENOTFOUND.
+	IdempotencyRecord(ctx context.Context, id [32]byte) (*IdempotencyRecord, error)
+
+	// PruneIdempotencyRecords removes at most limit records that expired
+	// before the given time, and reports how many it removed.
+	PruneIdempotencyRecords(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
+
 	// BootstrapRootKey stores k, a root key, only if the store has never
 	// held a key and has never been bootstrapped, atomically even when
 	// several processes start at once. It reports whether k was stored.
@@ -45,8 +60,16 @@ type KeyStore interface {
 	// DeleteKey marks the live key id of org deleted at the given time and
 	// returns it as it now stands. It fails with ENOTFOUND if there is no
 	// such live key, so that of two concurrent deletes exactly one succeeds.
-	// The record stays as a tombstone; it is never listed or returned again.
+	// The record stays as a tombstone, never listed or returned again,
+	// until PruneDeletedKeys removes it.
 	DeleteKey(ctx context.Context, org OrgID, id KeyID, at time.Time) (*Key, error)
+
+	// PruneDeletedKeys removes for good the records of keys deleted
+	// before the given time, with their last uses, at most limit of them
+	// (oldest first), and reports how many it removed. A store once used
+	// stays used: BootstrapRootKey does nothing on it afterwards, even if
+	// every record is gone.
+	PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error)
 
 	// TouchKeys records uses of keys: each key's LastUsedAt becomes the
 	// later of its stored value and the use's time, so that uses recorded

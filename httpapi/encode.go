@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,15 +30,39 @@ func encode(w http.ResponseWriter, r *http.Request, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// decode reads a JSON body into dst: it must be JSON by content type, at
-// most maxBodyBytes, one object with no unknown fields and no trailing
-// data. The error says what is wrong (a 400, 413 or 415).
-func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+// decodeWrite reads the JSON body of a POST that writes into dst: it must
+// be JSON by content type, at most maxBodyBytes, one object with no
+// unknown fields and no trailing data (the error says what is wrong: a
+// 400, 413 or 415). It also reads the request's Idempotency-Key header, if
+// there is one, and returns the Retry that makes the write idempotent,
+// with the fingerprint of the request (method, path and body) that a
+// repeat must match.
+func decodeWrite(w http.ResponseWriter, r *http.Request, dst any) (*keyward.Retry, error) {
 	body, err := readBody(w, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return decodeStrict(body, dst)
+	if err := decodeStrict(body, dst); err != nil {
+		return nil, err
+	}
+	values := r.Header.Values("Idempotency-Key")
+	switch len(values) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, keyward.Invalid("invalid request", keyward.FieldError{Field: "Idempotency-Key", Reason: "must be given once"})
+	}
+	key, err := keyward.ParseIdempotencyKey(values[0])
+	if err != nil {
+		return nil, keyward.Invalid("invalid request", keyward.FieldError{Field: "Idempotency-Key", Reason: err.Error()})
+	}
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	h.Write(body)
+	retry := &keyward.Retry{Key: key}
+	h.Sum(retry.Request[:0])
+	return retry, nil
 }
 
 // readBody reads a JSON body: it must be JSON by content type and at most

@@ -41,16 +41,16 @@ func (b *syncBuffer) String() string {
 
 // env is one running API on a fresh SQLite file.
 type env struct {
-	t       *testing.T
-	url     string
-	root    string // the bootstrap root key's secret
-	client  *http.Client
-	db      *sqlite.DB
-	cache   *keycache.Store
-	usage   *keyward.LastUsedRecorder
-	svc     *keyward.Service
-	logs    *syncBuffer
-	secrets []string // every secret the test saw created
+	t        *testing.T
+	url      string
+	root     string // the bootstrap root key's secret
+	client   *http.Client
+	db       *sqlite.DB
+	cache    *keycache.Store
+	lastUsed *keyward.LastUsedRecorder
+	svc      *keyward.Service
+	logs     *syncBuffer
+	secrets  []string // every secret the test saw created
 }
 
 func newEnv(t *testing.T) *env {
@@ -83,8 +83,8 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	svc := keyward.NewService(cache)
-	usage := keyward.NewLastUsedRecorder(db)
-	svc.LastUsed = usage
+	lastUsed := keyward.NewLastUsedRecorder(db)
+	svc.LastUsed = lastUsed
 	_, root, ok, err := svc.Bootstrap(ctx)
 	if err != nil || !ok {
 		t.Fatalf("bootstrap: created=%v err=%v", ok, err)
@@ -94,7 +94,7 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(httpapi.NewHandler(logger, svc, db))
 	t.Cleanup(srv.Close)
 	e := &env{
-		t: t, url: srv.URL, root: root.Reveal(), db: db, cache: cache, usage: usage, svc: svc, logs: logs,
+		t: t, url: srv.URL, root: root.Reveal(), db: db, cache: cache, lastUsed: lastUsed, svc: svc, logs: logs,
 		client: &http.Client{Transport: openapitest.NewTransport(t, nil)},
 	}
 	e.secrets = append(e.secrets, e.root)

@@ -196,7 +196,8 @@ func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
-		if err := decode(w, r, &req); err != nil {
+		retry, err := decodeWrite(w, r, &req)
+		if err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -205,6 +206,7 @@ func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 			writeError(w, r, err)
 			return
 		}
+		in.Retry = retry
 		org, err := orgFromPath(r)
 		if err != nil {
 			writeError(w, r, err)
@@ -227,7 +229,8 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
-		if err := decode(w, r, &req); err != nil {
+		retry, err := decodeWrite(w, r, &req)
+		if err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -254,6 +257,7 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 			writeError(w, r, keyward.Invalid("invalid key", bad...))
 			return
 		}
+		in.Retry = retry
 		createKey(w, r, svc, org, in)
 	})
 }

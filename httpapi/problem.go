@@ -29,6 +29,7 @@ var problemTypes = map[int]string{
 	http.StatusNotFound:              "urn:keyward:problem:not-found",
 	http.StatusMethodNotAllowed:      "urn:keyward:problem:method-not-allowed",
 	http.StatusConflict:              "urn:keyward:problem:conflict",
+	http.StatusUnprocessableEntity:   "urn:keyward:problem:unprocessable",
 	http.StatusRequestEntityTooLarge: "urn:keyward:problem:payload-too-large",
 	http.StatusUnsupportedMediaType:  "urn:keyward:problem:unsupported-media-type",
 	http.StatusServiceUnavailable:    "urn:keyward:problem:unavailable",
@@ -48,6 +49,8 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case keyward.ECONFLICT:
 		return http.StatusConflict
+	case keyward.EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
 	case keyward.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:

@@ -191,7 +191,7 @@ func TestLastUsedAt(t *testing.T) {
 	if got := get(); got.LastUsedAt != nil {
 		t.Fatalf("last_used_at written before a flush: %q", *got.LastUsedAt)
 	}
-	if err := e.usage.Flush(context.Background()); err != nil {
+	if err := e.lastUsed.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got := get()

@@ -283,6 +283,26 @@ func (c *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
 	return err
 }
 
+// CreateKeyIdempotent stores k and the record of the write that made it,
+// and forgets any earlier "unknown" answer for k's hash.
+func (c *Store) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
+	err := c.store.CreateKeyIdempotent(ctx, k, rec)
+	if err == nil {
+		c.Invalidate(k.Hash)
+	}
+	return err
+}
+
+// IdempotencyRecord reads the store: records change no verify answer.
+func (c *Store) IdempotencyRecord(ctx context.Context, id [32]byte) (*keyward.IdempotencyRecord, error) {
+	return c.store.IdempotencyRecord(ctx, id)
+}
+
+// PruneIdempotencyRecords removes expired records from the store.
+func (c *Store) PruneIdempotencyRecords(ctx context.Context, expiredBefore time.Time, limit int) (int, error) {
+	return c.store.PruneIdempotencyRecords(ctx, expiredBefore, limit)
+}
+
 // BootstrapRootKey stores k if the store is new, and then forgets any
 // earlier "unknown" answer for its hash.
 func (c *Store) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
@@ -316,6 +336,12 @@ func (c *Store) KeyByID(ctx context.Context, id keyward.KeyID) (*keyward.Key, er
 // ListKeys reads the store.
 func (c *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key, error) {
 	return c.store.ListKeys(ctx, f)
+}
+
+// PruneDeletedKeys removes deleted keys' records from the store: a key
+// already deleted has no verify answer to change.
+func (c *Store) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error) {
+	return c.store.PruneDeletedKeys(ctx, deletedBefore, limit)
 }
 
 // TouchKeys records uses in the store; a key's last use is not part of a

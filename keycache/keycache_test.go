@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/keycache"
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/storetest"
 )
 
 // patience bounds how long a test waits for something that must happen
@@ -179,17 +180,7 @@ func newSharedEnv(t testing.TB, opt keycache.Options) *env {
 
 // newKey returns a new, valid key of org (a root key if org is "").
 func newKey(org keyward.OrgID, name string, perms ...keyward.Permission) *keyward.Key {
-	s := keyward.NewSecret()
-	return &keyward.Key{
-		ID:          keyward.NewKeyID(),
-		OrgID:       org,
-		Root:        org == "",
-		Name:        name,
-		Permissions: perms,
-		Hash:        s.Hash(),
-		Hint:        s.Hint(),
-		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
-	}
+	return storetest.NewKey(org, storetest.Name(name), storetest.Permissions(perms...))
 }
 
 // add stores k directly in the database, bypassing the cache.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/storetest"
 )
 
 // BenchmarkKeyByHash measures the lookup every authenticated request makes,
@@ -13,7 +14,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 	const n = 1000
 	hashes := make([]keyward.SecretHash, n)
 	for i := range hashes {
-		k := newKey(b, "acme")
+		k := storetest.NewKey("acme")
 		if err := db.CreateKey(b.Context(), k); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
@@ -46,7 +47,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 func BenchmarkCreateKey(b *testing.B) {
 	db, _ := openTestDB(b)
 	for b.Loop() {
-		if err := db.CreateKey(b.Context(), newKey(b, "acme")); err != nil {
+		if err := db.CreateKey(b.Context(), storetest.NewKey("acme")); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
 	}
@@ -57,7 +58,7 @@ func BenchmarkTouchKeys(b *testing.B) {
 	db, _ := openTestDB(b)
 	uses := make([]keyward.KeyUse, 100)
 	for i := range uses {
-		k := newKey(b, "acme")
+		k := storetest.NewKey("acme")
 		if err := db.CreateKey(b.Context(), k); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}

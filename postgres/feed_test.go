@@ -76,7 +76,7 @@ func lifecycle(ev []storetest.Event) []string {
 // the feed's guarantee.
 func changeAndCheck(t *testing.T, db *postgres.DB, w *storetest.Watcher) {
 	t.Helper()
-	k := newKey(t, "acme")
+	k := storetest.NewKey("acme")
 	if err := db.CreateKey(t.Context(), k); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
@@ -204,7 +204,7 @@ func TestWatchThroughOutage(t *testing.T) {
 
 	p.Stop()
 	stopped := time.Now()
-	k := newKey(t, "acme")
+	k := storetest.NewKey("acme")
 	if err := direct.CreateKey(t.Context(), k); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
@@ -240,7 +240,7 @@ func TestWatchThroughSilence(t *testing.T) {
 
 	p.Freeze()
 	frozen := time.Now()
-	k := newKey(t, "acme")
+	k := storetest.NewKey("acme")
 	if err := direct.CreateKey(t.Context(), k); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}

@@ -50,6 +50,11 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 // ImportKeys stores many new keys in one transaction, all or none, with
 // COPY: for bulk loads (imports, benchmarks). Like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
+//
+// Unlike CreateKey, it puts nothing on the invalidation feed (a million
+// entries for keys nobody has asked about): a process that looked one of
+// them up before the import and remembered it as unknown goes on refusing
+// it for up to its cache's NegativeTTL (5 s by default).
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
 	var used [][]any
@@ -334,8 +339,36 @@ func insertValues(k *keyward.Key) []any {
 	}
 }
 
-// everUsed reports whether the database has been bootstrapped or has held
-// a key: tombstones count, as deleted keys are never removed.
+// PruneDeletedKeys removes, in one statement, the records of at most limit
+// keys deleted before the given time, oldest first, and their last uses.
+// It also records the store as bootstrapped, if it is not: with every
+// record gone, a store must still not take a new root key. Rows another
+// transaction holds are left for the next call.
+func (db *DB) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	tag, err := db.pool.Exec(ctx, `WITH gone AS (
+			SELECT id FROM api_keys WHERE deleted_at IS NOT NULL AND deleted_at < $1
+			ORDER BY deleted_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+		), used AS (
+			DELETE FROM key_last_used WHERE id IN (SELECT id FROM gone)
+		), marked AS (
+			INSERT INTO keyward_bootstrap (id, bootstrapped_at)
+			SELECT 1, now() WHERE EXISTS (SELECT FROM gone)
+			ON CONFLICT (id) DO NOTHING
+		)
+		DELETE FROM api_keys WHERE id IN (SELECT id FROM gone)`,
+		micros(deletedBefore), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune deleted keys: %w", mapError(ctx, err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// everUsed reports whether the database has been bootstrapped or holds a
+// key, live or deleted (PruneDeletedKeys marks the store bootstrapped
+// before it removes any).
 func everUsed(ctx context.Context, q querier) (bool, error) {
 	var used bool
 	err := q.QueryRow(ctx,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/postgres"
+	"github.com/keyward/keyward/storetest"
 )
 
 // Migration 2 moves last uses from api_keys.last_used_at into key_usage,
@@ -28,7 +29,7 @@ func TestMigrateMovesLastUses(t *testing.T) {
 		t.Fatalf("connect: %v", err)
 	}
 	defer raw.Close(ctx)
-	used, unused := newKey(t, "acme"), newKey(t, "acme")
+	used, unused := storetest.NewKey("acme"), storetest.NewKey("acme")
 	at := time.Date(2026, 5, 4, 3, 2, 1, 123456000, time.UTC)
 	for _, k := range []struct {
 		id   int64

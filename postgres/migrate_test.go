@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/postgres"
+	"github.com/keyward/keyward/storetest"
 )
 
 // Open leaves the schema alone; Migrate creates it, and running it again
@@ -104,7 +105,7 @@ func TestMigrateConcurrent(t *testing.T) {
 // A database migrated by a newer keyward is refused, and left as it was.
 func TestMigrateRefusesNewerSchema(t *testing.T) {
 	db, rawURL := openTestDB(t)
-	if err := db.CreateKey(t.Context(), newKey(t, "acme")); err != nil {
+	if err := db.CreateKey(t.Context(), storetest.NewKey("acme")); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	known, err := db.SchemaVersion(t.Context())

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -50,22 +49,6 @@ func openAt(t testing.TB, rawURL string) *postgres.DB {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return db
-}
-
-// newKey returns a key record of org, as the service would make it.
-func newKey(t testing.TB, org keyward.OrgID) *keyward.Key {
-	t.Helper()
-	secret := keyward.NewSecret()
-	return &keyward.Key{
-		ID:          keyward.NewKeyID(),
-		OrgID:       org,
-		Root:        org == "",
-		Name:        "test key",
-		Permissions: []keyward.Permission{keyward.PermRead, keyward.PermWrite},
-		Hash:        secret.Hash(),
-		Hint:        secret.Hint(),
-		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
-	}
 }
 
 // applicationName returns the application_name of the sessions of the
@@ -127,23 +110,24 @@ func eventually(t testing.TB, what string, f func() error) int {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) keyward.KeyStore {
-		db, _ := openTestDB(t)
-		return db
+	storetest.Run(t, storetest.Backend{
+		NewDatabase: func(t *testing.T) string { return pgtest.URL(t) },
+		Open: func(t *testing.T, rawURL string) (keyward.KeyStore, error) {
+			db, err := postgres.Open(t.Context(), rawURL)
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { db.Close() })
+			return db, db.Migrate(t.Context())
+		},
 	})
 }
 
-// A call whose context is cancelled or past its deadline returns that
-// context error, wrapped, and not an answer about the keys.
-func TestContextErrorsAreWrapped(t *testing.T) {
+// Migrate and SchemaVersion (the KeyStore methods are the conformance
+// suite's) return the error of a context cancelled or past its deadline,
+// wrapped.
+func TestMigrateContextErrors(t *testing.T) {
 	db, _ := openTestDB(t)
-	k := newKey(t, "acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	if _, err := db.KeyByHash(t.Context(), k.Hash); err != nil {
-		t.Fatalf("KeyByHash: %v", err) // and its statement is prepared
-	}
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
 	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
@@ -156,129 +140,12 @@ func TestContextErrorsAreWrapped(t *testing.T) {
 		{"cancelled", cancelled, context.Canceled},
 		{"expired", expired, context.DeadlineExceeded},
 	} {
-		calls := map[string]func() error{
-			"CreateKey": func() error { return db.CreateKey(c.ctx, newKey(t, "acme")) },
-			"BootstrapRootKey": func() error {
-				_, err := db.BootstrapRootKey(c.ctx, newKey(t, ""))
-				return err
-			},
-			"KeyByHash": func() error { _, err := db.KeyByHash(c.ctx, k.Hash); return err },
-			"Key":       func() error { _, err := db.Key(c.ctx, "acme", k.ID); return err },
-			"ListKeys": func() error {
-				_, err := db.ListKeys(c.ctx, keyward.KeyFilter{OrgID: "acme", Limit: 10})
-				return err
-			},
-			"DeleteKey": func() error { _, err := db.DeleteKey(c.ctx, "acme", k.ID, time.Now()); return err },
-			"TouchKeys": func() error {
-				return db.TouchKeys(c.ctx, []keyward.KeyUse{{ID: k.ID, At: time.Now()}})
-			},
-			"Ping":    func() error { return db.Ping(c.ctx) },
-			"Migrate": func() error { return db.Migrate(c.ctx) },
-			"SchemaVersion": func() error {
-				_, err := db.SchemaVersion(c.ctx)
-				return err
-			},
+		if err := db.Migrate(c.ctx); !errors.Is(err, c.want) {
+			t.Errorf("Migrate with a %s context: %v, want %v", c.name, err, c.want)
 		}
-		for name, call := range calls {
-			err := call()
-			if !errors.Is(err, c.want) {
-				t.Errorf("%s with a %s context: %v, want %v", name, c.name, err, c.want)
-			}
-			if code := keyward.ErrorCode(err); code == keyward.ENOTFOUND || code == keyward.ECONFLICT {
-				t.Errorf("%s with a %s context: code %q", name, c.name, code)
-			}
+		if _, err := db.SchemaVersion(c.ctx); !errors.Is(err, c.want) {
+			t.Errorf("SchemaVersion with a %s context: %v, want %v", c.name, err, c.want)
 		}
-	}
-	got, err := db.Key(t.Context(), "acme", k.ID)
-	if err != nil || got.DeletedAt != nil || got.LastUsedAt != nil {
-		t.Errorf("after the cancelled calls: Key = %+v, %v; want the key untouched", got, err)
-	}
-}
-
-// A key whose id and hash are both taken is a conflict; the conflict error
-// names neither the hash nor the secret.
-func TestConflictErrorShowsNoHash(t *testing.T) {
-	db, _ := openTestDB(t)
-	k := newKey(t, "acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	for name, dup := range map[string]func(*keyward.Key){
-		"id and hash": func(*keyward.Key) {},
-		"hash":        func(d *keyward.Key) { d.ID = keyward.NewKeyID() },
-	} {
-		d := *k
-		dup(&d)
-		err := db.CreateKey(t.Context(), &d)
-		if keyward.ErrorCode(err) != keyward.ECONFLICT {
-			t.Fatalf("CreateKey of a key with a taken %s: %v, want ECONFLICT", name, err)
-		}
-		msg := err.Error()
-		for _, enc := range []string{string(k.Hash[:]), fmt.Sprintf("%x", k.Hash[:]), fmt.Sprintf("%X", k.Hash[:])} {
-			if strings.Contains(msg, enc) {
-				t.Errorf("conflict error %q holds the hash", msg)
-			}
-		}
-	}
-}
-
-// Several processes starting at once on a new schema each open and migrate
-// it, and exactly one bootstraps it. Each DB has connections of its own, as
-// a process would.
-func TestConcurrentStartup(t *testing.T) {
-	rawURL := pgtest.URL(t)
-	const n = 4
-	dbs := make([]*postgres.DB, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			dbs[i], errs[i] = postgres.Open(t.Context(), rawURL)
-			if errs[i] == nil {
-				errs[i] = dbs[i].Migrate(t.Context())
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i := range n {
-		if dbs[i] != nil {
-			t.Cleanup(func() { dbs[i].Close() })
-		}
-		if errs[i] != nil {
-			t.Fatalf("process %d: %v", i, errs[i])
-		}
-	}
-
-	oks := make([]bool, n)
-	for i := range n {
-		wg.Go(func() {
-			oks[i], errs[i] = dbs[i].BootstrapRootKey(t.Context(), newKey(t, ""))
-		})
-	}
-	wg.Wait()
-	won := 0
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("process %d: BootstrapRootKey: %v", i, errs[i])
-		}
-		if oks[i] {
-			won++
-		}
-	}
-	if won != 1 {
-		t.Errorf("%d processes bootstrapped, want exactly 1", won)
-	}
-
-	var applied int
-	if err := dbs[0].Pool().QueryRow(t.Context(),
-		`SELECT count(*) FROM goose_db_version WHERE version_id = 1`).Scan(&applied); err != nil {
-		t.Fatal(err)
-	}
-	if applied != 1 {
-		t.Errorf("migration 1 recorded %d times, want once", applied)
 	}
 }
 
@@ -291,7 +158,7 @@ func TestBootstrapWaitsForCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(context.Background())
-	k := newKey(t, "acme")
+	k := storetest.NewKey("acme")
 	if _, err := tx.Exec(t.Context(),
 		`INSERT INTO api_keys (id, org_id, root, name, permissions, secret_hash, hint, created_at)
 		VALUES ($1, 'acme', false, 'in flight', '{read}', $2, 'hint', now())`, int64(k.ID), k.Hash[:],
@@ -305,7 +172,7 @@ func TestBootstrapWaitsForCreate(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		ok, err := db.BootstrapRootKey(t.Context(), newKey(t, ""))
+		ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""))
 		done <- result{ok, err}
 	}()
 	// Wait until the bootstrap waits for a lock, or has returned (wrongly:
@@ -441,7 +308,7 @@ func TestSessionSettings(t *testing.T) {
 // its own: the pool replaces the broken connections.
 func TestTerminatedBackends(t *testing.T) {
 	db, rawURL := openTestDB(t)
-	k := newKey(t, "acme")
+	k := storetest.NewKey("acme")
 	if err := db.CreateKey(t.Context(), k); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
@@ -479,7 +346,7 @@ func TestTouchKeysConcurrent(t *testing.T) {
 	db, _ := openTestDB(t)
 	keys := make([]*keyward.Key, 50)
 	for i := range keys {
-		keys[i] = newKey(t, "acme")
+		keys[i] = storetest.NewKey("acme")
 		if err := db.CreateKey(t.Context(), keys[i]); err != nil {
 			t.Fatalf("CreateKey: %v", err)
 		}
@@ -526,7 +393,7 @@ func TestTouchKeysConcurrent(t *testing.T) {
 // connection broken while idle fails the call that finds it).
 func checkWorks(t *testing.T, db *postgres.DB) {
 	t.Helper()
-	k := newKey(t, "acme")
+	k := storetest.NewKey("acme")
 	eventually(t, "CreateKey", func() error { return db.CreateKey(t.Context(), k) })
 	eventually(t, "Ping", func() error { return db.Ping(t.Context()) })
 	eventually(t, "Key", func() error { _, err := db.Key(t.Context(), "acme", k.ID); return err })
@@ -546,7 +413,7 @@ func TestServerUnreachable(t *testing.T) {
 	rawURL := pgtest.URL(t)
 	p := pgtest.NewProxy(t, rawURL)
 	db := openAt(t, p.URL)
-	live := newKey(t, "acme")
+	live := storetest.NewKey("acme")
 	if err := db.CreateKey(t.Context(), live); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
@@ -554,9 +421,9 @@ func TestServerUnreachable(t *testing.T) {
 	for round := range 2 {
 		p.Stop()
 		calls := map[string]func() error{
-			"CreateKey": func() error { return db.CreateKey(t.Context(), newKey(t, "acme")) },
+			"CreateKey": func() error { return db.CreateKey(t.Context(), storetest.NewKey("acme")) },
 			"BootstrapRootKey": func() error {
-				_, err := db.BootstrapRootKey(t.Context(), newKey(t, ""))
+				_, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""))
 				return err
 			},
 			"KeyByHash": func() error { _, err := db.KeyByHash(t.Context(), live.Hash); return err },
@@ -590,35 +457,5 @@ func TestServerUnreachable(t *testing.T) {
 		if err != nil || got.ID != live.ID || got.DeletedAt != nil {
 			t.Fatalf("round %d: KeyByHash after the outage = %v, %v; want the live key", round, got, err)
 		}
-	}
-}
-
-// TestImportKeys: a batch is stored whole, or, when one key conflicts, not
-// at all.
-func TestImportKeys(t *testing.T) {
-	ctx := t.Context()
-	db, _ := openTestDB(t)
-	a, b := newKey(t, "acme"), newKey(t, "acme")
-	used := b.CreatedAt.Add(time.Hour)
-	b.LastUsedAt = &used // an import may bring a last use
-	if err := db.ImportKeys(ctx, []*keyward.Key{a, b}); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []*keyward.Key{a, b} {
-		got, err := db.KeyByHash(ctx, k.Hash)
-		if err != nil || got.ID != k.ID || got.Name != k.Name || !got.CreatedAt.Equal(k.CreatedAt) {
-			t.Fatalf("imported key: %v, %v", got, err)
-		}
-		if (got.LastUsedAt == nil) != (k.LastUsedAt == nil) || got.LastUsedAt != nil && !got.LastUsedAt.Equal(*k.LastUsedAt) {
-			t.Errorf("imported key's LastUsedAt = %v, want %v", got.LastUsedAt, k.LastUsedAt)
-		}
-	}
-	c, dup := newKey(t, "acme"), newKey(t, "acme")
-	dup.Hash = a.Hash
-	if err := db.ImportKeys(ctx, []*keyward.Key{c, dup}); keyward.ErrorCode(err) != keyward.ECONFLICT {
-		t.Fatalf("import with a taken hash: %v, want ECONFLICT", err)
-	}
-	if _, err := db.KeyByHash(ctx, c.Hash); keyward.ErrorCode(err) != keyward.ENOTFOUND {
-		t.Fatalf("a failed import left a key behind: %v", err)
 	}
 }

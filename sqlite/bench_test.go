@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/storetest"
 )
 
 // BenchmarkKeyByHash measures the lookup every authenticated request makes,
@@ -16,7 +17,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 	const n = 1000
 	hashes := make([]keyward.SecretHash, n)
 	for i := range hashes {
-		k := newKey(b, "acme")
+		k := storetest.NewKey("acme")
 		if err := db.CreateKey(b.Context(), k); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
@@ -50,7 +51,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 func BenchmarkCreateKey(b *testing.B) {
 	db, _ := openTestDB(b)
 	for b.Loop() {
-		if err := db.CreateKey(b.Context(), newKey(b, "acme")); err != nil {
+		if err := db.CreateKey(b.Context(), storetest.NewKey("acme")); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
 	}
@@ -63,7 +64,7 @@ func BenchmarkCreateKeyParallel(b *testing.B) {
 	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := db.CreateKey(b.Context(), newKey(b, "acme")); err != nil {
+			if err := db.CreateKey(b.Context(), storetest.NewKey("acme")); err != nil {
 				b.Errorf("CreateKey: %v", err)
 				return
 			}
@@ -79,7 +80,7 @@ func BenchmarkTouchKeys(b *testing.B) {
 	const n, batch = 100_000, 10_000
 	keys := make([]*keyward.Key, n)
 	for i := range keys {
-		keys[i] = newKey(b, "acme")
+		keys[i] = storetest.NewKey("acme")
 	}
 	if err := db.ImportKeys(b.Context(), keys); err != nil {
 		b.Fatalf("ImportKeys: %v", err)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 
@@ -22,7 +23,8 @@ const maxCommitBatch = 256
 type createRequest struct {
 	ctx  context.Context
 	key  *keyward.Key
-	done chan error // buffered: the committer never blocks on an answer
+	rec  *keyward.IdempotencyRecord // stored with the key, if not nil
+	done chan error                 // buffered: the committer never blocks on an answer
 }
 
 // committer owns the create queue.
@@ -57,6 +59,12 @@ var errClosed = fmt.Errorf("database closed")
 // not written; one whose context ends while its transaction runs returns
 // the context's error, and may have been written.
 func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
+	return db.enqueueCreate(ctx, k, nil)
+}
+
+// enqueueCreate has the committer store k, and rec if not nil, and waits
+// for the answer.
+func (db *DB) enqueueCreate(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
 	if k == nil {
 		return fmt.Errorf("create key: no key")
 	}
@@ -64,7 +72,7 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 		return fmt.Errorf("create key: %w", err)
 	}
 	c := db.commit
-	req := &createRequest{ctx: ctx, key: k, done: make(chan error, 1)}
+	req := &createRequest{ctx: ctx, key: k, rec: rec, done: make(chan error, 1)}
 	select {
 	case c.queue <- req:
 	case <-ctx.Done():
@@ -147,14 +155,14 @@ func (db *DB) commitBatch(batch []*createRequest) {
 	single := len(live) == 1
 	for i, r := range live {
 		if single {
-			errs[i] = insertKey(ctx, tx, r.key, true)
+			errs[i] = insertCreate(ctx, tx, r)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
 			fail(err)
 			return
 		}
-		errs[i] = insertKey(ctx, tx, r.key, true)
+		errs[i] = insertCreate(ctx, tx, r)
 		if errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO create_key`); err != nil {
 				fail(err)
@@ -185,4 +193,16 @@ func (db *DB) commitBatch(batch []*createRequest) {
 			r.done <- nil
 		}
 	}
+}
+
+// insertCreate writes one create: the key and, if it has one, its
+// idempotency record.
+func insertCreate(ctx context.Context, tx *sql.Tx, r *createRequest) error {
+	if err := insertKey(ctx, tx, r.key, true); err != nil {
+		return err
+	}
+	if r.rec != nil {
+		return insertIdempotency(ctx, tx, r.rec)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/storetest"
 )
 
 // TestGroupCommitIsolatesConflicts: creates committed together still
@@ -18,7 +19,7 @@ func TestGroupCommitIsolatesConflicts(t *testing.T) {
 	const n = 64
 	keys := make([]*keyward.Key, n)
 	for i := range keys {
-		keys[i] = newKey(t, "acme")
+		keys[i] = storetest.NewKey("acme")
 		if i%2 == 1 {
 			keys[i].Hash = keys[i-1].Hash // pairs share a hash
 		}
@@ -65,7 +66,7 @@ func TestCloseWithCreatesInFlight(t *testing.T) {
 	keys := make([]*keyward.Key, 200)
 	errs := make([]error, len(keys))
 	for i := range keys {
-		keys[i] = newKey(t, "acme")
+		keys[i] = storetest.NewKey("acme")
 		wg.Go(func() { errs[i] = db.CreateKey(context.Background(), keys[i]) })
 	}
 	db.Close()

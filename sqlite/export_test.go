@@ -3,6 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
+
+	"github.com/keyward/keyward"
 )
 
 // Pools returns the writer and reader pools, for the tests of package
@@ -27,4 +30,21 @@ func (db *DB) MigrateDownTo(ctx context.Context, version int64) error {
 	}
 	_, err = p.DownTo(ctx, version)
 	return err
+}
+
+// PruneInvalidations prunes the invalidation log as the feed does once a
+// minute, for the tests of the pruning.
+func (db *DB) PruneInvalidations(ctx context.Context, before time.Time) (int64, error) {
+	return db.pruneInvalidations(ctx, before)
+}
+
+// ReadInvalidations reads the invalidation log past seq as one of the
+// feed's reads does, and returns the position it reached.
+func (db *DB) ReadInvalidations(ctx context.Context, seq int64, w keyward.InvalidationWatcher) (int64, error) {
+	stmt, err := db.read.PrepareContext(ctx, queryInvalidations)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	return invalidatedAfter(ctx, stmt, seq, w)
 }

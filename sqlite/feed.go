@@ -15,6 +15,15 @@ var _ keyward.InvalidationFeed = (*DB)(nil)
 // invalidation log.
 const MaxPollInterval = 100 * time.Millisecond
 
+// The invalidation log keeps each entry for logRetention, far longer than
+// any watcher that is still trusted can take to read it; every watcher
+// prunes older entries every logPruneInterval. A watcher that falls
+// further behind finds out (key_invalidations_pruned) and resets.
+const (
+	logRetention     = time.Minute
+	logPruneInterval = time.Minute
+)
+
 // queryInvalidations reads the log past a position: each entry and, if
 // entries past the position were pruned unread, first a row whose seq is
 // minus the last pruned one. One statement, so one snapshot.
@@ -30,7 +39,8 @@ const queryInvalidations = `SELECT seq, secret_hash FROM key_invalidations WHERE
 // its start, that every entry committed before has been passed on; a read
 // that fails confirms nothing, and the next one takes up where the last
 // good one stopped. It resets w as it starts, and again if it finds that
-// entries it had not read were pruned (see Prune).
+// entries it had not read were pruned: it prunes entries older than a
+// minute itself, once a minute, so that the log does not grow.
 func (db *DB) WatchInvalidations(ctx context.Context, w keyward.InvalidationWatcher, interval time.Duration) error {
 	if interval <= 0 || interval > MaxPollInterval {
 		interval = MaxPollInterval
@@ -53,10 +63,16 @@ func (db *DB) WatchInvalidations(ctx context.Context, w keyward.InvalidationWatc
 	w.Confirm(start)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	prune := time.NewTicker(logPruneInterval)
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-prune.C:
+			// A failure (the file busy) is tried again next time.
+			_, _ = db.pruneInvalidations(ctx, time.Now().Add(-logRetention))
+			continue
 		case <-tick.C:
 		}
 		start := time.Now()
@@ -111,4 +127,35 @@ func invalidatedAfter(ctx context.Context, stmt *sql.Stmt, seq int64, w keyward.
 		w.Invalidate(h)
 	}
 	return last, nil
+}
+
+// pruneInvalidations removes the log's entries up to the last one made
+// before the given time, and records how far it pruned, so that a watcher
+// that had not read them knows. It returns how many it removed.
+func (db *DB) pruneInvalidations(ctx context.Context, before time.Time) (int64, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune invalidation log: %w", mapError(ctx, err))
+	}
+	defer tx.Rollback()
+	var through sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM key_invalidations WHERE changed_at < ?`, before.UnixMicro()).Scan(&through); err != nil {
+		return 0, fmt.Errorf("prune invalidation log: %w", mapError(ctx, err))
+	}
+	if !through.Valid {
+		return 0, nil
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM key_invalidations WHERE seq <= ?`, through.Int64)
+	if err != nil {
+		return 0, fmt.Errorf("prune invalidation log: %w", mapError(ctx, err))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO key_invalidations_pruned (id, through) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET through = max(through, excluded.through)`, through.Int64); err != nil {
+		return 0, fmt.Errorf("prune invalidation log: %w", mapError(ctx, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune invalidation log: %w", mapError(ctx, err))
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/storetest"
 )
@@ -52,5 +53,60 @@ func TestWatchInvalidationsCannotStart(t *testing.T) {
 	db.Close()
 	if err := db.WatchInvalidations(context.Background(), storetest.NewWatcher(), 0); err == nil {
 		t.Fatal("WatchInvalidations on a closed database returned nil")
+	}
+}
+
+// The invalidation log is pruned, so that it does not grow with every
+// change; a reader that had not read what was pruned is reset (it cannot
+// know what it missed), and one that had is not.
+func TestInvalidationLogPruning(t *testing.T) {
+	ctx := t.Context()
+	db, path := openTestDB(t)
+	for range 5 {
+		k := storetest.NewKey("acme")
+		if err := db.CreateKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.DeleteKey(ctx, "acme", k.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ahead := storetest.NewWatcher()
+	pos, err := db.ReadInvalidations(ctx, 0, ahead)
+	if err != nil || pos != 10 {
+		t.Fatalf("read the log: position %d, %v; want 10", pos, err)
+	}
+	if n, err := db.PruneInvalidations(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("pruning entries older than an hour removed %d, %v; want none", n, err)
+	}
+	n, err := db.PruneInvalidations(ctx, time.Now().Add(time.Second))
+	if err != nil || n != 10 {
+		t.Fatalf("pruning every entry removed %d, %v; want 10", n, err)
+	}
+	var left int
+	write, _ := db.Pools()
+	if err := write.QueryRowContext(ctx, `SELECT count(*) FROM key_invalidations`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d entries left after pruning, %v", left, err)
+	}
+
+	// A reader that had read everything goes on without a reset.
+	pos, err = db.ReadInvalidations(ctx, pos, ahead)
+	if err != nil || pos != 10 || ahead.Count("reset", keyward.SecretHash{}) != 0 {
+		t.Errorf("a reader that was up to date: position %d, %v, events %v", pos, err, ahead.Events())
+	}
+	// One that had not is reset, and carries on from where the pruning
+	// stopped, with what came after it.
+	k := storetest.NewKey("acme")
+	other := openAt(t, path)
+	if err := other.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	behind := storetest.NewWatcher()
+	pos, err = db.ReadInvalidations(ctx, 3, behind)
+	if err != nil || pos != 11 {
+		t.Fatalf("a reader behind the pruning: position %d, %v; want 11", pos, err)
+	}
+	if ev := behind.Events(); len(ev) != 2 || ev[0].Kind != "reset" || ev[1].Kind != "invalidate" || ev[1].Hash != k.Hash {
+		t.Errorf("a reader behind the pruning heard %v, want a reset, then the new key", ev)
 	}
 }

@@ -33,6 +33,11 @@ const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND d
 // ImportKeys stores many new keys in one transaction: all or none. It is
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
+//
+// Unlike CreateKey, it puts nothing on the invalidation feed (a million
+// entries for keys nobody has asked about): a process that looked one of
+// them up before the import and remembered it as unknown goes on refusing
+// it for up to its cache's NegativeTTL (5 s by default).
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -70,7 +75,7 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	if used {
 		return false, nil
 	}
-	if err := markBootstrapped(ctx, tx, k.CreatedAt); err != nil {
+	if err := markBootstrapped(ctx, tx, k.CreatedAt, false); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if err := insertKey(ctx, tx, k, true); err != nil {
@@ -327,8 +332,49 @@ func markDeleted(ctx context.Context, tx *sql.Tx, org keyward.OrgID, id keyward.
 	return k, nil
 }
 
-// everUsed reports whether the database has been bootstrapped or has held
-// a key: tombstones count, as deleted keys are never removed.
+// PruneDeletedKeys removes, in one transaction, the records of at most
+// limit keys deleted before the given time, oldest first, and their last
+// uses. It first records the store as bootstrapped, if it is not: with
+// every record gone, a store must still not take a new root key.
+func (db *DB) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune deleted keys: %w", mapError(ctx, err))
+	}
+	defer tx.Rollback()
+	// The same ordered, limited selection in each statement of one
+	// transaction: the same keys.
+	const gone = `SELECT id FROM api_keys WHERE deleted_at IS NOT NULL AND deleted_at < ?1 ORDER BY deleted_at, id LIMIT ?2`
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (`+gone+`)`, deletedBefore.UnixMicro(), limit).Scan(&n); err != nil {
+		return 0, fmt.Errorf("prune deleted keys: %w", mapError(ctx, err))
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if err := markBootstrapped(ctx, tx, time.Now(), true); err != nil {
+		return 0, fmt.Errorf("prune deleted keys: %w", mapError(ctx, err))
+	}
+	for _, q := range []string{
+		`DELETE FROM key_last_used WHERE id IN (` + gone + `)`,
+		`DELETE FROM api_keys WHERE id IN (` + gone + `)`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, deletedBefore.UnixMicro(), limit); err != nil {
+			return 0, fmt.Errorf("prune deleted keys: %w", mapError(ctx, err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune deleted keys: %w", mapError(ctx, err))
+	}
+	return int(n), nil
+}
+
+// everUsed reports whether the database has been bootstrapped or holds a
+// key, live or deleted (PruneDeletedKeys marks the store bootstrapped
+// before it removes any).
 func everUsed(ctx context.Context, tx *sql.Tx) (bool, error) {
 	var used bool
 	err := tx.QueryRowContext(ctx,
@@ -338,9 +384,14 @@ func everUsed(ctx context.Context, tx *sql.Tx) (bool, error) {
 }
 
 // markBootstrapped records that the one bootstrap has happened; the table's
-// single allowed id makes a second record a constraint violation.
-func markBootstrapped(ctx context.Context, tx *sql.Tx, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO keyward_bootstrap (id, bootstrapped_at) VALUES (1, ?)`, at.UnixMicro())
+// single allowed id makes a second record a constraint violation, unless
+// ifNot, when a store already marked is left as it is.
+func markBootstrapped(ctx context.Context, tx *sql.Tx, at time.Time, ifNot bool) error {
+	q := `INSERT INTO keyward_bootstrap (id, bootstrapped_at) VALUES (1, ?)`
+	if ifNot {
+		q = `INSERT OR IGNORE INTO keyward_bootstrap (id, bootstrapped_at) VALUES (1, ?)`
+	}
+	_, err := tx.ExecContext(ctx, q, at.UnixMicro())
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/storetest"
 )
 
 // Migration 3 moves last uses from api_keys.last_used_at into key_usage,
@@ -21,7 +22,7 @@ func TestMigrateMovesLastUses(t *testing.T) {
 		t.Fatalf("migrate to 2: %v", err)
 	}
 	write, _ := db.Pools()
-	used, unused := newKey(t, "acme"), newKey(t, "acme")
+	used, unused := storetest.NewKey("acme"), storetest.NewKey("acme")
 	at := time.Date(2026, 5, 4, 3, 2, 1, 123456000, time.UTC)
 	for _, k := range []struct {
 		id   int64

@@ -9,15 +9,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	driver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/storetest"
-	driver "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // openTestDB opens and migrates a new database in a file under
@@ -59,26 +59,17 @@ func openRaw(t *testing.T, path string) *sql.DB {
 	return raw
 }
 
-// newKey returns a key record of org, as the service would make it.
-func newKey(t testing.TB, org keyward.OrgID) *keyward.Key {
-	t.Helper()
-	secret := keyward.NewSecret()
-	return &keyward.Key{
-		ID:          keyward.NewKeyID(),
-		OrgID:       org,
-		Root:        org == "",
-		Name:        "test key",
-		Permissions: []keyward.Permission{keyward.PermRead, keyward.PermWrite},
-		Hash:        secret.Hash(),
-		Hint:        secret.Hint(),
-		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
-	}
-}
-
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) keyward.KeyStore {
-		db, _ := openTestDB(t)
-		return db
+	storetest.Run(t, storetest.Backend{
+		NewDatabase: func(t *testing.T) string { return filepath.Join(t.TempDir(), "keyward.db") },
+		Open: func(t *testing.T, path string) (keyward.KeyStore, error) {
+			db, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { db.Close() })
+			return db, db.Migrate(t.Context())
+		},
 	})
 }
 
@@ -175,7 +166,7 @@ func TestOpenCreatesPrivateFile(t *testing.T) {
 		t.Skip("no Unix file modes")
 	}
 	db, path := openTestDB(t)
-	if err := db.CreateKey(t.Context(), newKey(t, "acme")); err != nil {
+	if err := db.CreateKey(t.Context(), storetest.NewKey("acme")); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	for _, name := range []string{path, path + "-wal", path + "-shm"} {
@@ -198,7 +189,7 @@ func TestOpenPathWithSpecialCharacters(t *testing.T) {
 	dir := t.TempDir()
 	name := "a b?c#d%20e&_pragma=query_only(1).db"
 	db := openAt(t, filepath.Join(dir, name))
-	k := newKey(t, "acme")
+	k := storetest.NewKey("acme")
 	if err := db.CreateKey(t.Context(), k); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
@@ -241,7 +232,7 @@ func TestReopen(t *testing.T) {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	root, kept, deleted := newKey(t, ""), newKey(t, "acme"), newKey(t, "acme")
+	root, kept, deleted := storetest.NewKey(""), storetest.NewKey("acme"), storetest.NewKey("acme")
 	if ok, err := db.BootstrapRootKey(t.Context(), root); !ok || err != nil {
 		t.Fatalf("BootstrapRootKey = %v, %v", ok, err)
 	}
@@ -270,7 +261,7 @@ func TestReopen(t *testing.T) {
 	if _, err := db.KeyByHash(t.Context(), deleted.Hash); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Errorf("KeyByHash of a deleted key after reopen: %v, want ENOTFOUND", err)
 	}
-	if ok, err := db.BootstrapRootKey(t.Context(), newKey(t, "")); ok || err != nil {
+	if ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey("")); ok || err != nil {
 		t.Errorf("BootstrapRootKey after reopen = %v, %v; want false, nil", ok, err)
 	}
 }
@@ -326,17 +317,11 @@ func TestNoSecretOnDisk(t *testing.T) {
 	check("after Close")
 }
 
-// A call whose context is cancelled or past its deadline returns that
-// context error, wrapped, and not an answer about the keys.
-func TestContextErrorsAreWrapped(t *testing.T) {
+// Migrate and SchemaVersion (the KeyStore methods are the conformance
+// suite's) return the error of a context cancelled or past its deadline,
+// wrapped.
+func TestMigrateContextErrors(t *testing.T) {
 	db, _ := openTestDB(t)
-	k := newKey(t, "acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	if _, err := db.KeyByHash(t.Context(), k.Hash); err != nil {
-		t.Fatalf("KeyByHash: %v", err) // and its statement is prepared
-	}
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
 	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
@@ -349,155 +334,11 @@ func TestContextErrorsAreWrapped(t *testing.T) {
 		{"cancelled", cancelled, context.Canceled},
 		{"expired", expired, context.DeadlineExceeded},
 	} {
-		calls := map[string]func() error{
-			"CreateKey": func() error { return db.CreateKey(c.ctx, newKey(t, "acme")) },
-			"BootstrapRootKey": func() error {
-				_, err := db.BootstrapRootKey(c.ctx, newKey(t, ""))
-				return err
-			},
-			"KeyByHash": func() error { _, err := db.KeyByHash(c.ctx, k.Hash); return err },
-			"Key":       func() error { _, err := db.Key(c.ctx, "acme", k.ID); return err },
-			"ListKeys": func() error {
-				_, err := db.ListKeys(c.ctx, keyward.KeyFilter{OrgID: "acme", Limit: 10})
-				return err
-			},
-			"DeleteKey": func() error { _, err := db.DeleteKey(c.ctx, "acme", k.ID, time.Now()); return err },
-			"Ping":      func() error { return db.Ping(c.ctx) },
-			"Migrate":   func() error { return db.Migrate(c.ctx) },
-			"SchemaVersion": func() error {
-				_, err := db.SchemaVersion(c.ctx)
-				return err
-			},
+		if err := db.Migrate(c.ctx); !errors.Is(err, c.want) {
+			t.Errorf("Migrate with a %s context: %v, want %v", c.name, err, c.want)
 		}
-		for name, call := range calls {
-			err := call()
-			if !errors.Is(err, c.want) {
-				t.Errorf("%s with a %s context: %v, want %v", name, c.name, err, c.want)
-			}
-			if code := keyward.ErrorCode(err); code == keyward.ENOTFOUND || code == keyward.ECONFLICT {
-				t.Errorf("%s with a %s context: code %q", name, c.name, code)
-			}
+		if _, err := db.SchemaVersion(c.ctx); !errors.Is(err, c.want) {
+			t.Errorf("SchemaVersion with a %s context: %v, want %v", c.name, err, c.want)
 		}
-	}
-}
-
-// A key whose id and hash are both taken is a conflict; the conflict error
-// names neither the hash nor the secret.
-func TestConflictErrorShowsNoHash(t *testing.T) {
-	db, _ := openTestDB(t)
-	k := newKey(t, "acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	err := db.CreateKey(t.Context(), k)
-	if keyward.ErrorCode(err) != keyward.ECONFLICT {
-		t.Fatalf("CreateKey of the same key: %v, want ECONFLICT", err)
-	}
-	msg := err.Error()
-	for _, enc := range []string{string(k.Hash[:]), strings.ToLower(hexString(k.Hash[:])), strings.ToUpper(hexString(k.Hash[:]))} {
-		if strings.Contains(msg, enc) {
-			t.Errorf("conflict error %q holds the hash", msg)
-		}
-	}
-}
-
-func hexString(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
-}
-
-// Several processes starting at once on a new file each open and migrate
-// it, and exactly one bootstraps it. Each DB here has connections of its
-// own, as a process would.
-func TestConcurrentStartup(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keyward.db")
-	const n = 4
-	dbs := make([]*sqlite.DB, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			dbs[i], errs[i] = sqlite.Open(t.Context(), path)
-			if errs[i] == nil {
-				errs[i] = dbs[i].Migrate(t.Context())
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i := range n {
-		if dbs[i] != nil {
-			t.Cleanup(func() { dbs[i].Close() })
-		}
-		if errs[i] != nil {
-			t.Fatalf("process %d: %v", i, errs[i])
-		}
-	}
-
-	oks := make([]bool, n)
-	for i := range n {
-		wg.Go(func() {
-			oks[i], errs[i] = dbs[i].BootstrapRootKey(t.Context(), newKey(t, ""))
-		})
-	}
-	wg.Wait()
-	won := 0
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("process %d: BootstrapRootKey: %v", i, errs[i])
-		}
-		if oks[i] {
-			won++
-		}
-	}
-	if won != 1 {
-		t.Errorf("%d processes bootstrapped, want exactly 1", won)
-	}
-
-	var applied int
-	if err := openRaw(t, path).QueryRowContext(t.Context(),
-		`SELECT count(*) FROM goose_db_version WHERE version_id = 1`).Scan(&applied); err != nil {
-		t.Fatal(err)
-	}
-	if applied != 1 {
-		t.Errorf("migration 1 recorded %d times, want once", applied)
-	}
-}
-
-// TestImportKeys: a batch is stored whole, or, when one key conflicts, not
-// at all.
-func TestImportKeys(t *testing.T) {
-	ctx := t.Context()
-	db, _ := openTestDB(t)
-	a, b := newKey(t, "acme"), newKey(t, "acme")
-	used := b.CreatedAt.Add(time.Hour)
-	b.LastUsedAt = &used // an import may bring a last use
-	if err := db.ImportKeys(ctx, []*keyward.Key{a, b}); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []*keyward.Key{a, b} {
-		got, err := db.KeyByHash(ctx, k.Hash)
-		if err != nil {
-			t.Fatalf("imported key not found: %v", err)
-		}
-		if (got.LastUsedAt == nil) != (k.LastUsedAt == nil) || got.LastUsedAt != nil && !got.LastUsedAt.Equal(*k.LastUsedAt) {
-			t.Errorf("imported key's LastUsedAt = %v, want %v", got.LastUsedAt, k.LastUsedAt)
-		}
-	}
-	c := newKey(t, "acme")
-	dup := newKey(t, "acme")
-	dup.Hash = a.Hash
-	err := db.ImportKeys(ctx, []*keyward.Key{c, dup})
-	if keyward.ErrorCode(err) != keyward.ECONFLICT {
-		t.Fatalf("import with a taken hash: %v, want ECONFLICT", err)
-	}
-	if _, err := db.KeyByHash(ctx, c.Hash); keyward.ErrorCode(err) != keyward.ENOTFOUND {
-		t.Fatalf("a failed import left a key behind: %v", err)
 	}
 }

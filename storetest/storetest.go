@@ -2,101 +2,186 @@
 // of tests that every storage backend passes, so that the service behaves
 // the same on any of them (in the manner of dex's storage/conformance).
 //
-// A backend's tests call Run with a function that returns a new, empty,
-// ready store and arranges, with t.Cleanup, for it to be closed:
+// A backend's tests call Run with a Backend: how to make a new, empty
+// database, and how to open one as a process starting on it would:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) keyward.KeyStore {
-//			return openTestDB(t)
+//		storetest.Run(t, storetest.Backend{
+//			NewDatabase: func(t *testing.T) string { return filepath.Join(t.TempDir(), "k.db") },
+//			Open: func(t *testing.T, addr string) (keyward.KeyStore, error) { ... },
 //		})
 //	}
 //
 // Every behaviour documented on keyward.KeyStore has a test here that fails
-// when the behaviour breaks. A change to that contract changes this suite in
-// the same commit.
+// when the behaviour breaks, and so has keyward.InvalidationFeed for a store
+// that implements it. A change to those contracts changes this suite in the
+// same commit.
+//
+// The package also holds what tests of every package share: NewKey, the
+// one builder of test keys, and Watcher, a recording InvalidationWatcher.
 package storetest
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
 )
 
+// Backend is what the suite needs of a storage backend.
+type Backend struct {
+	// NewDatabase returns the address (a file path, a URL) of a new, empty
+	// database that nothing has opened yet, removed when the test ends.
+	NewDatabase func(t *testing.T) string
+	// Open opens the database at addr and migrates it, as a process
+	// starting on it would, and closes it when the test ends. It returns
+	// its failure rather than failing the test: several may run at once.
+	Open func(t *testing.T, addr string) (keyward.KeyStore, error)
+}
+
 // newStoreFunc returns a new, empty store for one test, closed by a cleanup
 // it registers on t. A test may call it more than once.
 type newStoreFunc = func(t *testing.T) keyward.KeyStore
 
-// test is one conformance test.
+// suite is a Backend with the address of each store it opened, so that a
+// test can open another handle on a store's database.
+type suite struct {
+	Backend
+	mu    sync.Mutex
+	addrs map[keyward.KeyStore]string
+}
+
+// newStore opens a new, empty store.
+func (s *suite) newStore(t *testing.T) keyward.KeyStore {
+	t.Helper()
+	return s.open(t, s.NewDatabase(t))
+}
+
+// open opens the database at addr, failing the test if it cannot.
+func (s *suite) open(t *testing.T, addr string) keyward.KeyStore {
+	t.Helper()
+	store, err := s.Open(t, addr)
+	if err != nil {
+		t.Fatalf("open %s: %v", addr, err)
+	}
+	s.mu.Lock()
+	s.addrs[store] = addr
+	s.mu.Unlock()
+	return store
+}
+
+// reopen opens another handle on store's database, as another process.
+func (s *suite) reopen(t *testing.T, store keyward.KeyStore) keyward.KeyStore {
+	t.Helper()
+	s.mu.Lock()
+	addr, ok := s.addrs[store]
+	s.mu.Unlock()
+	if !ok {
+		t.Fatal("reopen: a store the suite did not open")
+	}
+	return s.open(t, addr)
+}
+
+// test is one conformance test: fn, or for a test that needs more of the
+// backend than new stores, sfn.
 type test struct {
 	name string
 	fn   func(t *testing.T, newStore newStoreFunc)
+	sfn  func(t *testing.T, s *suite)
 }
 
-// Run runs the conformance suite as subtests of t, each on stores of its
-// own from newStore, which returns a new, empty, migrated store and
-// registers its Close with t.Cleanup. newStore may be called more than once
-// in a test.
-func Run(t *testing.T, newStore func(t *testing.T) keyward.KeyStore) {
+// Run runs the conformance suite as subtests of t.
+func Run(t *testing.T, b Backend) {
+	s := &suite{Backend: b, addrs: make(map[keyward.KeyStore]string)}
 	groups := []struct {
 		name  string
 		tests []test
 	}{
 		{"CreateKey", []test{
-			{"RoundTrip", testCreateKeyRoundTrip},
-			{"RootKeyRoundTrip", testCreateRootKeyRoundTrip},
-			{"DuplicateID", testCreateKeyDuplicateID},
-			{"DuplicateHash", testCreateKeyDuplicateHash},
-			{"DuplicateOfDeletedKey", testCreateKeyDuplicateOfDeletedKey},
-			{"KeepsNoReference", testCreateKeyKeepsNoReference},
-			{"Concurrent", testCreateKeyConcurrent},
+			{name: "RoundTrip", fn: testCreateKeyRoundTrip},
+			{name: "RootKeyRoundTrip", fn: testCreateRootKeyRoundTrip},
+			{name: "DuplicateID", fn: testCreateKeyDuplicateID},
+			{name: "DuplicateHash", fn: testCreateKeyDuplicateHash},
+			{name: "DuplicateOfDeletedKey", fn: testCreateKeyDuplicateOfDeletedKey},
+			{name: "ConflictShowsNoHash", fn: testCreateKeyConflictShowsNoHash},
+			{name: "KeepsNoReference", fn: testCreateKeyKeepsNoReference},
+			{name: "Concurrent", fn: testCreateKeyConcurrent},
+		}},
+		{"CreateKeyIdempotent", []test{
+			{name: "RoundTrip", fn: testIdempotentRoundTrip},
+			{name: "AllOrNothing", fn: testIdempotentAllOrNothing},
+			{name: "Expiry", fn: testIdempotentExpiry},
 		}},
 		{"Key", []test{
-			{"NotFound", testKeyNotFound},
-			{"RootKeyOnlyInEmptyOrg", testKeyRootKeyOnlyInEmptyOrg},
+			{name: "NotFound", fn: testKeyNotFound},
+			{name: "RootKeyOnlyInEmptyOrg", fn: testKeyRootKeyOnlyInEmptyOrg},
+		}},
+		{"KeyByID", []test{
+			{name: "AnyOrganization", fn: testKeyByIDAnyOrganization},
 		}},
 		{"KeyByHash", []test{
-			{"NotFound", testKeyByHashNotFound},
+			{name: "NotFound", fn: testKeyByHashNotFound},
 		}},
 		{"ListKeys", []test{
-			{"Order", testListKeysOrder},
-			{"Limit", testListKeysLimit},
-			{"Paging", testListKeysPaging},
-			{"RootKeys", testListKeysRootKeys},
-			{"EmptyOrg", testListKeysEmptyOrg},
+			{name: "Order", fn: testListKeysOrder},
+			{name: "Limit", fn: testListKeysLimit},
+			{name: "Paging", fn: testListKeysPaging},
+			{name: "RootKeys", fn: testListKeysRootKeys},
+			{name: "EmptyOrg", fn: testListKeysEmptyOrg},
 		}},
 		{"DeleteKey", []test{
-			{"ReturnsTombstone", testDeleteKeyReturnsTombstone},
-			{"Twice", testDeleteKeyTwice},
-			{"WrongOrgOrID", testDeleteKeyWrongOrgOrID},
-			{"RootKey", testDeleteKeyRootKey},
-			{"Concurrent", testDeleteKeyConcurrent},
+			{name: "ReturnsTombstone", fn: testDeleteKeyReturnsTombstone},
+			{name: "Twice", fn: testDeleteKeyTwice},
+			{name: "WrongOrgOrID", fn: testDeleteKeyWrongOrgOrID},
+			{name: "RootKey", fn: testDeleteKeyRootKey},
+			{name: "Concurrent", fn: testDeleteKeyConcurrent},
+		}},
+		{"PruneDeletedKeys", []test{
+			{name: "OldestFirst", fn: testPruneDeletedKeys},
+			{name: "KeepsStoreUsed", fn: testPruneKeepsStoreUsed},
 		}},
 		{"BootstrapRootKey", []test{
-			{"EmptyStore", testBootstrapEmptyStore},
-			{"Once", testBootstrapOnce},
-			{"AfterAnyKey", testBootstrapAfterAnyKey},
-			{"Concurrent", testBootstrapConcurrent},
+			{name: "EmptyStore", fn: testBootstrapEmptyStore},
+			{name: "Once", fn: testBootstrapOnce},
+			{name: "AfterAnyKey", fn: testBootstrapAfterAnyKey},
+			{name: "Concurrent", fn: testBootstrapConcurrent},
+			{name: "ConcurrentStartup", sfn: testConcurrentStartup},
 		}},
 		{"TouchKeys", []test{
-			{"RecordsLatest", testTouchKeysRecordsLatest},
-			{"UnknownAndEmpty", testTouchKeysUnknownAndEmpty},
-			{"DeletedKey", testTouchKeysDeletedKey},
-			{"CreatedUsed", testTouchKeysCreatedUsed},
+			{name: "RecordsLatest", fn: testTouchKeysRecordsLatest},
+			{name: "UnknownAndEmpty", fn: testTouchKeysUnknownAndEmpty},
+			{name: "DeletedKey", fn: testTouchKeysDeletedKey},
+			{name: "CreatedUsed", fn: testTouchKeysCreatedUsed},
+		}},
+		{"ImportKeys", []test{
+			{name: "AllOrNone", fn: testImportKeysAllOrNone},
+		}},
+		{"InvalidationFeed", []test{
+			{name: "ResetsThenConfirms", sfn: testFeedResetsThenConfirms},
+			{name: "ChangesBeforeConfirmation", sfn: testFeedChangesBeforeConfirmation},
+			{name: "StopsWithContext", sfn: testFeedStopsWithContext},
 		}},
 		{"Ping", []test{
-			{"Open", testPing},
+			{name: "Open", fn: testPing},
 		}},
 		{"Context", []test{
-			{"Cancelled", testContextCancelled},
-			{"CancelledMidway", testContextCancelledMidway},
+			{name: "Cancelled", fn: testContextCancelled},
+			{name: "CancelledMidway", fn: testContextCancelledMidway},
+			{name: "ErrorsWrapped", fn: testContextErrorsWrapped},
 		}},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, tt := range g.tests {
-				t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
+				t.Run(tt.name, func(t *testing.T) {
+					if tt.sfn != nil {
+						tt.sfn(t, s)
+						return
+					}
+					tt.fn(t, s.newStore)
+				})
 			}
 		})
 	}
@@ -114,32 +199,20 @@ const (
 	upper  keyward.OrgID = "ACME"
 )
 
-// newKey returns a new key record of org, as the service would make it:
-// random id and secret, creation time truncated to microseconds, in UTC.
+// newKey returns a new key of org created at createdAt, with perms (read
+// if none).
 func newKey(t *testing.T, org keyward.OrgID, createdAt time.Time, perms ...keyward.Permission) *keyward.Key {
 	t.Helper()
 	if len(perms) == 0 {
 		perms = []keyward.Permission{keyward.PermRead}
 	}
-	secret := keyward.NewSecret()
-	id := keyward.NewKeyID()
-	return &keyward.Key{
-		ID:          id,
-		OrgID:       org,
-		Name:        "clé de test ✓ " + id.String(),
-		Permissions: slices.Clone(perms),
-		Hash:        secret.Hash(),
-		Hint:        secret.Hint(),
-		CreatedAt:   createdAt.UTC().Truncate(time.Microsecond),
-	}
+	return NewKey(org, CreatedAt(createdAt), Permissions(perms...))
 }
 
 // newRootKey returns a new root key record.
 func newRootKey(t *testing.T, createdAt time.Time) *keyward.Key {
 	t.Helper()
-	k := newKey(t, "", createdAt, keyward.AllPermissions...)
-	k.Root = true
-	return k
+	return NewKey("", CreatedAt(createdAt))
 }
 
 // create stores k and fails the test if that fails.

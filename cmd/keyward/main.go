@@ -34,22 +34,20 @@ type usageError struct{ error }
 
 const topUsage = `Keyward issues, lists, verifies and revokes API keys.
 
-Usage: keyward <command> [flags]
+Usage: keyward <command> [flags] [arguments]
 
 Commands:
   serve              run the HTTP API (creates the first root key on an empty database)
-  migrate            apply the database schema migrations and exit
-  root-key create    create a root key directly in the database and print its secret
+  migrate            create or upgrade the database schema and exit
+  root-key create    create a root key in an existing database and print its secret
   root-key list      list the live root keys (never their secrets)
   root-key revoke    revoke a root key by id
-  version            print the version
+  version            print the version, commit and Go version of this binary
 
-Run 'keyward <command> --help' for a command's flags. Every flag can also be
-set by an environment variable (KEYWARD_ADDR, KEYWARD_DB, ...), listed there.
+Run 'keyward <command> --help' (or 'keyward help <command>') for a command's
+flags. Flags may come before or after arguments. Every flag can also be set
+by an environment variable (KEYWARD_ADDR, KEYWARD_DB, ...), listed there.
 `
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // run is the whole program: it parses args, reads settings through getenv,
 // and returns when ctx is cancelled (serve) or the command is done.
@@ -60,6 +58,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && !isHelp(args[1]) { // keyward help serve: serve's help
+			return run(ctx, append(args[1:len(args):len(args)], "--help"), getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, topUsage)
 		return nil
 	case "serve":
@@ -69,32 +70,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "root-key":
 		return runRootKey(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "keyward %s\n", version)
-		return nil
+		return runVersion(ctx, args[1:], getenv, stdout, stderr)
 	}
 	fmt.Fprint(stderr, topUsage)
 	return usageError{fmt.Errorf("unknown command %q", args[0])}
 }
 
-// parseFlags parses a command's flags, turning a flag error into a usage
-// error (the flag package has already printed what was wrong).
-func parseFlags(f *envFlags, args []string, stdout, stderr io.Writer) error {
-	f.fs.SetOutput(stderr)
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
-			f.fs.SetOutput(stdout) // asked for: print help where it can be paged
-		}
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h", "help":
+		return true
 	}
-	err := f.Parse(args)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, flag.ErrHelp):
-		return err
-	default:
-		return usageError{err}
-	}
+	return false
 }

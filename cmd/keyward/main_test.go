@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -79,6 +80,7 @@ var (
 
 // server is keyward serve running in-process.
 type server struct {
+	main           *Main
 	url            string
 	stdout, stderr *lineWriter
 	stop           func() error
@@ -88,28 +90,28 @@ func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
-// startServe runs `keyward serve` in-process on a free port with db.
+// startServe runs keyward serve in-process on a free port with db; extra
+// are more of serve's flags.
 func startServe(t *testing.T, db string, extra ...string) *server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	return startMain(t, append([]string{"--db", db}, extra...), env(nil))
+}
+
+// startMain runs keyward serve in-process on a free port, with args after
+// serve and the environment getenv gives.
+func startMain(t *testing.T, args []string, getenv func(string) string) *server {
+	t.Helper()
 	s := &server{stdout: newLineWriter(), stderr: newLineWriter()}
-	done := make(chan error, 1)
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--log-format", "json"}, extra...)
-	go func() { done <- run(ctx, args, env(nil), nil, s.stdout, s.stderr) }()
-	s.url = "http://" + s.stderr.waitFor(t, listeningRE, done)
-	var once sync.Once
-	var stopErr error
-	s.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(30 * time.Second):
-				stopErr = errors.New("serve did not stop")
-			}
-		})
-		return stopErr
+	s.main = NewMain(s.stdout, s.stderr)
+	args = append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	if err := s.main.ParseFlags(args, getenv); err != nil {
+		t.Fatalf("serve %v: %v", args, err)
 	}
+	if err := s.main.Run(t.Context()); err != nil {
+		t.Fatalf("serve: %v\n%s", err, s.stderr.String())
+	}
+	s.url = "http://" + s.main.Addr()
+	s.stop = sync.OnceValue(s.main.Close)
 	t.Cleanup(func() { _ = s.stop() })
 	return s
 }
@@ -201,6 +203,9 @@ func TestServeEndToEnd(t *testing.T) {
 func TestRootKeyCommands(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "keyward.db")
 	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "--db", db}, env(nil), nil, io.Discard, &errOut); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
 	if err := run(context.Background(), []string{"root-key", "create", "--db", db, "--name", "ops"}, env(nil), nil, &out, &errOut); err != nil {
 		t.Fatalf("root-key create: %v (%s)", err, errOut.String())
 	}
@@ -251,66 +256,98 @@ func TestRootKeyCommands(t *testing.T) {
 	}
 }
 
+// TestUsage: help is printed where it is asked for, for every command,
+// and a mistake is a usage error.
 func TestUsage(t *testing.T) {
 	tests := []struct {
-		name    string
-		args    []string
-		wantErr bool
-		want    []string // in stdout+stderr
+		name      string
+		args      []string
+		wantErr   error    // nil, errHelp or errUsage
+		want      []string // in stdout
+		wantInErr []string // in stderr
 	}{
-		{"top help", []string{"--help"}, false, []string{"serve", "migrate", "root-key create", "KEYWARD_ADDR"}},
-		{"serve help", []string{"serve", "--help"}, true, []string{"-addr", "KEYWARD_ADDR", "-db", "KEYWARD_DB", "-log-format", "KEYWARD_LOG_FORMAT", "-log-level", "KEYWARD_LOG_LEVEL", "-shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT"}},
-		{"root-key create help", []string{"root-key", "create", "--help"}, true, []string{"-db", "KEYWARD_DB", "-name"}},
-		{"migrate help", []string{"migrate", "--help"}, true, []string{"-db", "KEYWARD_DB"}},
-		{"no command", nil, true, []string{"Commands:"}},
-		{"unknown command", []string{"frobnicate"}, true, []string{"Commands:"}},
-		{"unknown flag", []string{"serve", "--nope"}, true, []string{"-addr"}},
-		{"bad duration in env", []string{"migrate"}, true, nil},
+		{"top help", []string{"--help"}, nil, []string{"serve", "migrate", "root-key create", "KEYWARD_ADDR"}, nil},
+		{"help command", []string{"help", "serve"}, errHelp, []string{"-addr", "KEYWARD_ADDR"}, nil},
+		{"help help", []string{"help", "help"}, nil, []string{"Commands:"}, nil},
+		{"root-key help help", []string{"root-key", "help", "--help"}, nil, []string{"root-key create"}, nil},
+		{"serve help", []string{"serve", "--help"}, errHelp, []string{"-addr", "KEYWARD_ADDR", "-db", "KEYWARD_DB", "-log-format", "KEYWARD_LOG_FORMAT", "-log-level", "KEYWARD_LOG_LEVEL", "-shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "-cache-size", "-cache-ttl", "-debug-addr", "-last-used-interval", "-database-url"}, nil},
+		{"serve help after a flag", []string{"serve", "--db", "x.db", "-h"}, errHelp, []string{"-addr"}, nil},
+		{"migrate help", []string{"migrate", "--help"}, errHelp, []string{"-db", "KEYWARD_DB", "-database-url"}, nil},
+		{"root-key help", []string{"root-key", "--help"}, nil, []string{"root-key create", "root-key revoke"}, nil},
+		{"root-key create help", []string{"root-key", "create", "--help"}, errHelp, []string{"-db", "KEYWARD_DB", "-name", "KEYWARD_NAME"}, nil},
+		{"root-key list help", []string{"root-key", "help", "list"}, errHelp, []string{"-db", "KEYWARD_DB"}, nil},
+		{"root-key revoke help", []string{"root-key", "revoke", "-h"}, errHelp, []string{"KEY_ID", "-db", "within about a second"}, nil},
+		{"version help", []string{"version", "--help"}, errHelp, []string{"Usage: keyward version", "commit"}, nil},
+		{"version -h", []string{"version", "-h"}, errHelp, []string{"Usage: keyward version"}, nil},
+		{"no command", nil, errUsage, nil, []string{"Commands:"}},
+		{"unknown command", []string{"frobnicate"}, errUsage, nil, []string{"Commands:"}},
+		{"unknown flag", []string{"serve", "--nope"}, errUsage, nil, []string{"-addr"}},
+		{"no root-key subcommand", []string{"root-key"}, errUsage, nil, []string{"root-key create"}},
+		{"unknown root-key subcommand", []string{"root-key", "rotate"}, errUsage, nil, []string{"root-key create"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			getenv := env(nil)
-			if tt.name == "bad duration in env" {
-				tt.args = []string{"serve", "--db", filepath.Join(t.TempDir(), "x.db")}
-				getenv = env(map[string]string{"KEYWARD_SHUTDOWN_TIMEOUT": "soon"})
+			err := run(context.Background(), tt.args, env(nil), nil, &out, &errOut)
+			switch tt.wantErr {
+			case nil:
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+			case errHelp:
+				if !errors.Is(err, flag.ErrHelp) {
+					t.Fatalf("err = %v, want flag.ErrHelp (exit 0 after help)", err)
+				}
+			case errUsage:
+				if !errors.As(err, new(usageError)) {
+					t.Fatalf("err = %v, want a usage error (exit 2)", err)
+				}
 			}
-			err := run(context.Background(), tt.args, getenv, nil, &out, &errOut)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v", err)
-			}
-			all := out.String() + errOut.String()
 			for _, w := range tt.want {
-				if !strings.Contains(all, w) {
-					t.Errorf("output lacks %q:\n%s", w, all)
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.wantInErr {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
 				}
 			}
 		})
 	}
 }
 
+// Kinds of error TestUsage tells apart.
+var (
+	errHelp  = errors.New("help")
+	errUsage = errors.New("usage")
+)
+
 // TestEnvironmentConfiguresServe checks that settings come from KEYWARD_*
 // variables when no flag is given.
 func TestEnvironmentConfiguresServe(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "from-env.db")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := newLineWriter(), newLineWriter()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, env(map[string]string{
-			"KEYWARD_ADDR": "127.0.0.1:0", "KEYWARD_DB": db, "KEYWARD_LOG_FORMAT": "json",
-		}), nil, stdout, stderr)
-	}()
-	addr := stderr.waitFor(t, listeningRE, done)
-	if status, _ := call(t, "GET", "http://"+addr+"/readyz", "", ""); status != http.StatusOK {
+	m := NewMain(io.Discard, io.Discard)
+	err := m.ParseFlags(nil, env(map[string]string{
+		"KEYWARD_ADDR": "127.0.0.1:0", "KEYWARD_DB": db, "KEYWARD_CACHE_TTL": "7s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.CacheTTL != 7*time.Second {
+		t.Errorf("KEYWARD_CACHE_TTL=7s gave --cache-ttl %v", m.Config.CacheTTL)
+	}
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if status, _ := call(t, "GET", "http://"+m.Addr()+"/readyz", "", ""); status != http.StatusOK {
 		t.Fatalf("readyz %d", status)
 	}
 	if _, err := os.Stat(db); err != nil {
 		t.Fatalf("KEYWARD_DB not used: %v", err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -342,7 +379,7 @@ func hint(secret string) string {
 // the API's address does not.
 func TestDebugAddr(t *testing.T) {
 	s := startServe(t, filepath.Join(t.TempDir(), "keyward.db"), "--debug-addr", "127.0.0.1:0")
-	addr := s.stderr.waitFor(t, regexp.MustCompile(`"msg":"profiler listening","addr":"([^"]+)"`), nil)
+	addr := s.main.DebugAddr()
 	if status, _ := call(t, "GET", "http://"+addr+"/debug/pprof/cmdline", "", ""); status != http.StatusOK {
 		t.Errorf("profiler: %d", status)
 	}

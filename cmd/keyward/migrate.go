@@ -7,13 +7,13 @@ import (
 )
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var db dbFlags
-	f := newEnvFlags("migrate", "Apply the embedded schema migrations to the database and exit.\nA database written by a newer keyward is refused and left unchanged.", getenv)
-	db.register(f)
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var db DBConfig
+	cmd := newCommand("migrate", "Apply the embedded schema migrations to the database and exit; a SQLite\nfile that does not exist is created. A database written by a newer keyward\nis refused and left unchanged.")
+	cmd.register(&db)
+	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	store, err := db.openStore(ctx)
+	store, err := db.open(ctx, nil)
 	if err != nil {
 		return err
 	}

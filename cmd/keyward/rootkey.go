@@ -9,12 +9,16 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const rootKeyUsage = `Manage root keys directly in the database, whether or not a server is running.
+const rootKeyUsage = `Manage root keys directly in an existing database, whether or not a server
+is running. Only serve and migrate create a database.
 
 Usage:
-  keyward root-key create [--db PATH] [--name NAME]   print a new root key's secret alone on one line
-  keyward root-key list   [--db PATH]                 list live root keys (id, hint, created_at, name)
-  keyward root-key revoke [--db PATH] KEY_ID          revoke a root key
+  keyward root-key create [--db PATH | --database-url URL] [--name NAME]
+      create a root key; print its secret alone on one line
+  keyward root-key list   [--db PATH | --database-url URL]
+      list live root keys: id, hint, created_at, name
+  keyward root-key revoke [--db PATH | --database-url URL] KEY_ID
+      revoke a root key
 
 Run 'keyward root-key <subcommand> --help' for the flags.
 `
@@ -26,6 +30,9 @@ func runRootKey(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && !isHelp(args[1]) { // keyward root-key help create
+			return runRootKey(ctx, append(args[1:len(args):len(args)], "--help"), getenv, stdout, stderr)
+		}
 		fmt.Fprint(stdout, rootKeyUsage)
 		return nil
 	case "create":
@@ -40,23 +47,21 @@ func runRootKey(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var db dbFlags
-	var name string
-	f := newEnvFlags("root-key create", "Create a root key and print its secret, alone on one line of stdout.", getenv)
-	db.register(f)
-	f.fs.StringVar(&name, "name", "root", "a name for the key, to tell root keys apart")
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var cfg struct {
+		DB   DBConfig
+		Name string `flag:"name" default:"root" usage:"a name for the key, to tell root keys apart"`
+	}
+	cmd := newCommand("root-key create", "Create a root key in an existing database and print its secret, alone on\none line of stdout.")
+	cmd.register(&cfg)
+	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	if f.fs.NArg() > 0 {
-		return usageError{fmt.Errorf("root-key create: unexpected argument %q", f.fs.Arg(0))}
-	}
-	store, err := db.openStore(ctx)
+	store, err := cfg.DB.openExisting(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	_, secret, err := keyward.NewService(store).CreateRootKey(ctx, name)
+	_, secret, err := keyward.NewService(store).CreateRootKey(ctx, cfg.Name)
 	if err != nil {
 		return fmt.Errorf("create root key: %s", keyward.ErrorMessage(err)+fieldsText(err))
 	}
@@ -65,13 +70,13 @@ func runRootKeyCreate(ctx context.Context, args []string, getenv func(string) st
 }
 
 func runRootKeyList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var db dbFlags
-	f := newEnvFlags("root-key list", "List the live root keys, one per line: id, hint, creation time and name; never secrets.", getenv)
-	db.register(f)
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var db DBConfig
+	cmd := newCommand("root-key list", "List the live root keys of an existing database, one per line: id, hint,\ncreation time and name; never secrets.")
+	cmd.register(&db)
+	if _, err := cmd.parse(args, getenv, stdout, stderr); err != nil {
 		return err
 	}
-	store, err := db.openStore(ctx)
+	store, err := db.openExisting(ctx)
 	if err != nil {
 		return err
 	}
@@ -94,20 +99,18 @@ func runRootKeyList(ctx context.Context, args []string, getenv func(string) stri
 }
 
 func runRootKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var db dbFlags
-	f := newEnvFlags("root-key revoke", "Revoke a root key, given its id (see root-key list) as the one argument: keyward root-key revoke [--db PATH] KEY_ID.\nA server started on the same database refuses the key within its cache TTL (--cache-ttl).", getenv)
-	db.register(f)
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
+	var db DBConfig
+	cmd := newCommand("root-key revoke", "Revoke a root key, given its id (see keyward root-key list). A server running\non the same database refuses the key within about a second.", "KEY_ID")
+	cmd.register(&db)
+	positional, err := cmd.parse(args, getenv, stdout, stderr)
+	if err != nil {
 		return err
 	}
-	if f.fs.NArg() != 1 {
-		return usageError{fmt.Errorf("root-key revoke: give exactly one key id")}
-	}
-	id, err := keyward.ParseKeyID(f.fs.Arg(0))
+	id, err := keyward.ParseKeyID(positional[0])
 	if err != nil {
-		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", f.fs.Arg(0))}
+		return usageError{fmt.Errorf("root-key revoke: %q is not a key id", positional[0])}
 	}
-	store, err := db.openStore(ctx)
+	store, err := db.openExisting(ctx)
 	if err != nil {
 		return err
 	}

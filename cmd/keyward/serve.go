@@ -8,193 +8,161 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/httpapi"
-	"github.com/keyward/keyward/keycache"
-	"github.com/keyward/keyward/postgres"
-	"github.com/keyward/keyward/sqlite"
 )
 
-// dbFlags are the flags of every command that opens the database.
-type dbFlags struct {
-	path string // SQLite file
-	url  string // PostgreSQL URL; when set, path is not used
+// ServeConfig is everything serve can be told. Each field is a flag and an
+// environment variable, declared by its tags (see flags.go).
+type ServeConfig struct {
+	Addr             string        `flag:"addr" default:"127.0.0.1:8080" usage:"address to listen on (host:port; port 0 picks a free one)"`
+	DB               DBConfig      // --db, --database-url
+	Log              LogConfig     // --log-format, --log-level
+	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight requests may run on after SIGINT/SIGTERM"`
+	CacheSize        int           `flag:"cache-size" default:"100000" usage:"how many keys the verification cache holds"`
+	CacheTTL         time.Duration `flag:"cache-ttl" default:"30s" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within about a second)"`
+	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated"`
+	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
+	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`
+	DBReadTimeout    time.Duration `flag:"db-read-timeout" default:"2s" usage:"deadline of each database read made for a request; past it, the\nrequest answers 503"`
+	DBWriteTimeout   time.Duration `flag:"db-write-timeout" default:"5s" usage:"deadline of each database write made for a request; past it, the\nrequest answers 503 (the write may still have been made: retry it\nwith the same Idempotency-Key)"`
+	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (its id and secret are not\nreused meanwhile) before it is removed for good"`
 }
 
-func (d *dbFlags) register(f *envFlags) {
-	f.String(&d.path, "db", "KEYWARD_DB", "keyward.db", "path of the SQLite database file (created if missing)")
-	f.String(&d.url, "database-url", "KEYWARD_DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db?pool_max_conns=20);\nwhen set, --db is not used and several instances may share the database")
+// LogConfig chooses the log's format and level.
+type LogConfig struct {
+	Format string `flag:"log-format" default:"text" usage:"log format: text or json"`
+	Level  string `flag:"log-level" default:"info" usage:"least severe level logged: debug, info, warn or error (debug adds a line per verification and health probe)"`
 }
 
-// database is what the commands need of a store: either backend.
-type database interface {
-	keyward.KeyStore
-	keyward.InvalidationFeed
-	SchemaVersion(ctx context.Context) (int64, error)
+const serveSummary = "Run the Keyward HTTP API. On an empty database, create the first root key\nand print it once on stdout."
+
+// DefaultServeConfig returns serve's configuration when no flag or
+// environment variable is given.
+func DefaultServeConfig() ServeConfig {
+	var cfg ServeConfig
+	newCommand("serve", serveSummary).register(&cfg)
+	return cfg
 }
 
-// name says which database is in use, for messages; a URL's password is
-// never shown.
-func (d *dbFlags) name() string {
-	if d.url == "" {
-		return d.path
+// validate reports settings that no flag parser can catch.
+func (c ServeConfig) validate() error {
+	if c.CacheSize < 1 {
+		return usageError{fmt.Errorf("--cache-size %d: must be at least 1", c.CacheSize)}
 	}
-	u, err := url.Parse(d.url)
-	if err != nil {
-		return "(PostgreSQL URL)"
-	}
-	return u.Redacted()
-}
-
-// openStore opens and migrates the database.
-func (d *dbFlags) openStore(ctx context.Context) (database, error) {
-	if d.url != "" {
-		if !strings.HasPrefix(d.url, "postgres://") && !strings.HasPrefix(d.url, "postgresql://") {
-			return nil, usageError{fmt.Errorf("--database-url: want a postgres:// URL")}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"cache-ttl", c.CacheTTL}, {"last-used-interval", c.LastUsedInterval}, {"staleness-bound", c.StalenessBound},
+		{"db-read-timeout", c.DBReadTimeout}, {"db-write-timeout", c.DBWriteTimeout}, {"deleted-key-retention", c.Retention},
+	} {
+		if d.v <= 0 {
+			return usageError{fmt.Errorf("--%s %v: must be positive", d.name, d.v)}
 		}
-		db, err := postgres.Open(ctx, d.url)
-		if err != nil {
-			// pgx's errors may quote the URL, password included: say
-			// only what kind of failure it was.
-			return nil, fmt.Errorf("open database %s: %s", d.name(), redactURL(err.Error(), d.url))
-		}
-		if err := db.Migrate(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migrate database %s: %w", d.name(), err)
-		}
-		return db, nil
 	}
-	db, err := sqlite.Open(ctx, d.path)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", d.path, err)
+	// The feed is confirmed every quarter of the bound; below that, a
+	// heartbeat's round trip would use up the bound.
+	if c.StalenessBound < 100*time.Millisecond {
+		return usageError{fmt.Errorf("--staleness-bound %v: must be at least 100ms", c.StalenessBound)}
 	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", d.path, err)
-	}
-	return db, nil
+	return nil
 }
 
-// redactURL removes the password of rawURL from msg.
-func redactURL(msg, rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "cannot connect"
-	}
-	if p, ok := u.User.Password(); ok && p != "" {
-		msg = strings.ReplaceAll(msg, p, "xxxxx")
-	}
-	return msg
-}
-
-// logFlags choose the log format and level.
-type logFlags struct {
-	format string
-	level  string
-}
-
-func (l *logFlags) register(f *envFlags) {
-	f.String(&l.format, "log-format", "KEYWARD_LOG_FORMAT", "text", "log format: text or json")
-	f.String(&l.level, "log-level", "KEYWARD_LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error (debug adds a line per verification and health probe)")
-}
-
-func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+func (l LogConfig) logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(l.level)); err != nil {
-		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", l.level)}
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", l.Level)}
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(l.format) {
+	switch strings.ToLower(l.Format) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", l.format)}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", l.Format)}
 }
 
-// serveConfig is everything serve can be told.
-type serveConfig struct {
-	addr            string
-	db              dbFlags
-	log             logFlags
-	shutdownTimeout time.Duration
-	cache           keycache.Options
-	usageInterval   time.Duration
-	debugAddr       string
+// Main is keyward serve as a value: its configuration and, once Run has
+// returned, its running parts. ParseFlags fills Config from the command
+// line; a test may set Config directly instead. Run starts serving and
+// returns; Close undoes Run.
+type Main struct {
+	// Config is what Run starts.
+	Config ServeConfig
+	// Stdout receives the first root key, printed once; Stderr the log.
+	Stdout, Stderr io.Writer
+
+	logger    *slog.Logger
+	db        database
+	service   *service
+	http      *http.Server
+	addr      string
+	served    chan struct{} // closed when http.Serve has returned
+	serveErr  error         // what it returned
+	debug     *http.Server
+	debugAddr string
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var cfg serveConfig
-	f := newEnvFlags("serve", "Run the Keyward HTTP API.", getenv)
-	f.String(&cfg.addr, "addr", "KEYWARD_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	cfg.db.register(f)
-	cfg.log.register(f)
-	f.Duration(&cfg.shutdownTimeout, "shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", 15*time.Second, "how long in-flight requests may run on after SIGINT/SIGTERM")
-	f.Int(&cfg.cache.Size, "cache-size", "KEYWARD_CACHE_SIZE", keycache.DefaultSize, "how many keys the verification cache holds")
-	f.Duration(&cfg.cache.TTL, "cache-ttl", "KEYWARD_CACHE_TTL", keycache.DefaultTTL, "how long a key is served from the cache before it is read again;\nbounds how long a change made outside this process can go unseen")
-	f.String(&cfg.debugAddr, "debug-addr", "KEYWARD_DEBUG_ADDR", "", "if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated")
-	f.Duration(&cfg.usageInterval, "last-used-interval", "KEYWARD_LAST_USED_INTERVAL", keyward.DefaultLastUsedInterval, "how often keys' last_used_at is written (at most one write per key per interval)")
-	if err := parseFlags(f, args, stdout, stderr); err != nil {
-		return err
-	}
-	if cfg.cache.Size < 1 {
-		return usageError{fmt.Errorf("--cache-size %d: must be at least 1", cfg.cache.Size)}
-	}
-	if cfg.cache.TTL <= 0 || cfg.usageInterval <= 0 {
-		return usageError{fmt.Errorf("--cache-ttl and --last-used-interval must be positive")}
-	}
-	logger, err := cfg.log.logger(stderr)
-	if err != nil {
-		return err
-	}
+// NewMain returns a serve command with the default configuration, printing
+// to stdout and logging to stderr.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{Config: DefaultServeConfig(), Stdout: stdout, Stderr: stderr}
+}
 
-	db, err := cfg.db.openStore(ctx)
-	if err != nil {
+// ParseFlags sets m.Config from serve's arguments (those after "serve")
+// and from the environment, read through getenv. It returns a usage error
+// for a bad flag, argument or environment value, or flag.ErrHelp once it
+// has printed the help that was asked for.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	cmd := newCommand("serve", serveSummary)
+	cmd.register(&m.Config)
+	if _, err := cmd.parse(args, getenv, m.Stdout, m.Stderr); err != nil {
 		return err
 	}
-	defer db.Close()
-	cache := keycache.New(db, cfg.cache)
-	svc := keyward.NewService(cache)
-	usage := keyward.NewLastUsedRecorder(db)
-	svc.LastUsed = usage
-	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
-	usageDone := make(chan struct{})
-	go func() {
-		defer close(usageDone)
-		usage.Run(usageCtx, cfg.usageInterval, func(err error) {
-			logger.Warn("could not record keys' last use; will retry", "err", err)
-		})
-	}()
-	// After the server has stopped taking requests: the last flush of
-	// last_used_at, then the database closes (deferred above).
-	defer func() { stopUsage(); <-usageDone }()
+	m.Config.DB.URLFromEnv = cmd.fromEnv["database-url"]
+	return nil
+}
 
-	// Keys changed by other processes leave this one's cache.
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		if err := db.WatchInvalidations(watchCtx, cache, keycache.DefaultStalenessBound/4); err != nil {
-			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
+// Run opens and migrates the database, creates the first root key of an
+// empty one, starts the background work and starts serving, and returns
+// once it listens. ctx bounds the start; what Run starts runs until Close.
+// If Run fails, it undoes what it had started.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.Config.validate(); err != nil {
+		return err
+	}
+	if m.logger, err = m.Config.Log.logger(m.Stderr); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = m.Close()
 		}
 	}()
-	defer func() { stopWatch(); <-watchDone }()
 
-	if err := bootstrap(ctx, logger, svc, stdout); err != nil {
+	if m.db, err = m.Config.DB.open(ctx, m.logger); err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", cfg.addr)
+	m.service = startService(ctx, m.db, m.Config, m.logger)
+	created, err := bootstrap(ctx, m.logger, m.service.svc, m.Config.DB, m.Stdout)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+		return err
 	}
-	srv := &http.Server{
-		Handler: httpapi.NewHandler(logger, svc, db),
+	if !created {
+		warnIfNoRootKey(ctx, m.logger, m.service.svc, m.Config.DB)
+	}
+
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.addr = ln.Addr().String()
+	m.http = &http.Server{
+		Handler: m.service.handler,
 		// Equal read timeouts cost one deadline per request, not two:
 		// net/http moves the deadline only when they differ. A request is
 		// at most 64 KiB of headers and 64 KiB of body.
@@ -203,51 +171,116 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
 	}
-	if cfg.debugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.debugAddr)
+	if m.Config.DebugAddr != "" {
+		dln, err := net.Listen("tcp", m.Config.DebugAddr)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.debugAddr, err)
+			ln.Close()
+			m.http = nil
+			return fmt.Errorf("listen on %s: %w", m.Config.DebugAddr, err)
 		}
-		dbg := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = dbg.Serve(dln) }()
-		defer dbg.Close()
-		logger.Info("profiler listening", "addr", dln.Addr().String())
+		m.debugAddr = dln.Addr().String()
+		m.debug = &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = m.debug.Serve(dln) }()
+		m.logger.Info("profiler listening", "addr", m.debugAddr)
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.db.name(), "version", version)
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	m.served = make(chan struct{})
+	go func() {
+		defer close(m.served)
+		m.serveErr = m.http.Serve(ln)
+	}()
+	build := readBuild()
+	attrs := []any{"addr", m.addr, "db", m.Config.DB.name(), "version", build.version}
+	if build.revision != "" {
+		attrs = append(attrs, "revision", build.revision)
 	}
-	logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.shutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	logger.Info("stopped")
+	m.logger.Info("listening", attrs...)
 	return nil
 }
 
-// bootstrap creates the first root key of an empty database and prints it,
-// this one time, to stdout; logs never see it.
-func bootstrap(ctx context.Context, logger *slog.Logger, svc *keyward.Service, stdout io.Writer) error {
-	k, secret, created, err := svc.Bootstrap(ctx)
-	if err != nil {
+// Addr returns the address the API listens on, host:port, once Run has
+// returned: with --addr :0, the port picked.
+func (m *Main) Addr() string { return m.addr }
+
+// DebugAddr returns the address of the profiler (--debug-addr), once Run
+// has returned; "" when there is none.
+func (m *Main) DebugAddr() string { return m.debugAddr }
+
+// Done returns a channel that is closed when the API has stopped serving:
+// after Close, or before it if serving failed (Close then reports why).
+// It must be called after a successful Run.
+func (m *Main) Done() <-chan struct{} { return m.served }
+
+// Close stops what Run started, in order: the API stops taking requests
+// and lets those in flight finish, within Config.ShutdownTimeout; the
+// background work stops, which writes the last uses of keys; the database
+// closes. Close after a failed Run does nothing.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		m.logger.Info("shutting down: finishing in-flight requests", "timeout", m.Config.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		err := m.http.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			// What is still running would outlive the database.
+			m.http.Close()
+		}
+		<-m.served
+		if !errors.Is(m.serveErr, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", m.serveErr))
+		}
+		m.http = nil
+	}
+	if m.debug != nil {
+		m.debug.Close()
+		m.debug = nil
+	}
+	if m.service != nil {
+		m.service.stop()
+		m.service = nil
+	}
+	if m.db != nil {
+		if err := m.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close database: %w", err))
+		}
+		m.db = nil
+		m.logger.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// runServe is keyward serve: it runs until ctx is done (a signal) or
+// serving fails.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	m := NewMain(stdout, stderr)
+	if err := m.ParseFlags(args, getenv); err != nil {
 		return err
 	}
-	if !created {
-		return nil
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-m.Done():
+	}
+	return m.Close()
+}
+
+// bootstrap creates the first root key of an empty database and prints it,
+// this one time, to stdout; logs never see it. It reports whether it did.
+func bootstrap(ctx context.Context, logger *slog.Logger, svc *keyward.Service, db DBConfig, stdout io.Writer) (bool, error) {
+	k, secret, created, err := svc.Bootstrap(ctx)
+	if err != nil || !created {
+		return false, err
 	}
 	logger.Info("created the first root key; its secret is printed once on stdout", "key_id", k.ID.String())
+	recovery, note := db.rootKeyCommand()
+	if note != "" {
+		note = "\n   (" + note + ")"
+	}
 	_, err = fmt.Fprintf(stdout, `
 ==================================================================
  Keyward created the first ROOT KEY for this database.
@@ -257,9 +290,30 @@ func bootstrap(ctx context.Context, logger *slog.Logger, svc *keyward.Service, s
  ROOT KEY: %s
 
  Use it as:  Authorization: Bearer <root key>
- Lost it? Create another: keyward root-key create --db <path>
+ Lost it? Create another, with or without a server running:
+   %s%s
 ==================================================================
 
-`, secret.Reveal())
-	return err
+`, secret.Reveal(), recovery, note)
+	return true, err
+}
+
+// warnIfNoRootKey warns when the database has no live root key (all were
+// revoked): no key can then be created for a new organization, and a
+// database is bootstrapped only once, so serve will not make another.
+func warnIfNoRootKey(ctx context.Context, logger *slog.Logger, svc *keyward.Service, db DBConfig) {
+	page, err := svc.ListRootKeys(ctx, nil, 1)
+	if err != nil {
+		logger.Warn("could not check for a live root key", "err", err)
+		return
+	}
+	if len(page.Keys) > 0 {
+		return
+	}
+	cmd, note := db.rootKeyCommand()
+	attrs := []any{"create_one_with", cmd}
+	if note != "" {
+		attrs = append(attrs, "note", note)
+	}
+	logger.Warn("no live root key: keys for a new organization cannot be created until there is one", attrs...)
 }

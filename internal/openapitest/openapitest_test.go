@@ -104,7 +104,7 @@ func TestDocument(t *testing.T) {
 				case public[op.OperationID]:
 					continue
 				case method == http.MethodPost:
-					statuses = []int{201, 400, 401, 403, 404, 409, 413, 415, 500, 503}
+					statuses = []int{201, 400, 401, 403, 404, 409, 413, 415, 422, 500, 503}
 				}
 				for _, status := range statuses {
 					r := op.Responses.Status(status)

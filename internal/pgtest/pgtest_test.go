@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -174,5 +175,53 @@ func TestBaseURLUnreachable(t *testing.T) {
 		if f.skipped || f.failed || got != DefaultURL {
 			t.Errorf("%s unset, a server at %s: got %q, skipped %v, failed %v", EnvURL, DefaultURL, got, f.skipped, f.failed)
 		}
+	}
+}
+
+// The proxy's faults do what the tests built on it assume: Reset breaks
+// the connections it forwards and takes new ones at once; Freeze holds
+// every byte, of new connections too, until Thaw.
+func TestProxy(t *testing.T) {
+	p := NewProxy(t, URL(t))
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		t.Fatalf("connect through the proxy: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.Ping(ctx); err != nil {
+		t.Fatalf("ping through the proxy: %v", err)
+	}
+
+	p.Reset()
+	if err := conn.Ping(ctx); err == nil {
+		t.Error("a connection survived Reset")
+	}
+	fresh, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		t.Fatalf("connect right after Reset: %v", err)
+	}
+	defer fresh.Close(context.Background())
+
+	p.Freeze()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := fresh.Ping(short); err == nil {
+		t.Error("a ping went through a frozen proxy")
+	}
+	short2, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	if c, err := pgx.Connect(short2, p.URL); err == nil {
+		c.Close(context.Background())
+		t.Error("a new connection went through a frozen proxy")
+	}
+	p.Thaw()
+	again, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		t.Fatalf("connect after Thaw: %v", err)
+	}
+	defer again.Close(context.Background())
+	if err := again.Ping(ctx); err != nil {
+		t.Errorf("ping after Thaw: %v", err)
 	}
 }

@@ -10,9 +10,11 @@ import (
 
 // Proxy forwards TCP connections to the test server. It can be stopped,
 // closing every connection it forwards and refusing new ones, as a server
-// that went down would, and started again on the same address; or frozen,
-// holding every byte without closing anything, as a network that drops
-// packets would, and thawed.
+// that went down would, and started again on the same address; reset,
+// closing every connection it forwards but taking new ones at once, as a
+// network that reset its connections would; or frozen, holding every byte
+// without closing anything, new connections included, as a network that
+// drops packets would (a black hole), and thawed.
 type Proxy struct {
 	t      testing.TB
 	target string // the server's host:port
@@ -117,6 +119,17 @@ func (p *Proxy) Thaw() {
 	p.frozen = false
 	p.thawed.Broadcast()
 	p.mu.Unlock()
+}
+
+// Reset closes every connection the proxy forwards, and goes on taking
+// new ones.
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
 }
 
 // Stop closes the listener and every connection, and waits for the

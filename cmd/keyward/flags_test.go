@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keycache"
+)
+
+// TestEnvironmentOnlyWhenUsed: a flag on the command line wins over its
+// environment variable, so a bad value there is an error only when no
+// flag overrides it, and the error names the variable.
+func TestEnvironmentOnlyWhenUsed(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr []string // named in the usage error; none: no error
+		check   func(t *testing.T, c ServeConfig)
+	}{
+		{
+			name: "bad duration, flag given",
+			args: []string{"--cache-ttl", "10s"},
+			env:  map[string]string{"KEYWARD_CACHE_TTL": "bad"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.CacheTTL != 10*time.Second {
+					t.Errorf("--cache-ttl %v, want 10s", c.CacheTTL)
+				}
+			},
+		},
+		{
+			name: "bad duration, flag given with =",
+			args: []string{"--cache-ttl=10s"},
+			env:  map[string]string{"KEYWARD_CACHE_TTL": "bad"},
+		},
+		{
+			name:    "bad duration, no flag",
+			env:     map[string]string{"KEYWARD_CACHE_TTL": "bad"},
+			wantErr: []string{"KEYWARD_CACHE_TTL", "--cache-ttl"},
+		},
+		{
+			name: "bad integer, flag given",
+			args: []string{"--cache-size", "5"},
+			env:  map[string]string{"KEYWARD_CACHE_SIZE": "lots"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.CacheSize != 5 {
+					t.Errorf("--cache-size %d, want 5", c.CacheSize)
+				}
+			},
+		},
+		{
+			name:    "two bad values, each named",
+			env:     map[string]string{"KEYWARD_CACHE_SIZE": "lots", "KEYWARD_SHUTDOWN_TIMEOUT": "soon"},
+			wantErr: []string{"KEYWARD_CACHE_SIZE", "KEYWARD_SHUTDOWN_TIMEOUT"},
+		},
+		{
+			name: "good value, no flag",
+			env:  map[string]string{"KEYWARD_CACHE_TTL": "7s", "KEYWARD_ADDR": "127.0.0.1:9"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.CacheTTL != 7*time.Second || c.Addr != "127.0.0.1:9" {
+					t.Errorf("--cache-ttl %v --addr %s, want 7s 127.0.0.1:9", c.CacheTTL, c.Addr)
+				}
+			},
+		},
+		{
+			name: "flag wins over a good value",
+			args: []string{"--cache-ttl", "9s"},
+			env:  map[string]string{"KEYWARD_CACHE_TTL": "7s"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.CacheTTL != 9*time.Second {
+					t.Errorf("--cache-ttl %v, want 9s", c.CacheTTL)
+				}
+			},
+		},
+		{
+			name: "database URL from the environment",
+			env:  map[string]string{"KEYWARD_DATABASE_URL": "postgres://h/db"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.DB.URL != "postgres://h/db" || !c.DB.URLFromEnv {
+					t.Errorf("DB = %+v, want the URL, from the environment", c.DB)
+				}
+			},
+		},
+		{
+			name: "database URL from the flag",
+			args: []string{"--database-url", "postgres://flag/db"},
+			env:  map[string]string{"KEYWARD_DATABASE_URL": "postgres://env/db"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.DB.URL != "postgres://flag/db" || c.DB.URLFromEnv {
+					t.Errorf("DB = %+v, want the flag's URL, not from the environment", c.DB)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMain(io.Discard, io.Discard)
+			err := m.ParseFlags(tt.args, env(tt.env))
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("ParseFlags: %v", err)
+				}
+				if tt.check != nil {
+					tt.check(t, m.Config)
+				}
+				return
+			}
+			if !errors.As(err, new(usageError)) {
+				t.Fatalf("ParseFlags: %v, want a usage error", err)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestEnvironmentOfOtherCommands: a variable that is not one of a
+// command's settings does not concern it, however bad.
+func TestEnvironmentOfOtherCommands(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "keyward.db")
+	getenv := env(map[string]string{"KEYWARD_SHUTDOWN_TIMEOUT": "soon", "KEYWARD_CACHE_SIZE": "lots"})
+	if err := run(context.Background(), []string{"migrate", "--db", db}, getenv, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("migrate with serve's variables set badly: %v", err)
+	}
+}
+
+// TestHelpShowsNoEnvironmentValue: help shows each flag's default, not the
+// value its variable holds, which may be a URL with a password.
+func TestHelpShowsNoEnvironmentValue(t *testing.T) {
+	const password = "pw-in-the-environment"
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--help"}, env(map[string]string{
+		"KEYWARD_DATABASE_URL": "postgres://keyward:" + password + "@db.internal/keyward",
+	}), nil, &out, io.Discard)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve --help: %v", err)
+	}
+	if !strings.Contains(out.String(), "KEYWARD_DATABASE_URL") {
+		t.Fatalf("help lacks KEYWARD_DATABASE_URL:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), password) {
+		t.Errorf("help shows the password from KEYWARD_DATABASE_URL:\n%s", out.String())
+	}
+}
+
+// TestServeDefaults: the defaults written in ServeConfig's tags are those
+// of the packages that use them, so that --help tells the truth.
+func TestServeDefaults(t *testing.T) {
+	c := DefaultServeConfig()
+	tests := []struct {
+		flag      string
+		got, want any
+	}{
+		{"--cache-size", c.CacheSize, keycache.DefaultSize},
+		{"--cache-ttl", c.CacheTTL, keycache.DefaultTTL},
+		{"--last-used-interval", c.LastUsedInterval, keyward.DefaultLastUsedInterval},
+		{"--staleness-bound", c.StalenessBound, keycache.DefaultStalenessBound},
+		{"--db-read-timeout", c.DBReadTimeout, keyward.DefaultLookupTimeout},
+		{"--db-write-timeout", c.DBWriteTimeout, keyward.DefaultWriteTimeout},
+		{"--deleted-key-retention", c.Retention, keyward.DefaultDeletedKeyRetention},
+		{"--db", c.DB.Path, "keyward.db"},
+		{"--addr", c.Addr, "127.0.0.1:8080"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s defaults to %v, want %v", tt.flag, tt.got, tt.want)
+		}
+	}
+}
+
+// TestRegisterRefusesBadTags: a setting of a type no flag parses, or with
+// a default that does not parse, stops the program at once rather than
+// behave oddly later.
+func TestRegisterRefusesBadTags(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  any
+	}{
+		{"unsupported type", &struct {
+			Ratio float64 `flag:"ratio"`
+		}{}},
+		{"bad duration default", &struct {
+			Wait time.Duration `flag:"wait" default:"soon"`
+		}{}},
+		{"bad integer default", &struct {
+			N int `flag:"n" default:"many"`
+		}{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("register accepted it")
+				}
+			}()
+			newCommand("test", "").register(tt.cfg)
+		})
+	}
+}
+
+// TestBooleanSettings: a boolean flag takes no value of its own, so the
+// argument after it stays an argument, and its variable must hold a
+// boolean. No command has one yet; the first must not change how
+// arguments are split.
+func TestBooleanSettings(t *testing.T) {
+	type config struct {
+		DryRun bool   `flag:"dry-run" usage:"change nothing"`
+		Name   string `flag:"name" usage:"a name"`
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		want     config
+		wantArgs []string
+		wantErr  string // in the usage error; "" for none
+	}{
+		{"flag before the argument", []string{"--dry-run", "KEY", "--name", "n"}, nil, config{true, "n"}, []string{"KEY"}, ""},
+		{"flag with a value", []string{"KEY", "--dry-run=false"}, map[string]string{"KEYWARD_DRY_RUN": "true"}, config{false, ""}, []string{"KEY"}, ""},
+		{"from the environment", []string{"KEY"}, map[string]string{"KEYWARD_DRY_RUN": "1"}, config{true, ""}, []string{"KEY"}, ""},
+		{"bad environment value", []string{"KEY"}, map[string]string{"KEYWARD_DRY_RUN": "maybe"}, config{}, nil, "KEYWARD_DRY_RUN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c config
+			cmd := newCommand("test", "", "KEY")
+			cmd.register(&c)
+			args, err := cmd.parse(tt.args, env(tt.env), io.Discard, io.Discard)
+			if tt.wantErr != "" {
+				if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parse: %v, want a usage error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if c != tt.want || strings.Join(args, " ") != strings.Join(tt.wantArgs, " ") {
+				t.Errorf("parse gave %+v and arguments %q, want %+v and %q", c, args, tt.want, tt.wantArgs)
+			}
+		})
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+// This file is serve's wiring: everything serve builds on the open
+// database to answer requests (the verification cache, the last-used
+// recorder, the invalidation watch, the pruning and the HTTP handler) is
+// here and nowhere else, so that it can be reworked in one place. Main opens the database
+// before startService, serves service.handler, and calls service.stop once
+// the HTTP server has stopped taking requests, before it closes the
+// database.
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/keycache"
+)
+
+// service is what Main runs on the database.
+type service struct {
+	// svc answers through the cache; Main bootstraps the first root key
+	// through it.
+	svc *keyward.Service
+	// handler is the HTTP API.
+	handler http.Handler
+	// stop ends the background work: the pruning, the invalidation
+	// watch, then the last-used recorder, with its final flush.
+	stop func()
+}
+
+// startService wires the service on db and starts its background work,
+// which runs until service.stop; ctx gives it its values, not its end.
+// pruneInterval is how often deleted keys and expired idempotency records
+// are pruned.
+const pruneInterval = 10 * time.Minute
+
+func startService(ctx context.Context, db database, cfg ServeConfig, logger *slog.Logger) *service {
+	cache := keycache.New(db, keycache.Options{
+		Size: cfg.CacheSize, TTL: cfg.CacheTTL, StalenessBound: cfg.StalenessBound, LoadTimeout: cfg.DBReadTimeout,
+	})
+	svc := keyward.NewService(cache)
+	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
+	lastUsed := keyward.NewLastUsedRecorder(db)
+	svc.LastUsed = lastUsed
+	var stops []func() // in the order they run
+	background := func(f func(ctx context.Context)) {
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); f(ctx) }()
+		stops = append(stops, func() { cancel(); <-done })
+	}
+
+	background(func(ctx context.Context) {
+		svc.RunPruning(ctx, pruneInterval, func(p keyward.Pruned, err error) {
+			if err != nil {
+				logger.Warn("could not prune deleted keys and expired idempotency records; will retry", "err", err)
+			} else if p != (keyward.Pruned{}) {
+				logger.Info("pruned", "deleted_keys", p.DeletedKeys, "idempotency_records", p.IdempotencyRecords)
+			}
+		})
+	})
+	// Keys changed by other processes leave this one's cache, and the
+	// feed's confirmations keep the cache trusted.
+	background(func(ctx context.Context) {
+		if err := db.WatchInvalidations(ctx, cache, cfg.StalenessBound/4); err != nil {
+			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
+		}
+	})
+	// Last: its final flush of last_used_at runs with the database open.
+	background(func(ctx context.Context) {
+		lastUsed.Run(ctx, cfg.LastUsedInterval, func(err error) {
+			logger.Warn("could not record keys' last use; will retry", "err", err)
+		})
+	})
+
+	return &service{
+		svc:     svc,
+		handler: httpapi.NewHandler(logger, svc, db),
+		stop: func() {
+			for _, stop := range stops {
+				stop()
+			}
+		},
+	}
+}

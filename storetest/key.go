@@ -1,0 +1,52 @@
+package storetest
+
+import (
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// NewKey returns a new key record of org (a root key, with every
+// permission, if org is ""), as the service would make it: a random id and
+// secret, created now, truncated to microseconds, in UTC, holding read,
+// and named with non-ASCII text so that a backend that mangles text fails.
+// Options change what a test needs. It is the one builder of test keys for
+// every package's tests.
+func NewKey(org keyward.OrgID, opts ...KeyOption) *keyward.Key {
+	secret := keyward.NewSecret()
+	id := keyward.NewKeyID()
+	k := &keyward.Key{
+		ID:          id,
+		OrgID:       org,
+		Root:        org == "",
+		Name:        "clé de test ✓ " + id.String(),
+		Permissions: []keyward.Permission{keyward.PermRead},
+		Hash:        secret.Hash(),
+		Hint:        secret.Hint(),
+		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
+	}
+	if k.Root {
+		k.Permissions = append([]keyward.Permission(nil), keyward.AllPermissions...)
+	}
+	for _, opt := range opts {
+		opt(k)
+	}
+	return k
+}
+
+// A KeyOption changes a key NewKey makes.
+type KeyOption func(*keyward.Key)
+
+// Name sets the key's name.
+func Name(name string) KeyOption { return func(k *keyward.Key) { k.Name = name } }
+
+// Permissions sets the key's permissions, in the order given.
+func Permissions(ps ...keyward.Permission) KeyOption {
+	return func(k *keyward.Key) { k.Permissions = append([]keyward.Permission(nil), ps...) }
+}
+
+// CreatedAt sets the key's creation time, in UTC, truncated to
+// microseconds as the service makes it.
+func CreatedAt(t time.Time) KeyOption {
+	return func(k *keyward.Key) { k.CreatedAt = t.UTC().Truncate(time.Microsecond) }
+}

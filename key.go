@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,8 +13,10 @@ import (
 	"unicode/utf8"
 )
 
-// OrgID identifies an organization: 1 to 64 characters of [A-Za-z0-9._-].
-// Organizations have no record of their own; they exist through their keys.
+// OrgID identifies an organization: 1 to 64 characters of [A-Za-z0-9._-],
+// other than "." and "..". Organizations have no record of their own; they
+// exist through their keys. Every id is a URL path segment as it stands:
+// it needs no escaping and no client resolves it away.
 type OrgID string
 
 // MaxOrgIDLen is the longest organization id accepted.
@@ -29,6 +32,11 @@ func ParseOrgID(s string) (OrgID, error) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
 			return "", fmt.Errorf("must contain only letters, digits, '.', '_' and '-'")
 		}
+	}
+	// In a URL path, "." and ".." are the current and the parent
+	// segment: /orgs/../api_keys/key-1 resolves to /api_keys/key-1.
+	if s == "." || s == ".." {
+		return "", fmt.Errorf(`must not be "." or "..", which a URL path resolves away`)
 	}
 	return OrgID(s), nil
 }
@@ -110,9 +118,10 @@ var allowedPermissions = func() string {
 	return strings.Join(s, ", ")
 }()
 
-// ParsePermissions validates a list of permission names: case-insensitive,
-// at least one, each one of AllPermissions. The result is lower-case and
-// deduplicated, in the order of first appearance.
+// ParsePermissions validates a list of permission names: case-insensitive
+// in ASCII, surrounding ASCII white space ignored, at least one, each one
+// of AllPermissions. The result is lower-case and deduplicated, in the
+// order of first appearance.
 func ParsePermissions(in []string) ([]Permission, error) {
 	if len(in) == 0 {
 		return nil, fmt.Errorf("must list at least one of: %s", allowedPermissions)
@@ -120,9 +129,9 @@ func ParsePermissions(in []string) ([]Permission, error) {
 	out := make([]Permission, 0, len(in))
 	seen := make(map[Permission]bool, len(in))
 	for _, s := range in {
-		p := Permission(strings.ToLower(strings.TrimSpace(s)))
+		p := Permission(asciiLower(strings.Trim(s, asciiSpace)))
 		if !p.Valid() {
-			return nil, fmt.Errorf("unknown permission %q; allowed: %s", truncate(s, 32), allowedPermissions)
+			return nil, fmt.Errorf("unknown permission %s; allowed: %s", showPermission(s), allowedPermissions)
 		}
 		if !seen[p] {
 			seen[p] = true
@@ -130,6 +139,43 @@ func ParsePermissions(in []string) ([]Permission, error) {
 		}
 	}
 	return out, nil
+}
+
+// asciiSpace is the white space ParsePermissions ignores around a name.
+const asciiSpace = " \t\n\v\f\r"
+
+// asciiLower maps ASCII upper-case letters to lower case and leaves every
+// other byte alone. Unicode case mapping would take "WR\u0130TE" (with a
+// dotted capital I) or a non-breaking space around a name for "write", a
+// spelling that a gateway comparing names in ASCII would read as another
+// word: one reading of every request, as for JSON names.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s // already lower case: no copy
+}
+
+// maxShownPermission is the longest unknown permission an error quotes:
+// enough for a typo of any permission, too short to be a secret.
+const maxShownPermission = 16
+
+// showPermission is how an error names an unknown permission: quoted
+// when it is short and cannot be part of a secret, since a client that
+// misplaces a key could send it as one; described otherwise.
+func showPermission(s string) string {
+	if len(s) <= maxShownPermission && !strings.Contains(s, SecretPrefix) {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("(%d bytes long, not shown)", len(s))
 }
 
 // Valid reports whether p is one of AllPermissions.
@@ -144,8 +190,18 @@ func (p Permission) Valid() bool {
 // MaxNameLen is the longest key name accepted, in characters.
 const MaxNameLen = 200
 
-// ParseName validates a key's name: trimmed, 1 to MaxNameLen characters, no
-// control characters.
+// secretInText finds a Keyward secret in text as a secret scanner does:
+// SecretPattern between word boundaries.
+var secretInText = regexp.MustCompile(`\b` + SecretPattern + `\b`)
+
+// ParseName validates a key's name: trimmed, 1 to MaxNameLen characters,
+// and nothing that would make a name lie about itself where it is shown
+// or logged: no control characters (Cc), no format characters (Cf: the
+// bidirectional embeddings, overrides, isolates and marks that reorder
+// text on screen, zero-width characters, the soft hyphen, the byte order
+// mark), no line or paragraph separators (Zl, Zp), and nothing shaped like
+// a secret, which a secret scanner would report as a leaked key. Errors
+// name the offending character by code point, never by the name's text.
 func ParseName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -158,18 +214,19 @@ func ParseName(s string) (string, error) {
 		return "", fmt.Errorf("must be at most %d characters", MaxNameLen)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", fmt.Errorf("must not contain control characters")
+		switch {
+		case unicode.IsControl(r):
+			return "", fmt.Errorf("must not contain control characters (found %U)", r)
+		case unicode.Is(unicode.Cf, r):
+			return "", fmt.Errorf("must not contain invisible format characters, such as bidirectional controls, zero-width characters or soft hyphens (found %U)", r)
+		case unicode.In(r, unicode.Zl, unicode.Zp):
+			return "", fmt.Errorf("must not contain line or paragraph separators (found %U)", r)
 		}
 	}
-	return s, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	if secretInText.MatchString(s) {
+		return "", fmt.Errorf("must not contain anything shaped like an API key (%s followed by 49 letters and digits), which secret scanners would report as a leaked key", SecretPrefix)
 	}
-	return s[:n] + "..."
+	return s, nil
 }
 
 // Key is an API key's record. It never holds the secret, only its hash,

@@ -1,10 +1,15 @@
 package keyward_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
@@ -21,6 +26,10 @@ func TestParseOrgID(t *testing.T) {
 		{"every kind of character", "a.b_c-D9"},
 		{"digits", "0123"},
 		{"punctuation only", "._-"},
+		{"three dots", "..."},
+		{"leading dot", ".acme"},
+		{"leading dots", "..acme"},
+		{"trailing dots", "acme.."},
 	}
 	for _, tt := range valid {
 		t.Run("valid "+tt.name, func(t *testing.T) {
@@ -50,6 +59,8 @@ func TestParseOrgID(t *testing.T) {
 		{"question mark", "a?b"},
 		{"invalid UTF-8", "a\xffb"},
 		{"64 characters then one more", strings.Repeat("a", 64) + "ü"},
+		{"dot", "."},
+		{"dot dot", ".."},
 	}
 	for _, tt := range invalid {
 		t.Run("invalid "+tt.name, func(t *testing.T) {
@@ -62,6 +73,45 @@ func TestParseOrgID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseOrgID: every accepted id is a URL path segment as it stands:
+// escaping leaves it alone, and a request to the route that carries it
+// reaches the handler with the same id, not redirected or resolved to
+// another path.
+func FuzzParseOrgID(f *testing.F) {
+	for _, s := range []string{
+		"acme", "432", "a.b_c-D9", "._-", "...", ".a", "a.", "", ".", "..", "a/b", "a%2Fb", "%2e%2e",
+		"a b", "a?b", "a#b", "a;b", "ü", "\u212a", strings.Repeat("a", 64), strings.Repeat("a", 65),
+	} {
+		f.Add(s)
+	}
+	const pattern = "GET /orgs/{org_id}/api_keys/{key_id}"
+	var got string
+	mux := http.NewServeMux()
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { got = r.PathValue("org_id") })
+	f.Fuzz(func(t *testing.T, in string) {
+		id, err := keyward.ParseOrgID(in)
+		if err != nil {
+			if id != "" {
+				t.Fatalf("ParseOrgID(%q) returned %q with its error", in, id)
+			}
+			return
+		}
+		if string(id) != in || len(in) > keyward.MaxOrgIDLen {
+			t.Fatalf("ParseOrgID(%q) = %q", in, id)
+		}
+		if esc := url.PathEscape(in); esc != in {
+			t.Fatalf("url.PathEscape(%q) = %q: the id is not a path segment as it stands", in, esc)
+		}
+		got = ""
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "/orgs/"+in+"/api_keys/key-1", nil))
+		if w.Code != http.StatusOK || got != in {
+			t.Fatalf("GET /orgs/%s/api_keys/key-1: status %d (Location %q), org_id %q: the id does not survive the URL path",
+				in, w.Code, w.Header().Get("Location"), got)
+		}
+	})
 }
 
 func TestParseKeyID(t *testing.T) {
@@ -247,6 +297,13 @@ func TestParsePermissions(t *testing.T) {
 		{"comma-joined", []string{"read,write"}},
 		{"inner space", []string{"re ad"}},
 		{"long unknown", []string{strings.Repeat("x", 1000)}},
+		{"dotted capital I", []string{"WR\u0130TE"}},
+		{"dotless small i", []string{"wr\u0131te"}},
+		{"Kelvin sign", []string{"\u212aey"}},
+		{"fullwidth letters", []string{"\uff52\uff45\uff41\uff44"}},
+		{"no-break space around", []string{"\u00a0read\u00a0"}},
+		{"ideographic space around", []string{"\u3000read"}},
+		{"line separator around", []string{"read\u2028"}},
 	}
 	for _, tt := range invalid {
 		t.Run("invalid "+tt.name, func(t *testing.T) {
@@ -308,6 +365,15 @@ func TestParseName(t *testing.T) {
 		{"200 after trimming", "  " + strings.Repeat("a", 200) + "  ", strings.Repeat("a", 200)},
 		{"inner tab-free spaces", "a  b", "a  b"},
 		{"non-Latin", "ключ API", "ключ API"},
+		{"combining accent", "cafe\u0301", "cafe\u0301"},
+		{"emoji with variation selector", "\u2764\ufe0f key", "\u2764\ufe0f key"},
+		{"right-to-left script", "\u05de\u05e4\u05ea\u05d7", "\u05de\u05e4\u05ea\u05d7"},
+		{"no-break space inside", "a\u00a0b", "a\u00a0b"},
+		{"secret prefix alone", "kw_ rotation", "kw_ rotation"},
+		{"secret shape, one character short", "kw_" + strings.Repeat("a", 48), "kw_" + strings.Repeat("a", 48)},
+		{"secret shape, one character long", "kw_" + strings.Repeat("a", 50), "kw_" + strings.Repeat("a", 50)},
+		{"secret shape inside a word", "x" + "kw_" + strings.Repeat("a", 49), "x" + "kw_" + strings.Repeat("a", 49)},
+		{"secret shape, upper-case prefix", "KW_" + strings.Repeat("a", 49), "KW_" + strings.Repeat("a", 49)},
 	}
 	for _, tt := range valid {
 		t.Run("valid "+tt.name, func(t *testing.T) {
@@ -350,6 +416,87 @@ func TestParseName(t *testing.T) {
 			}
 			if got != "" {
 				t.Fatalf("ParseName(%q) returned %q with its error", tt.in, got)
+			}
+		})
+	}
+	secret := keyward.NewSecret().Reveal()
+	refused := []struct {
+		name string
+		in   string
+		why  string // a substring of the error
+	}{
+		{"bell", "a\u0007b", "control characters (found U+0007)"},
+		{"left-to-right embedding", "a\u202ab", "format characters"},
+		{"right-to-left embedding", "a\u202bb", "format characters"},
+		{"pop directional formatting", "a\u202cb", "format characters"},
+		{"left-to-right override", "a\u202db", "format characters"},
+		{"right-to-left override", "invoice\u202egpj.exe", "format characters, such as bidirectional controls, zero-width characters or soft hyphens (found U+202E)"},
+		{"left-to-right isolate", "a\u2066b", "format characters"},
+		{"right-to-left isolate", "a\u2067b", "format characters"},
+		{"first strong isolate", "a\u2068b", "format characters"},
+		{"pop directional isolate", "a\u2069b", "format characters"},
+		{"left-to-right mark", "a\u200eb", "format characters"},
+		{"right-to-left mark", "a\u200fb", "format characters"},
+		{"Arabic letter mark", "a\u061cb", "format characters"},
+		{"zero-width space", "a\u200bb", "format characters, such as bidirectional controls, zero-width characters or soft hyphens (found U+200B)"},
+		{"zero-width non-joiner", "a\u200cb", "format characters"},
+		{"zero-width joiner", "a\u200db", "format characters"},
+		{"word joiner", "a\u2060b", "format characters"},
+		{"byte order mark, leading", "\ufeffname", "format characters, such as bidirectional controls, zero-width characters or soft hyphens (found U+FEFF)"},
+		{"byte order mark, trailing", "name\ufeff", "format characters"},
+		{"soft hyphen", "pass\u00adword", "format characters, such as bidirectional controls, zero-width characters or soft hyphens (found U+00AD)"},
+		{"interlinear annotation", "a\ufff9b", "format characters"},
+		{"tag character", "a\U000e0041b", "format characters"},
+		{"line separator", "a\u2028b", "line or paragraph separators (found U+2028)"},
+		{"paragraph separator", "a\u2029b", "line or paragraph separators (found U+2029)"},
+		{"a secret", secret, "shaped like an API key"},
+		{"a secret in prose", "deploy key " + secret + " (old)", "shaped like an API key"},
+		{"a secret after punctuation", "key:" + secret + ";", "shaped like an API key"},
+		{"a secret after a non-ASCII letter", "\u00e9" + secret, "shaped like an API key"},
+		{"a made-up secret", "kw_" + strings.Repeat("a", 49), "shaped like an API key"},
+	}
+	for _, tt := range refused {
+		t.Run("refused "+tt.name, func(t *testing.T) {
+			got, err := keyward.ParseName(tt.in)
+			if err == nil || got != "" {
+				t.Fatalf("ParseName(%q) = %q, %v, want an error", tt.in, got, err)
+			}
+			if !strings.Contains(err.Error(), tt.why) {
+				t.Fatalf("ParseName(%q): %q does not say %q", tt.in, err, tt.why)
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), strings.TrimSpace(tt.in)) {
+				t.Fatalf("ParseName(%q): the error %q quotes the name", tt.in, err)
+			}
+		})
+	}
+}
+
+// TestParsePermissionsQuotesNoSecret: an unknown permission is quoted
+// back only when it is short and cannot be part of a secret, since a
+// client that misplaces a key could send it as a permission.
+func TestParsePermissionsQuotesNoSecret(t *testing.T) {
+	secret := keyward.NewSecret().Reveal()
+	for _, tt := range []struct {
+		name  string
+		in    string
+		quote bool
+	}{
+		{"a typo", "raed", true},
+		{"16 bytes", strings.Repeat("x", 16), true},
+		{"17 bytes", strings.Repeat("x", 17), false},
+		{"a secret", secret, false},
+		{"a secret's start", secret[:10], false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := keyward.ParsePermissions([]string{"read", tt.in})
+			if err == nil {
+				t.Fatalf("ParsePermissions accepted %q", tt.in)
+			}
+			if quoted := strings.Contains(err.Error(), strconv.Quote(tt.in)); quoted != tt.quote {
+				t.Fatalf("ParsePermissions(%q): %q quotes it: %v, want %v", tt.in, err, quoted, tt.quote)
+			}
+			if strings.Contains(err.Error(), "kw_") || !strings.Contains(err.Error(), "allowed: read") {
+				t.Fatalf("ParsePermissions(%q): %q", tt.in, err)
 			}
 		})
 	}
@@ -421,7 +568,10 @@ func FuzzParseKeyID(f *testing.F) {
 }
 
 func FuzzParsePermissions(f *testing.F) {
-	for _, s := range []string{"read", "READ,write", "write,READ,read", "", "admin", "read,,write", " manage ", "read,admin"} {
+	for _, s := range []string{
+		"read", "READ,write", "write,READ,read", "", "admin", "read,,write", " manage ", "read,admin",
+		"WR\u0130TE", "\u00a0read", "read\u2028", "\t\vdelete\f\r\n",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, joined string) {
@@ -446,10 +596,15 @@ func FuzzParsePermissions(f *testing.F) {
 			}
 			seen[p] = true
 		}
-		// Every input is one of the result, and the result follows the
-		// order of first appearance.
+		// Every input is one of the result, spelled in ASCII, and the
+		// result follows the order of first appearance.
 		var order []keyward.Permission
 		for _, s := range in {
+			for i := 0; i < len(s); i++ {
+				if s[i] >= utf8.RuneSelf {
+					t.Fatalf("ParsePermissions(%q) accepted %q, which is not ASCII", in, s)
+				}
+			}
 			p := keyward.Permission(strings.ToLower(strings.TrimSpace(s)))
 			if !seen[p] {
 				t.Fatalf("ParsePermissions(%q) accepted %q but returned %q", in, s, got)
@@ -465,7 +620,12 @@ func FuzzParsePermissions(f *testing.F) {
 }
 
 func FuzzParseName(f *testing.F) {
-	for _, s := range []string{"CI key", "  x  ", "", "a\nb", "\x00", strings.Repeat("é", 201), "a\xffb"} {
+	for _, s := range []string{
+		"CI key", "  x  ", "", "a\nb", "\x00", strings.Repeat("é", 201), "a\xffb",
+		"invoice\u202egpj.exe", "a\u200bb", "\ufeffname", "a\u2028b", "pass\u00adword", "a\U000e0041b",
+		"kw_" + strings.Repeat("a", 49), "x kw_" + strings.Repeat("Z", 49) + " y", "kw_" + strings.Repeat("a", 50),
+		"\u2764\ufe0f", "cafe\u0301",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -483,6 +643,15 @@ func FuzzParseName(f *testing.F) {
 			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 				t.Fatalf("ParseName(%q) = %q contains control character %U", in, got, r)
 			}
+			if unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+				t.Fatalf("ParseName(%q) = %q contains %U, a format character or a separator", in, got, r)
+			}
+		}
+		if loc := scannerRE.FindStringIndex(got); loc != nil {
+			t.Fatalf("ParseName(%q) = %q holds what a secret scanner reports as a key, at %v", in, got, loc)
 		}
 	})
 }
+
+// scannerRE is what a secret scanner looks for in text.
+var scannerRE = regexp.MustCompile(`\b` + keyward.SecretPattern + `\b`)

@@ -388,3 +388,36 @@ func TestServicePrune(t *testing.T) {
 		t.Errorf("a pruned key: %v", err)
 	}
 }
+
+// TestServiceRefusesBadNames: every key's name goes through ParseName,
+// root keys' included, and a refused name creates nothing.
+func TestServiceRefusesBadNames(t *testing.T) {
+	s, db := newServiceAndStore(t)
+	root := mustRoot(t, s)
+	ctx := context.Background()
+	for _, tt := range []struct{ name, in string }{
+		{"right-to-left override", "invoice\u202egpj.exe"},
+		{"zero-width space", "ad\u200bmin"},
+		{"line separator", "a\u2028b"},
+		{"a secret", keyward.NewSecret().Reveal()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := s.CreateRootKey(ctx, tt.in)
+			wantCode(t, "CreateRootKey", err, keyward.EINVALID)
+			_, _, err = s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: tt.in, Permissions: []keyward.Permission{keyward.PermRead}})
+			wantCode(t, "CreateKey", err, keyward.EINVALID)
+			if f := keyward.ErrorFields(err); len(f) != 1 || f[0].Field != "name" {
+				t.Errorf("CreateKey: fields %+v, want one about the name", f)
+			}
+		})
+	}
+	for _, f := range []keyward.KeyFilter{{Root: true, Limit: 10}, {OrgID: "acme", Limit: 10}} {
+		keys, err := db.ListKeys(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 1, false: 0}[f.Root]; len(keys) != want {
+			t.Errorf("%+v: %d keys, want %d: a refused name was stored", f, len(keys), want)
+		}
+	}
+}

@@ -162,11 +162,20 @@ var (
 	maxCursorTime = time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
 )
 
+// cursorLen is the length of every token Encode makes: 17 bytes in
+// unpadded base64.
+var cursorLen = base64.RawURLEncoding.EncodedLen(17)
+
 // ParseCursor decodes a token made by Encode. Every cursor has one
 // spelling, and a token Encode could not have made (another length or
 // version, an id or a time out of range, stray bits) is EINVALID.
 func ParseCursor(s string) (*Cursor, error) {
 	bad := Invalid("invalid cursor", FieldError{Field: "cursor", Reason: "is not a cursor this server issued"})
+	// encoding/base64 skips '\r' and '\n' anywhere in its input, even in
+	// strict mode: only the exact length leaves a token one spelling.
+	if len(s) != cursorLen {
+		return nil, bad
+	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) != 17 || b[0] != 1 {
 		return nil, bad

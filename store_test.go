@@ -121,6 +121,9 @@ func TestParseCursorInvalid(t *testing.T) {
 		{"standard base64 alphabet", stdAlphabet},
 		{"one character short", good[:len(good)-1]},
 		{"one character long", good + "A"},
+		{"newline inside", good[:3] + "\n" + good[3:]},
+		{"carriage return and newline at the end", good + "\r\n"},
+		{"newline in place of a character", good[:len(good)-1] + "\n"},
 		{"16 bytes", short},
 		{"18 bytes", long},
 		{"version 0", cursorToken(t, 0, micros, 456)},
@@ -204,6 +207,12 @@ func FuzzParseCursor(f *testing.F) {
 		}
 		if c.CreatedAt.Location() != time.UTC {
 			t.Fatalf("ParseCursor(%q) has time in %v", in, c.CreatedAt.Location())
+		}
+		// One spelling per cursor: what was accepted is what Encode
+		// writes, so a cursor cannot be varied to dodge a cache or a log
+		// search.
+		if enc := c.Encode(); enc != in {
+			t.Fatalf("ParseCursor(%q) = %+v, which encodes as %q", in, c, enc)
 		}
 		again, err := keyward.ParseCursor(c.Encode())
 		if err != nil {

@@ -92,11 +92,16 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 // decodeStrict unmarshals one JSON object and explains any failure as an
-// EINVALID *keyward.Error naming the bad field. Messages never quote the
-// body's values, which may hold a secret.
+// EINVALID *keyward.Error naming the bad field. Every name must be spelled
+// exactly as dst's field and given once (checkNames), so that the request
+// Keyward acts on is the one any other parser reads. Messages never quote
+// the body's values, which may hold a secret.
 func decodeStrict(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return keyward.Invalid("the request body is required")
+	}
+	if err := checkNames(body, reflect.TypeOf(dst)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -119,11 +124,9 @@ func decodeStrict(body []byte, dst any) error {
 		}
 		return keyward.Invalid("invalid request", keyward.FieldError{Field: typ.Field, Reason: "must be " + jsonTypeName(typ.Type)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// checkNames refuses unknown names first; this is a second line.
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		if len(field) > 64 {
-			field = field[:64] + "..."
-		}
-		return keyward.Invalid("invalid request", keyward.FieldError{Field: field, Reason: "is not a known field"})
+		return keyward.Invalid("invalid request", keyward.FieldError{Field: fieldLabel(field), Reason: "is not a known field"})
 	default:
 		return keyward.Invalid("the request body is not valid JSON")
 	}

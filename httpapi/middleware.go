@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 )
@@ -81,8 +82,11 @@ func newRequestID() string {
 // warn for a 503 (a dependency that does not answer, with the error),
 // debug for quietRoutes that succeed or fail on the client's side, info
 // otherwise. A request whose client went away is logged as a 499, never as
-// a failure of the server.
-func observe(logger *slog.Logger, next http.Handler) http.Handler {
+// a failure of the server. Lines of failures a client can provoke at will
+// are sampled (logSampler), and nothing the client sent is logged
+// unbounded: the method only when it is one of HTTP's own (appendMethod),
+// the request id only when it is short and plain (saneRequestID).
+func observe(logger *slog.Logger, sampler *logSampler, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -109,20 +113,74 @@ func observe(logger *slog.Logger, next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		if !logger.Enabled(r.Context(), level) {
-			return
+			return // the verify hot path, at info level, ends here
 		}
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
+		duration := time.Since(start)
+		var suppressed uint64
+		if sampled(sw.status) {
+			ok, n := sampler.admit(route, sw.status)
+			if !ok {
+				return
+			}
+			suppressed = n
+		}
+		attrs := make([]slog.Attr, 0, 8)
+		attrs = appendMethod(attrs, r.Method)
+		attrs = append(attrs,
 			slog.String("route", route),
 			slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", duration),
 			slog.String("request_id", id),
-		}
+		)
 		if sw.err != nil && sw.status >= 500 {
-			attrs = append(attrs, slog.Any("err", sw.err))
+			attrs = append(attrs, slog.String("err", boundLogText(sw.err.Error())))
+		}
+		if suppressed > 0 {
+			attrs = append(attrs, slog.Uint64("suppressed", suppressed))
 		}
 		logger.LogAttrs(r.Context(), level, "request", attrs...)
 	})
+}
+
+// standardMethod reports whether m is one of the methods HTTP defines
+// (RFC 9110 and PATCH). A client may send any token as a method, as long
+// as the server accepts the request line.
+func standardMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// nonstandardMethod stands in a log line for a method HTTP does not define.
+const nonstandardMethod = "(nonstandard)"
+
+// appendMethod logs a request's method: as it is when it is a standard
+// one, and otherwise a fixed marker and its length, so that a client
+// cannot write 64 KiB into the log with each request.
+func appendMethod(attrs []slog.Attr, m string) []slog.Attr {
+	if standardMethod(m) {
+		return append(attrs, slog.String("method", m))
+	}
+	return append(attrs, slog.String("method", nonstandardMethod), slog.Int("method_len", len(m)))
+}
+
+// maxLogText bounds free text in a log line that may carry something of a
+// request: an error's message, a panic's value.
+const maxLogText = 1024
+
+// boundLogText cuts s to maxLogText bytes, at a rune boundary.
+func boundLogText(s string) string {
+	if len(s) <= maxLogText {
+		return s
+	}
+	cut := maxLogText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "...(cut)"
 }
 
 // statusWriter records the status, and replaces the body of the mux's own
@@ -144,7 +202,11 @@ func (w *statusWriter) WriteHeader(status int) {
 		w.swallow = true
 		detail := "no such route"
 		if status == http.StatusMethodNotAllowed {
-			detail = fmt.Sprintf("method %s is not allowed here; allowed: %s", w.r.Method, w.Header().Get("Allow"))
+			method := "this method"
+			if standardMethod(w.r.Method) { // never echo 64 KiB of method back
+				method = "method " + w.r.Method
+			}
+			detail = fmt.Sprintf("%s is not allowed here; allowed: %s", method, w.Header().Get("Allow"))
 		}
 		w.Header().Del("X-Content-Type-Options")
 		writeError(w.ResponseWriter, w.r, errStatus(status, detail))
@@ -183,7 +245,7 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 				panic(v)
 			}
 			logger.ErrorContext(r.Context(), "panic", "request_id", requestID(w), "route", r.Pattern,
-				"panic", fmt.Sprintf("%v", v), "stack", string(debug.Stack()))
+				"panic", boundLogText(fmt.Sprintf("%v", v)), "stack", string(debug.Stack()))
 			writeError(w, r, errPanic)
 		}()
 		next.ServeHTTP(w, r)

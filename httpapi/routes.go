@@ -8,35 +8,45 @@ import (
 
 // quietRoutes are logged at debug level unless they fail with a 5xx: they
 // are the data plane and the probes, answered many times a second, whose
-// log lines would drown the management API's and cost a write each.
+// log lines would drown the management API's and cost a write each; and
+// the document, the one other route that anyone may call without a key
+// and succeed, so that no flood of requests without a key writes a line
+// each at info level.
 var quietRoutes = map[string]bool{
-	"POST /verify": true,
-	"GET /healthz": true,
-	"GET /readyz":  true,
+	"POST /verify":      true,
+	"GET /healthz":      true,
+	"GET /readyz":       true,
+	"GET /openapi.yaml": true,
 }
 
-// addRoutes lists the entire API surface.
+// addRoutes lists the entire API surface. Each route that reads input
+// declares the query parameters it takes (query); any other, or one given
+// twice, is a 400.
 func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger) {
 	auth := func(h http.Handler) http.Handler { return requireAuth(svc, h) }
 
+	// The probes and the document read no input and change nothing, so no
+	// parameter can be misread as a filter; and a load balancer or monitor
+	// that adds a cache-busting parameter to a probe must not see a 400 and
+	// take a healthy instance out. They ignore the query.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(db))
 	mux.Handle("GET /openapi.yaml", handleOpenAPI(keyward.OpenAPIDocument))
 
 	// Verification: the hot path. The key in the body is the credential.
-	mux.Handle("POST /verify", handleVerify(svc))
+	mux.Handle("POST /verify", query(handleVerify(svc)))
 
 	// Organization-scoped: the organization is in the path.
-	mux.Handle("GET /orgs/{org_id}/api_keys", auth(handleKeyList(svc, orgFromPath)))
-	mux.Handle("POST /orgs/{org_id}/api_keys", auth(handleOrgKeyCreate(svc)))
-	mux.Handle("GET /orgs/{org_id}/api_keys/{key_id}", auth(handleKeyGet(svc, orgFromPath)))
-	mux.Handle("DELETE /orgs/{org_id}/api_keys/{key_id}", auth(handleKeyDelete(svc, orgFromPath)))
+	mux.Handle("GET /orgs/{org_id}/api_keys", auth(query(handleKeyList(svc, orgFromPath), "limit", "cursor")))
+	mux.Handle("POST /orgs/{org_id}/api_keys", auth(query(handleOrgKeyCreate(svc))))
+	mux.Handle("GET /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyGet(svc, orgFromPath))))
+	mux.Handle("DELETE /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyDelete(svc, orgFromPath))))
 
 	// Caller-scoped: the caller's own organization, or the one a root key
 	// names with ?organization_id= (or organization_id in a create body);
 	// for one key, a root key may leave the organization out.
-	mux.Handle("GET /api_keys", auth(handleKeyList(svc, orgFromQuery)))
-	mux.Handle("POST /api_keys", auth(handleCallerKeyCreate(svc)))
-	mux.Handle("GET /api_keys/{key_id}", auth(handleKeyGet(svc, orgFromQuery)))
-	mux.Handle("DELETE /api_keys/{key_id}", auth(handleKeyDelete(svc, orgFromQuery)))
+	mux.Handle("GET /api_keys", auth(query(handleKeyList(svc, orgFromQuery), "organization_id", "limit", "cursor")))
+	mux.Handle("POST /api_keys", auth(query(handleCallerKeyCreate(svc))))
+	mux.Handle("GET /api_keys/{key_id}", auth(query(handleKeyGet(svc, orgFromQuery), "organization_id")))
+	mux.Handle("DELETE /api_keys/{key_id}", auth(query(handleKeyDelete(svc, orgFromQuery), "organization_id")))
 }

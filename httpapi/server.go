@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -21,10 +22,16 @@ type Pinger interface {
 // middleware (request ids, one log line per request, panic recovery, and
 // problem+json for unmatched routes) applied.
 func NewHandler(logger *slog.Logger, svc *keyward.Service, db Pinger) http.Handler {
+	return newHandler(logger, svc, db, time.Now)
+}
+
+// newHandler is NewHandler with the clock of the log sampler given, so
+// that a test can drive it.
+func newHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, now func() time.Time) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, svc, db)
 	var h http.Handler = mux
 	h = recoverPanics(logger, h)
-	h = observe(logger, h)
+	h = observe(logger, newLogSampler(now), h)
 	return h
 }

@@ -24,22 +24,26 @@ func parseVerifyFast(body []byte) (in verifyRequest, ok bool) {
 		return in, false
 	}
 	for {
-		name, ok := p.str()
+		name, ok := p.raw()
 		if !ok || !p.byte(':') {
 			return in, false
 		}
+		// string(name) == "..." compares without making a string.
 		switch {
-		case name == "key" && in.Key == nil:
+		case string(name) == "key" && in.Key == nil:
 			s, ok := p.str()
 			if !ok {
 				return in, false
 			}
 			in.Key = &s
-		case name == "permissions" && in.Permissions == nil:
+		case string(name) == "permissions" && in.Permissions == nil:
 			if in.Permissions, ok = p.strs(); !ok {
 				return in, false
 			}
-		default: // unknown, duplicate, or not spelled exactly: encoding/json decides
+		default:
+			// Unknown, given twice, or not spelled exactly ("Key",
+			// "\u006bey", "\u212Aey"): decodeStrict decides, and refuses
+			// every duplicate and every case variant.
 			return in, false
 		}
 		if p.byte('}') {
@@ -82,21 +86,28 @@ func (p *fastParser) byte(c byte) bool {
 
 // str reads a string of printable ASCII without escapes.
 func (p *fastParser) str() (string, bool) {
+	b, ok := p.raw()
+	return string(b), ok
+}
+
+// raw reads a string of printable ASCII without escapes, and returns its
+// bytes within the body: a member's name need not become a string.
+func (p *fastParser) raw() ([]byte, bool) {
 	if !p.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for ; p.i < len(p.b); p.i++ {
 		switch c := p.b[p.i]; {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			b := p.b[start:p.i]
 			p.i++
-			return s, true
+			return b, true
 		case c < 0x20 || c > 0x7e || c == '\\':
-			return "", false
+			return nil, false
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 // strs reads an array of such strings; never nil on success.

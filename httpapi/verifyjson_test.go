@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -34,6 +35,29 @@ var slowVerifyBodies = []string{
 	"\xef\xbb\xbf{\"key\":\"a\"}",
 }
 
+// Bodies that name a member twice or not exactly: a gateway reading them
+// sees another request than encoding/json would decode. The fast parser
+// leaves them to decodeStrict, which refuses every one.
+var ambiguousVerifyBodies = []string{
+	`{"key":"a","key":"b"}`,
+	`{"key":"bogus","Key":"kw_real"}`,
+	`{"Key":"kw_real","key":"bogus"}`,
+	`{"key":"a","KEY":"b"}`,
+	`{"KEY":"a"}`,
+	`{"Key":"a"}`,
+	`{"kEy":"a"}`,
+	`{"key":"a","k\u0065y":"b"}`,
+	`{"key":"a","\u212Aey":"b"}`,
+	"{\"key\":\"a\",\"\u212aey\":\"b\"}",
+	"{\"\u212aey\":\"a\"}",
+	`{"key":"a","permissions":["manage"],"PERMISSIONS":[]}`,
+	`{"key":"a","permissions":["manage"],"permissions":[]}`,
+	`{"key":"a","permissions":[],"permissions":["manage"]}`,
+	`{"key":"a","Permissions":["read"]}`,
+	"{\"key\":\"a\",\"permi\u017f\u017fions\":[\"read\"]}",
+	`{"key":"a","permissions":["read"],"permi\u017f\u017fions":[]}`,
+}
+
 // The fast parser takes the common bodies, and whatever it takes, it reads
 // exactly as encoding/json does.
 func TestParseVerifyFast(t *testing.T) {
@@ -47,31 +71,85 @@ func TestParseVerifyFast(t *testing.T) {
 		if _, ok := parseVerifyFast([]byte(body)); ok {
 			t.Errorf("fast parser took %q, which encoding/json must decide", body)
 		}
+		checkVerifyParse(t, []byte(body))
+	}
+	for _, body := range ambiguousVerifyBodies {
+		if _, ok := parseVerifyFast([]byte(body)); ok {
+			t.Errorf("fast parser took %q, which names a member twice or not exactly", body)
+		}
+		var in verifyRequest
+		if err := decodeStrict([]byte(body), &in); keyward.ErrorCode(err) != keyward.EINVALID {
+			t.Errorf("decodeStrict(%q) = %v, want EINVALID", body, err)
+		}
+		checkVerifyParse(t, []byte(body))
 	}
 }
 
 func FuzzParseVerifyFast(f *testing.F) {
-	for _, body := range append(fastVerifyBodies, slowVerifyBodies...) {
+	for _, body := range slices.Concat(fastVerifyBodies, slowVerifyBodies, ambiguousVerifyBodies) {
 		f.Add([]byte(body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) { checkVerifyParse(t, body) })
 }
 
 // checkVerifyParse fails if the fast parser takes body and reads it
-// otherwise than decodeStrict.
+// otherwise than decodeStrict (so, too, if it takes a body decodeStrict
+// refuses), or if either takes a body whose names are not exactly "key"
+// and "permissions", each at most once.
 func checkVerifyParse(t *testing.T, body []byte) {
 	t.Helper()
-	fast, ok := parseVerifyFast(body)
-	if !ok {
+	fast, fastOK := parseVerifyFast(body)
+	var slow verifyRequest
+	err := decodeStrict(body, &slow)
+	if err != nil && keyward.ErrorCode(err) != keyward.EINVALID {
+		t.Fatalf("decodeStrict(%q) = %v, want nil or EINVALID", body, err)
+	}
+	if fastOK && err != nil {
+		t.Fatalf("fast parser took %q, which decodeStrict refuses: %v", body, err)
+	}
+	if fastOK && !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("body %q: fast parser read %s, decodeStrict %s", body, showVerifyRequest(fast), showVerifyRequest(slow))
+	}
+	if err != nil {
 		return
 	}
-	var slow verifyRequest
-	if err := decodeStrict(body, &slow); err != nil {
-		t.Fatalf("fast parser took %q, which encoding/json refuses: %v", body, err)
+	names, ok := topLevelNames(body)
+	if !ok {
+		t.Fatalf("decodeStrict took %q, which is not one JSON object", body)
 	}
-	if !reflect.DeepEqual(fast, slow) {
-		t.Fatalf("body %q: fast parser read %s, encoding/json %s", body, showVerifyRequest(fast), showVerifyRequest(slow))
+	seen := map[string]bool{}
+	for _, name := range names {
+		if name != "key" && name != "permissions" || seen[name] {
+			t.Fatalf("decodeStrict took %q, whose names are %q", body, names)
+		}
+		seen[name] = true
 	}
+}
+
+// topLevelNames lists the names of the members of the object in body, as
+// given, repeats included: an oracle for the tests, independent of
+// checkNames. ok is false unless body is one JSON object.
+func topLevelNames(body []byte) (names []string, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		name, _ := tok.(string)
+		names = append(names, name)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, false
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, false
+	}
+	return names, true
 }
 
 func showVerifyRequest(in verifyRequest) string {
@@ -113,5 +191,23 @@ func checkVerifyJSON(t *testing.T, v verifyJSON) {
 	}
 	if got := appendVerifyJSON(nil, v); !bytes.Equal(got, want) {
 		t.Fatalf("appendVerifyJSON wrote\n%s\njson.Marshal writes\n%s", got, want)
+	}
+}
+
+// benchVerifyRequest keeps the parser's result alive, so that the compiler
+// cannot drop the work.
+var benchVerifyRequest verifyRequest
+
+// BenchmarkParseVerifyFast measures the fast parser alone on the body real
+// clients send: it runs on every verification, so it must stay cheap.
+func BenchmarkParseVerifyFast(b *testing.B) {
+	body := []byte(`{"key":"` + keyward.NewSecret().Reveal() + `","permissions":["read"]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		in, ok := parseVerifyFast(body)
+		if !ok {
+			b.Fatal("the fast parser refused the common body")
+		}
+		benchVerifyRequest = in
 	}
 }

@@ -170,6 +170,7 @@ func pointerPaths(t reflect.Type, path string) []string {
 
 // pointerPaths itself finds what it is meant to find.
 func TestPointerPaths(t *testing.T) {
+	//lint:ignore U1000 the fields are read through reflection, by pointerPaths
 	type inner struct {
 		n int64
 		p *int

@@ -34,8 +34,11 @@ type service struct {
 // startService wires the service on db and starts its background work,
 // which runs until service.stop; ctx gives it its values, not its end.
 // pruneInterval is how often deleted keys and expired idempotency records
-// are pruned.
-const pruneInterval = 10 * time.Minute
+// are pruned: a tenth of the retention, so that a record outlives it by at
+// most a tenth, and at most every ten minutes.
+func pruneInterval(retention time.Duration) time.Duration {
+	return min(10*time.Minute, max(retention/10, time.Second))
+}
 
 func startService(ctx context.Context, db database, cfg ServeConfig, logger *slog.Logger) *service {
 	cache := keycache.New(db, keycache.Options{
@@ -54,7 +57,7 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	}
 
 	background(func(ctx context.Context) {
-		svc.RunPruning(ctx, pruneInterval, func(p keyward.Pruned, err error) {
+		svc.RunPruning(ctx, pruneInterval(cfg.Retention), func(p keyward.Pruned, err error) {
 			if err != nil {
 				logger.Warn("could not prune deleted keys and expired idempotency records; will retry", "err", err)
 			} else if p != (keyward.Pruned{}) {

@@ -315,3 +315,19 @@ func TestRedaction(t *testing.T) {
 		})
 	}
 }
+
+// Pruning runs every tenth of the retention, so that a record outlives it
+// by at most a tenth, but never more often than each second nor less often
+// than every ten minutes.
+func TestPruneInterval(t *testing.T) {
+	for _, tt := range []struct{ retention, want time.Duration }{
+		{720 * time.Hour, 10 * time.Minute},
+		{time.Hour, 6 * time.Minute},
+		{time.Minute, 6 * time.Second},
+		{time.Second, time.Second},
+	} {
+		if got := pruneInterval(tt.retention); got != tt.want {
+			t.Errorf("pruneInterval(%v) = %v, want %v", tt.retention, got, tt.want)
+		}
+	}
+}

@@ -1,5 +1,5 @@
 
--- keyward-bench: one machine-readable line with the totals. Latencies are
+-- bench: one machine-readable line with the totals. Latencies are
 -- in microseconds; summary.errors.status counts responses with a status
 -- above 399; a response slower than --timeout counts as a timeout and is
 -- not in the latency distribution.

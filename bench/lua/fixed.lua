@@ -1,4 +1,4 @@
--- keyward-bench: the same request again and again.
+-- bench: the same request again and again.
 -- Arguments (after --): method, path, token file ("" for none), body ("" for none).
 
 local req

@@ -58,12 +58,12 @@ func (o *options) check() error {
 }
 
 // commandLine is the invocation as the report shows it: `go run
-// ./cmd/keyward-bench ...` when run through go run, and never with a
+// ./bench ...` when run through go run, and never with a
 // database password.
 func commandLine(args []string) string {
 	name := filepath.Base(args[0])
 	if strings.Contains(args[0], "go-build") {
-		name = "go run ./cmd/keyward-bench"
+		name = "go run ./bench"
 	}
 	parts := []string{name}
 	for i := 1; i < len(args); i++ {
@@ -148,11 +148,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	defer func() {
 		b.procs.stopAll(stderr) // nothing may hold files in dir
 		if o.keep {
-			fmt.Fprintf(stderr, "keyward-bench: kept %s (it holds the keys' secrets: delete it when done)\n", b.dir)
+			fmt.Fprintf(stderr, "bench: kept %s (it holds the keys' secrets: delete it when done)\n", b.dir)
 			return
 		}
 		if rmErr := os.RemoveAll(b.dir); rmErr != nil {
-			fmt.Fprintf(stderr, "keyward-bench: remove %s: %v\n", b.dir, rmErr)
+			fmt.Fprintf(stderr, "bench: remove %s: %v\n", b.dir, rmErr)
 		}
 	}()
 	if ctx.Err() != nil {

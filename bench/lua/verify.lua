@@ -1,4 +1,4 @@
--- keyward-bench: POST a verification of a key drawn uniformly at random
+-- bench: POST a verification of a key drawn uniformly at random
 -- from a file of keys, one per line.
 -- Arguments (after --): keys file, path, random seed.
 

@@ -1,11 +1,14 @@
-// Command keyward-bench measures a Keyward server end to end: it builds the
-// keyward binary, seeds a fresh database with many keys, starts the server
-// pinned to one CPU, drives it with a load generator pinned to another, and
-// compares each figure with a bare net/http server answering the same
-// requests with bodies of the same size (the ceiling of this machine).
+// Bench measures a Keyward server end to end: it builds the keyward binary,
+// seeds a fresh database with many keys, starts the server pinned to one
+// CPU, drives it with a load generator pinned to another, and compares each
+// figure with a bare net/http server answering the same requests with
+// bodies of the same size (the ceiling of this machine).
 //
-//	go run ./cmd/keyward-bench                         # 1,000,000 keys, 10s per scenario
-//	go run ./cmd/keyward-bench --keys 20000 --duration 3s
+//	go run ./bench                              # 1,000,000 keys, 10s per scenario
+//	go run ./bench --keys 20000 --duration 3s
+//
+// It lives outside cmd/, which holds what the project ships: it is a tool
+// for working on Keyward, run from a clone.
 //
 // main only wires: flags here, the run in bench.go, seeding in seed.go,
 // processes in proc.go and keyward.go, the bare server in bare.go, load
@@ -29,20 +32,20 @@ func main() {
 	switch {
 	case os.Getenv(envBare) != "":
 		if err := runBare(os.Getenv(envBare)); err != nil {
-			fmt.Fprintf(os.Stderr, "keyward-bench bare server: %v\n", err)
+			fmt.Fprintf(os.Stderr, "bench: bare server: %v\n", err)
 			os.Exit(1)
 		}
 		return
 	case os.Getenv(envLoad) != "":
 		if err := runGoLoadChild(os.Getenv(envLoad)); err != nil {
-			fmt.Fprintf(os.Stderr, "keyward-bench load generator: %v\n", err)
+			fmt.Fprintf(os.Stderr, "bench: load generator: %v\n", err)
 			os.Exit(1)
 		}
 		return
 	}
 
 	var o options
-	fs := flag.NewFlagSet("keyward-bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -66,11 +69,11 @@ func main() {
 		os.Exit(2)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "keyward-bench: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(os.Stderr, "bench: unexpected argument %q\n", fs.Arg(0))
 		os.Exit(2)
 	}
 	if err := o.check(); err != nil {
-		fmt.Fprintf(os.Stderr, "keyward-bench: %v\n", err)
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(2)
 	}
 	o.commandLine = commandLine(os.Args)
@@ -79,7 +82,7 @@ func main() {
 	err := run(ctx, o, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "keyward-bench: %v\n", err)
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		if errors.Is(err, errInterrupted) {
 			os.Exit(130)
 		}
@@ -87,7 +90,7 @@ func main() {
 	}
 }
 
-const usage = `Usage: go run ./cmd/keyward-bench [flags]
+const usage = `Usage: go run ./bench [flags]
 
 Builds keyward, seeds a fresh database, and measures requests/s and latency
 percentiles of verify (cold and hot cache), list and create against a bare

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os/exec"
 	"strings"
@@ -26,6 +27,7 @@ type loadSpec struct {
 	Connections int           `json:"connections"`
 	Duration    time.Duration `json:"duration"`
 	ExpectValid bool          `json:"expect_valid,omitempty"` // built-in: count answers without "valid":true
+	Timeout     time.Duration `json:"timeout,omitempty"`      // built-in: a slower answer is a timeout; 0 for requestTimeout
 	Seed        uint64        `json:"seed"`
 }
 
@@ -51,6 +53,18 @@ type loadResult struct {
 	// included), from its rusage: set by runChild, not printed.
 	GenCPU  time.Duration `json:"-"`
 	GenWall time.Duration `json:"-"`
+}
+
+// add adds o's counts to r.
+func (r *loadResult) add(o loadResult) {
+	r.Requests += o.Requests
+	r.Bytes += o.Bytes
+	r.Connect += o.Connect
+	r.Read += o.Read
+	r.Write += o.Write
+	r.Status += o.Status
+	r.Timeout += o.Timeout
+	r.Invalid += o.Invalid
 }
 
 func (r loadResult) errorCount() int64 {
@@ -99,8 +113,7 @@ func chooseLoadGenerator(which string, b *bench) (loadGenerator, error) {
 	case which == "wrk":
 		return nil, fmt.Errorf("--loadgen wrk: %w", err)
 	}
-	g := &goLoad{b: b, why: "wrk not found"}
-	return g, nil
+	return &goLoad{b: b}, nil
 }
 
 // runChild runs a load generator command and parses its BENCH_JSON line.
@@ -126,6 +139,16 @@ func runChild(cmd *exec.Cmd, what string) (loadResult, error) {
 		return res, fmt.Errorf("%s printed no BENCH_JSON line:\n%s%s", what, clip(stdout.String()), clip(stderr.String()))
 	}
 	return res, nil
+}
+
+// writeBenchJSON prints r as the generator's one BENCH_JSON line.
+func writeBenchJSON(w io.Writer, r loadResult) error {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "BENCH_JSON %s\n", js)
+	return err
 }
 
 func parseBenchJSON(out []byte) (loadResult, bool, error) {
@@ -163,7 +186,7 @@ type fillResult struct {
 func (b *bench) fill(ctx context.Context, addr, keysFile string) (fillResult, error) {
 	g := &goLoad{b: b}
 	r, err := g.run(ctx, loadSpec{
-		Mode: "fill", URL: "http://" + addr, Method: "POST", Path: "/verify",
+		Mode: modeFill, URL: "http://" + addr, Method: "POST", Path: "/verify",
 		KeysFile: keysFile, Connections: b.o.connections, ExpectValid: true,
 	})
 	if err != nil {

@@ -37,7 +37,7 @@ func main() {
 		}
 		return
 	case os.Getenv(envLoad) != "":
-		if err := runGoLoadChild(os.Getenv(envLoad)); err != nil {
+		if err := runLoadChild(os.Getenv(envLoad), os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: load generator: %v\n", err)
 			os.Exit(1)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,32 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 )
-
-// goLoad is the load generator: this executable, re-executed in its load
-// mode (envLoad) and pinned to the load CPU, so that its work is measured
-// apart from the bench's own and stays off the server's CPU.
-type goLoad struct {
-	b *bench
-}
-
-func (g *goLoad) describe() string {
-	return "built-in: raw HTTP/1.1 on keep-alive TCP connections, prebuilt requests, one goroutine per connection, closed loop"
-}
-
-func (g *goLoad) roundedDuration(d time.Duration) time.Duration { return d }
-
-func (g *goLoad) run(ctx context.Context, spec loadSpec) (loadResult, error) {
-	spec.Seed = newSeed()
-	js, err := json.Marshal(spec)
-	if err != nil {
-		return loadResult{}, err
-	}
-	// On ctx's end CommandContext kills the child: the generator itself
-	// needs no way to be cancelled.
-	cmd := g.b.pin.command(ctx, g.b.pin.loadCPU, g.b.self)
-	cmd.Env = []string{envLoad + "=" + string(js)}
-	return runChild(cmd, "load generator")
-}
 
 // requestTimeout bounds one request unless the spec says otherwise: an
 // answer slower than this is a timeout, left out of the percentiles.

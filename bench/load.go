@@ -108,7 +108,9 @@ func (b *bench) load(ctx context.Context, spec loadSpec) (loadResult, error) {
 	// On ctx's end CommandContext kills the child: the generator itself
 	// needs no way to be cancelled.
 	cmd := b.pin.command(ctx, b.pin.loadCPU, b.self)
-	cmd.Env = childEnv(envLoad + "=" + string(js))
+	// Only the spec: Go settings meant for keyward (GOMEMLIMIT, GOGC,
+	// GODEBUG) stay off the generator.
+	cmd.Env = []string{envLoad + "=" + string(js)}
 	return runChild(cmd, "load generator")
 }
 

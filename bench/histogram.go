@@ -95,13 +95,13 @@ func (h *histogram) percentile(p float64) uint64 {
 	}
 	rank = min(max(rank, 1), h.n)
 	var seen uint64
-	for b, c := range h.counts {
+	for b, c := range h.counts[:len(h.counts)-1] {
 		seen += c
 		if seen >= rank {
 			return min(max(histBucketHigh(b), h.minUS), h.maxUS)
 		}
 	}
-	return h.maxUS
+	return h.maxUS // the last bucket holds every larger value too
 }
 
 // meanUS is the mean latency in microseconds.

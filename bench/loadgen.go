@@ -45,8 +45,9 @@ type generation struct {
 	next     atomic.Int64
 	deadline time.Time
 
-	// The request: head is everything up to the body, or the whole
-	// request when it never changes (fixed).
+	// The request: with a keys file, head is a verification up to its
+	// Content-Length value; without one, fixed is the whole request,
+	// always the same.
 	head  []byte
 	fixed []byte
 }

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -63,8 +62,7 @@ type generation struct {
 // built once or, with a keys file, by appending a key to a prebuilt head;
 // the answer is read by a minimal HTTP/1.1 parser (status line,
 // Content-Length or chunked framing, Connection: close) from a buffer
-// large enough for a list page, after letting the other connections run
-// so that it is usually there; a connection's deadline is moved once a
+// large enough for a list page; a connection's deadline is moved once a
 // second, not per request; latencies go into a histogram. Nothing is
 // allocated per request.
 func generate(spec loadSpec) (loadResult, error) {
@@ -267,12 +265,6 @@ func (c *loadConn) exchange(req []byte) time.Time {
 		c.count(err, &c.res.Write)
 		return time.Now()
 	}
-	// Let the other connections write theirs first: by the time this one
-	// reads, its answer has usually arrived, so it costs one read(2), not
-	// a read that finds nothing, a wait in the poller and a second read.
-	// Without this, a quarter of the generator's system calls found
-	// nothing, and the ceiling it measured was about 5% below wrk's.
-	runtime.Gosched()
 	status, n, closeConn, err := c.readResponse(g.spec.ExpectValid)
 	end := time.Now()
 	c.res.Bytes += n

@@ -6,104 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
-
-// options are the flags of one run.
-type options struct {
-	keys          int
-	duration      time.Duration
-	warmup        time.Duration
-	connections   int
-	createClients int
-	hotKeys       int
-	fill          bool
-	keep          bool
-	markdown      string
-	databaseURL   string
-	loadgen       string
-	pin           bool
-	commandLine   string // as typed, with any password in --database-url masked
-}
-
-func (o *options) check() error {
-	switch {
-	case o.keys < 1:
-		return fmt.Errorf("--keys %d: must be at least 1", o.keys)
-	case o.duration <= 0:
-		return fmt.Errorf("--duration must be positive")
-	case o.warmup < 0:
-		return fmt.Errorf("--warmup must not be negative")
-	case o.connections < 1 || o.createClients < 1:
-		return fmt.Errorf("--connections and --create-clients must be at least 1")
-	case o.hotKeys < 1:
-		return fmt.Errorf("--hot-keys must be at least 1")
-	}
-	switch o.loadgen {
-	case "auto", "wrk", "go":
-	default:
-		return fmt.Errorf("--loadgen %q: want auto, wrk or go", o.loadgen)
-	}
-	if o.databaseURL != "" {
-		u, err := url.Parse(o.databaseURL)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return fmt.Errorf("--database-url: want a postgres:// URL")
-		}
-	}
-	return nil
-}
-
-// commandLine is the invocation as the report shows it: `go run
-// ./cmd/keyward-bench ...` when run through go run, and never with a
-// database password.
-func commandLine(args []string) string {
-	name := filepath.Base(args[0])
-	if strings.Contains(args[0], "go-build") {
-		name = "go run ./cmd/keyward-bench"
-	}
-	parts := []string{name}
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case strings.HasPrefix(a, "--database-url=") || strings.HasPrefix(a, "-database-url="):
-			k, v, _ := strings.Cut(a, "=")
-			a = k + "=" + redactURL(v)
-		case (a == "--database-url" || a == "-database-url") && i+1 < len(args):
-			parts = append(parts, a)
-			i++
-			a = redactURL(args[i])
-		}
-		parts = append(parts, shellQuote(a))
-	}
-	return strings.Join(parts, " ")
-}
-
-// redactURL masks a URL's password.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "[unparsable URL]"
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,@+%", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 var errInterrupted = errors.New("interrupted: stopped every process it started")
 
@@ -115,7 +21,6 @@ type bench struct {
 	self    string    // this executable, for the hidden modes
 	keyward string    // the keyward binary
 	pin     pinning
-	gen     loadGenerator
 	procs   *procSet
 	start   time.Time
 }
@@ -125,10 +30,10 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(b.log, "==> [%02d:%02d] "+format+"\n", append([]any{int(el.Minutes()), int(el.Seconds()) % 60}, args...)...)
 }
 
-// run is one whole benchmark. Whatever happens, and on SIGINT (ctx), it
-// stops every process it started and removes the temporary directory
+// runBench is one whole benchmark. Whatever happens, and on SIGINT (ctx),
+// it stops every process it started and removes the temporary directory
 // (unless --keep).
-func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
+func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	b := &bench{o: o, log: stderr, procs: newProcSet(), start: time.Now()}
 	defer b.procs.stopAll(stderr)
 	defer func() {
@@ -148,11 +53,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	defer func() {
 		b.procs.stopAll(stderr) // nothing may hold files in dir
 		if o.keep {
-			fmt.Fprintf(stderr, "keyward-bench: kept %s (it holds the keys' secrets: delete it when done)\n", b.dir)
+			fmt.Fprintf(stderr, "bench: kept %s (it holds the keys' secrets: delete it when done)\n", b.dir)
 			return
 		}
 		if rmErr := os.RemoveAll(b.dir); rmErr != nil {
-			fmt.Fprintf(stderr, "keyward-bench: remove %s: %v\n", b.dir, rmErr)
+			fmt.Fprintf(stderr, "bench: remove %s: %v\n", b.dir, rmErr)
 		}
 	}()
 	if ctx.Err() != nil {
@@ -172,14 +77,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	if b.pin.enabled() {
 		rep.ServerCPUName, rep.LoadCPUName = fmt.Sprintf("cpu%d", b.pin.serverCPU), fmt.Sprintf("cpu%d", b.pin.loadCPU)
 	}
-	b.gen, err = chooseLoadGenerator(o.loadgen, b)
-	if err != nil {
-		return err
-	}
-	rep.LoadGen = b.gen.describe()
-	if d := b.gen.roundedDuration(o.duration); d != o.duration {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("wrk takes whole seconds: --duration %v ran as %v", o.duration, d))
-	}
+	rep.LoadGen = loadGenDescription
 	b.logf("load generator: %s", rep.LoadGen)
 	b.logf("pinning: %s", rep.Pinning)
 
@@ -212,7 +110,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 
 	// 4. The ceiling: the bare server, verify-sized.
 	ceiling, err := b.runBare(ctx, "ceiling", bareConfig{Verify: probe.verify, List: probe.list}, func(addr string, pid int) ([]scenarioResult, error) {
-		r, err := b.scenario(ctx, "ceiling", serverBare, pid, b.verifySpec(addr, seed.hotFile, o.connections, false), true)
+		r, err := b.scenario(ctx, "ceiling", serverBare, pid, verifySpec(addr, seed.hotFile, o.connections), true)
 		return []scenarioResult{r}, err
 	})
 	if err != nil {
@@ -227,7 +125,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 
-	cold, err := b.scenario(ctx, "cold verify", serverKeyward, kw.pid(), b.verifySpec(kw.addr, seed.keysFile, o.connections, true), false)
+	cold, err := b.scenario(ctx, "cold verify", serverKeyward, kw.pid(), verifySpec(kw.addr, seed.keysFile, o.connections), false)
 	if err != nil {
 		return err
 	}
@@ -235,7 +133,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	rep.Scenarios = append(rep.Scenarios, cold)
 
 	if o.fill {
-		b.logf("fill: verifying all %d keys once (built-in generator, %d connections)", seed.summary.Keys, o.connections)
+		b.logf("fill: verifying all %d keys once (%d connections)", seed.summary.Keys, o.connections)
 		f, err := b.fill(ctx, kw.addr, seed.keysFile)
 		if err != nil {
 			return err
@@ -244,7 +142,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		b.logf("fill: %d requests in %v, %d VALID", f.Requests, f.Elapsed.Round(time.Millisecond), f.Valid)
 	}
 
-	hot, err := b.scenario(ctx, "hot verify", serverKeyward, kw.pid(), b.verifySpec(kw.addr, seed.hotFile, o.connections, true), true)
+	hot, err := b.scenario(ctx, "hot verify", serverKeyward, kw.pid(), verifySpec(kw.addr, seed.hotFile, o.connections), true)
 	if err != nil {
 		return err
 	}
@@ -344,13 +242,14 @@ const (
 	createBody = `{"name":"c","permissions":["read"]}`
 )
 
-// verifySpec is POST /verify with keys drawn at random from keysFile.
-// expectValid makes the built-in generator count answers that are not
-// VALID (wrk does not read bodies).
-func (b *bench) verifySpec(addr, keysFile string, conns int, expectValid bool) loadSpec {
+// verifySpec is POST /verify with keys drawn at random from keysFile,
+// counting answers that are not VALID. The ceiling checks them too (the
+// bare server replays a VALID answer), so that the generator does the same
+// work for it as for keyward.
+func verifySpec(addr, keysFile string, conns int) loadSpec {
 	return loadSpec{
 		URL: "http://" + addr, Method: "POST", Path: "/verify",
-		KeysFile: keysFile, Connections: conns, ExpectValid: expectValid,
+		KeysFile: keysFile, Connections: conns, ExpectValid: true,
 	}
 }
 
@@ -378,7 +277,7 @@ func (b *bench) scenario(ctx context.Context, name, server string, pid int, spec
 	if warm && b.o.warmup > 0 {
 		b.logf("%s: warm-up %v", name, b.o.warmup)
 		spec.Duration = b.o.warmup
-		w, err := b.gen.run(ctx, spec)
+		w, err := b.load(ctx, spec)
 		if err != nil {
 			return scenarioResult{}, fmt.Errorf("%s (warm-up): %w", name, err)
 		}
@@ -389,7 +288,7 @@ func (b *bench) scenario(ctx context.Context, name, server string, pid int, spec
 	b.logf("%s: measuring %v, %d connections", name, b.o.duration, spec.Connections)
 	spec.Duration = b.o.duration
 	before := sampleCPU(pid)
-	r, err := b.gen.run(ctx, spec)
+	r, err := b.load(ctx, spec)
 	if err != nil {
 		return scenarioResult{}, fmt.Errorf("%s: %w", name, err)
 	}

@@ -69,14 +69,8 @@ func waitListening(ctx context.Context, p *proc, logPath string, timeout time.Du
 	deadline := time.Now().Add(timeout)
 	for {
 		if data, err := os.ReadFile(logPath); err == nil {
-			for line := range bytes.Lines(data) {
-				var rec struct {
-					Msg  string `json:"msg"`
-					Addr string `json:"addr"`
-				}
-				if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" && rec.Addr != "" {
-					return rec.Addr, nil
-				}
+			if addr, ok := listeningAddr(data); ok {
+				return addr, nil
 			}
 		}
 		if p.exited() {
@@ -91,6 +85,22 @@ func waitListening(ctx context.Context, p *proc, logPath string, timeout time.Du
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// listeningAddr finds keyward's "listening" line in its JSON log and the
+// address there: with --addr 127.0.0.1:0 it is the only place that names
+// the port.
+func listeningAddr(log []byte) (string, bool) {
+	for line := range bytes.Lines(log) {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" && rec.Addr != "" {
+			return rec.Addr, true
+		}
+	}
+	return "", false
 }
 
 // waitReady polls GET /readyz until it answers 200.
@@ -237,8 +247,13 @@ func readRSS(pid int) rss {
 	if err != nil {
 		return rss{}
 	}
+	return parseRSS(string(data))
+}
+
+// parseRSS reads VmHWM and VmRSS from the text of /proc/<pid>/status.
+func parseRSS(status string) rss {
 	var r rss
-	for line := range strings.Lines(string(data)) {
+	for line := range strings.Lines(status) {
 		name, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue

@@ -6,17 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os/exec"
 	"strings"
 	"time"
 )
 
-// loadSpec is one run of a load generator: a closed loop of Connections
+// loadSpec is one run of the load generator: a closed loop of Connections
 // connections, each sending its next request as soon as the last one is
-// answered, for Duration.
+// answered, for Duration, or in fill mode until every key was sent once.
 type loadSpec struct {
-	Mode        string        `json:"mode"` // "" (for Duration) or "fill" (every key of KeysFile once; built-in only)
+	Mode        string        `json:"mode"` // "" (for Duration) or modeFill (every key of KeysFile once)
 	URL         string        `json:"url"`  // http://host:port
 	Method      string        `json:"method"`
 	Path        string        `json:"path"`
@@ -25,22 +26,23 @@ type loadSpec struct {
 	Body        string        `json:"body,omitempty"`       // a fixed JSON body
 	Connections int           `json:"connections"`
 	Duration    time.Duration `json:"duration"`
-	ExpectValid bool          `json:"expect_valid,omitempty"` // built-in: count answers without "valid":true
+	ExpectValid bool          `json:"expect_valid,omitempty"` // count 2xx answers without "valid":true
+	Timeout     time.Duration `json:"timeout,omitempty"`      // a slower answer is a timeout; 0 for requestTimeout
 	Seed        uint64        `json:"seed"`
 }
 
-// loadResult is a run's outcome, as both generators print it on one
-// line: BENCH_JSON {...}.
+// loadResult is a run's outcome, as the generator prints it on one line:
+// BENCH_JSON {...}.
 type loadResult struct {
-	Requests   int64   `json:"requests"` // responses received, whatever their status
+	Requests   int64   `json:"requests"` // answers received within the timeout, whatever their status
 	DurationUS int64   `json:"duration_us"`
-	Bytes      int64   `json:"bytes"`
-	Connect    int64   `json:"connect"` // socket errors, as wrk counts them
-	Read       int64   `json:"read"`
+	Bytes      int64   `json:"bytes"`   // of the answers
+	Connect    int64   `json:"connect"` // connections refused or not made
+	Read       int64   `json:"read"`    // connections lost or answers malformed
 	Write      int64   `json:"write"`
-	Status     int64   `json:"status"`  // wrk: status > 399; built-in: not 2xx
-	Timeout    int64   `json:"timeout"` // slower than the 10s timeout (not in the percentiles)
-	Invalid    int64   `json:"invalid"` // built-in with ExpectValid: 200 but not VALID
+	Status     int64   `json:"status"`  // answers with a status other than 2xx
+	Timeout    int64   `json:"timeout"` // slower than the timeout (not in the percentiles)
+	Invalid    int64   `json:"invalid"` // with ExpectValid: 2xx but not VALID
 	P50US      float64 `json:"p50_us"`
 	P99US      float64 `json:"p99_us"`
 	P999US     float64 `json:"p999_us"`
@@ -53,13 +55,24 @@ type loadResult struct {
 	GenWall time.Duration `json:"-"`
 }
 
+// add adds o's counts to r.
+func (r *loadResult) add(o loadResult) {
+	r.Requests += o.Requests
+	r.Bytes += o.Bytes
+	r.Connect += o.Connect
+	r.Read += o.Read
+	r.Write += o.Write
+	r.Status += o.Status
+	r.Timeout += o.Timeout
+	r.Invalid += o.Invalid
+}
+
 func (r loadResult) errorCount() int64 {
 	return r.Connect + r.Read + r.Write + r.Status + r.Timeout + r.Invalid
 }
 
 // ok is the count of answered requests with a 2xx status (for creates,
-// the 201s; wrk counts only statuses above 399 apart, and keyward answers
-// no 3xx).
+// the 201s).
 func (r loadResult) ok() int64 { return r.Requests - r.Status }
 
 func (r loadResult) seconds() float64 { return float64(r.DurationUS) / 1e6 }
@@ -78,36 +91,33 @@ func (r loadResult) okRate() float64 {
 	return float64(r.ok()) / r.seconds()
 }
 
-// loadGenerator runs a loadSpec in a child process pinned to the load CPU.
-type loadGenerator interface {
-	describe() string
-	run(ctx context.Context, spec loadSpec) (loadResult, error)
-	// roundedDuration is the duration a run of d really lasts.
-	roundedDuration(d time.Duration) time.Duration
-}
+// loadGenDescription is what the report says of the generator: figures
+// recorded with another one (wrk, or the earlier net/http client) are not
+// comparable.
+const loadGenDescription = "built-in: raw HTTP/1.1 on keep-alive TCP connections, prebuilt requests, one goroutine per connection, closed loop"
 
-// chooseLoadGenerator picks wrk when it is installed (or asked for) and
-// the built-in generator otherwise.
-func chooseLoadGenerator(which string, b *bench) (loadGenerator, error) {
-	if which == "go" {
-		return &goLoad{b: b}, nil
+// load runs spec in the load generator: this executable, re-executed in
+// its load mode (envLoad) and pinned to the load CPU, so that its CPU time
+// is measured apart from the bench's own and it stays off the server's CPU.
+func (b *bench) load(ctx context.Context, spec loadSpec) (loadResult, error) {
+	spec.Seed = rand.Uint64()
+	js, err := json.Marshal(spec)
+	if err != nil {
+		return loadResult{}, err
 	}
-	path, err := exec.LookPath("wrk")
-	switch {
-	case err == nil:
-		return newWrk(b, path)
-	case which == "wrk":
-		return nil, fmt.Errorf("--loadgen wrk: %w", err)
-	}
-	g := &goLoad{b: b, why: "wrk not found"}
-	return g, nil
+	// On ctx's end CommandContext kills the child: the generator itself
+	// needs no way to be cancelled.
+	cmd := b.pin.command(ctx, b.pin.loadCPU, b.self)
+	// Only the spec: Go settings meant for keyward (GOMEMLIMIT, GOGC,
+	// GODEBUG) stay off the generator.
+	cmd.Env = []string{envLoad + "=" + string(js)}
+	return runChild(cmd, "load generator")
 }
 
 // runChild runs a load generator command and parses its BENCH_JSON line.
 func runChild(cmd *exec.Cmd, what string) (loadResult, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = childEnv(cmd.Env...)
 	cmd.WaitDelay = 5 * time.Second
 	setParentDeathSignal(cmd)
 	start := time.Now()
@@ -128,21 +138,35 @@ func runChild(cmd *exec.Cmd, what string) (loadResult, error) {
 	return res, nil
 }
 
-func parseBenchJSON(out []byte) (loadResult, bool, error) {
-	var r loadResult
+// writeBenchJSON prints r as the generator's one BENCH_JSON line.
+func writeBenchJSON(w io.Writer, r loadResult) error {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "BENCH_JSON %s\n", js)
+	return err
+}
+
+// parseBenchJSON finds the BENCH_JSON line in a generator's output. found
+// is false when there is none; a line that is there but does not parse is
+// an error.
+func parseBenchJSON(out []byte) (r loadResult, found bool, err error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		if js, ok := strings.CutPrefix(sc.Text(), "BENCH_JSON "); ok {
 			if err := json.Unmarshal([]byte(js), &r); err != nil {
-				return r, true, fmt.Errorf("bad BENCH_JSON line: %w", err)
+				return loadResult{}, true, fmt.Errorf("bad BENCH_JSON line: %w", err)
 			}
 			return r, true, nil
 		}
 	}
-	return r, false, nil
+	return r, false, sc.Err()
 }
 
+// clip shortens a child's output for an error message: its start and its
+// end say what went wrong.
 func clip(s string) string {
 	if len(s) > 4000 {
 		s = s[:2000] + "\n...\n" + s[len(s)-2000:]
@@ -157,13 +181,11 @@ type fillResult struct {
 	Conns                   int
 }
 
-// fill verifies every key of keysFile once, with the built-in generator
-// whatever --loadgen says (wrk cannot stop after a count), so that the
-// cache holds every key.
+// fill verifies every key of keysFile once, so that the cache holds every
+// key.
 func (b *bench) fill(ctx context.Context, addr, keysFile string) (fillResult, error) {
-	g := &goLoad{b: b}
-	r, err := g.run(ctx, loadSpec{
-		Mode: "fill", URL: "http://" + addr, Method: "POST", Path: "/verify",
+	r, err := b.load(ctx, loadSpec{
+		Mode: modeFill, URL: "http://" + addr, Method: "POST", Path: "/verify",
 		KeysFile: keysFile, Connections: b.o.connections, ExpectValid: true,
 	})
 	if err != nil {
@@ -174,5 +196,3 @@ func (b *bench) fill(ctx context.Context, addr, keysFile string) (fillResult, er
 		Elapsed: time.Duration(r.DurationUS) * time.Microsecond, Conns: b.o.connections,
 	}, nil
 }
-
-func newSeed() uint64 { return rand.Uint64() }

@@ -96,10 +96,10 @@ func (s *procSet) stopAll(log io.Writer) {
 	s.mu.Unlock()
 	for _, p := range ps {
 		if !p.exited() {
-			fmt.Fprintf(log, "keyward-bench: stopping %s (pid %d)\n", p.name, p.pid())
+			fmt.Fprintf(log, "bench: stopping %s (pid %d)\n", p.name, p.pid())
 		}
 		if err := p.stop(20 * time.Second); err != nil {
-			fmt.Fprintf(log, "keyward-bench: %v\n", err)
+			fmt.Fprintf(log, "bench: %v\n", err)
 		}
 	}
 }
@@ -242,7 +242,7 @@ func buildKeyward(ctx context.Context, dir string) (string, error) {
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside a Go module: run keyward-bench from a clone of keyward")
+		return "", fmt.Errorf("not inside a Go module: run the bench from a clone of keyward")
 	}
 	root := filepath.Dir(gomod)
 	bin := filepath.Join(dir, "keyward")

@@ -27,8 +27,8 @@ type bareConfig struct {
 // and nothing else: no routing, no JSON, no logging, no store. It is the
 // most this machine's net/http can serve for the same requests and
 // response sizes: the ceiling keyward is compared with. It prints its
-// address on stdout and runs until its stdin closes.
-func runBare(cfgPath string) error {
+// address on stdout and runs until stdin closes.
+func runBare(cfgPath string, stdin io.Reader, stdout io.Writer) error {
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return err
@@ -55,11 +55,13 @@ func runBare(cfgPath string) error {
 		_, _ = w.Write(resp.Body)
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	fmt.Printf("BARE_ADDR %s\n", ln.Addr())
+	if _, err := fmt.Fprintf(stdout, "BARE_ADDR %s\n", ln.Addr()); err != nil {
+		return err
+	}
 	// The parent closes stdin to stop us; should the parent die, the pipe
 	// closes too.
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return nil
+	_, _ = io.Copy(io.Discard, stdin)
+	return srv.Close()
 }
 
 // bareProc is a running bare server.

@@ -147,7 +147,7 @@ func (r *report) fillLine() string {
 		return "fill: skipped (--fill=false): the hot keys were cached by the warm-up only"
 	}
 	fl := r.Fill
-	return fmt.Sprintf("fill: %s keys verified once in %v (%s/s, %d connections, built-in generator): %s VALID, %d errors",
+	return fmt.Sprintf("fill: %s keys verified once in %v (%s/s, %d connections): %s VALID, %d errors",
 		commas(fl.Requests), fl.Elapsed.Round(100*time.Millisecond), commas(int64(float64(fl.Requests)/fl.Elapsed.Seconds())),
 		fl.Conns, commas(fl.Valid), fl.Errors)
 }

@@ -19,8 +19,8 @@ import (
 // BenchmarkVerify measures what Keyward adds to net/http for a hot
 // verification: the middleware, the handler, the cache hit and the use
 // recorded, wired as keyward serve wires them, logging at info level. The
-// HTTP exchange itself (parsing, the socket) is not in it; keyward-bench
-// measures that, against a bare server.
+// HTTP exchange itself (parsing, the socket) is not in it; the benchmark
+// command (go run ./bench) measures that, against a bare server.
 func BenchmarkVerify(b *testing.B) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))

@@ -179,34 +179,30 @@ func (c *Store) shard(h keyward.SecretHash) *shard {
 
 // KeyByHash returns the live key with hash h, from memory when it is
 // there and the feed is confirmed, or else from one store lookup shared by
-// all concurrent callers.
+// all concurrent callers. While the feed is not confirmed, a hash
+// remembered as unknown is still answered from memory: that answer refuses
+// a key, which a change made elsewhere can only make wrong the safe way.
 func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
 	sh := c.shard(h)
 	now := c.now()
 	trusted := now < c.trustedUntil.Load()
 	sh.mu.Lock()
-	var (
-		k            *keyward.Key
-		found, known bool
-	)
-	if trusted {
-		k, found, known = sh.get(h, now)
-	}
+	k, found, known := sh.get(h, now)
 	gen := sh.gen
 	sh.mu.Unlock()
 	switch {
-	case found:
+	case found && trusted:
 		c.hits.Add(1)
 		return k, nil
-	case known:
+	case known && !found:
 		c.negHits.Add(1)
 		return nil, errNotFound
 	case !trusted:
 		c.bypasses.Add(1)
-	default:
-		c.misses.Add(1)
+		return c.load(ctx, sh, h, gen, 1+uint64(now/c.bound))
 	}
-	return c.load(ctx, sh, h, gen)
+	c.misses.Add(1)
+	return c.load(ctx, sh, h, gen, 0)
 }
 
 var errNotFound = keyward.Errorf(keyward.ENOTFOUND, "key not found")
@@ -222,15 +218,23 @@ type loaded struct {
 // not put back from a read older than the change, and after a Reset
 // nothing read before it is kept.
 //
+// A caller that the feed does not vouch for (epoch is not 0) must not take
+// the answer of a lookup that began long before it came: that lookup may
+// have read the key before a delete made elsewhere, which no invalidation
+// has yet reported. It joins only lookups begun in the same span of the
+// staleness bound as it came (epoch is 1 + now/bound), so that any answer
+// it gets was read at most a bound before it asked.
+//
 // An answer read while the feed is not confirmed is cached all the same:
 // it is as fresh as the store, and the invalidations that follow it reach
 // the cache, in order, before the feed confirms again.
-func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen uint64) (*keyward.Key, error) {
+func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen, epoch uint64) (*keyward.Key, error) {
 	// Requests that arrive after an invalidation do not join a lookup that
 	// began before it: the generation is part of the flight's name.
-	var name [40]byte
+	var name [48]byte
 	copy(name[:32], h[:])
 	binary.LittleEndian.PutUint64(name[32:], gen)
+	binary.LittleEndian.PutUint64(name[40:], epoch)
 	ch := c.group.DoChan(string(name[:]), func() (any, error) {
 		c.loads.Add(1)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)

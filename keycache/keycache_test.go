@@ -1152,4 +1152,60 @@ func TestWritesInvalidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.getNotFound(t, k.Hash)
+
+	idem := newKey("acme", "idempotent", keyward.PermRead)
+	e.getNotFound(t, idem.Hash)
+	rec := &keyward.IdempotencyRecord{ID: [32]byte{7}, KeyID: idem.ID, Sealed: []byte("sealed"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := e.cache.CreateKeyIdempotent(t.Context(), idem, rec); err != nil {
+		t.Fatal(err)
+	}
+	checkKey(t, e.get(t, idem.Hash), idem)
+}
+
+// While the feed is silent, a lookup does not take the answer of one that
+// began more than a bound before it: that one may have read the key before
+// a delete made elsewhere, of which no invalidation can have come. (A
+// lookup begun within the bound may be joined: its answer is fresh
+// enough.)
+func TestUnconfirmedJoinsNoOldLookup(t *testing.T) {
+	const bound = time.Second
+	e := newSharedEnv(t, keycache.Options{StalenessBound: bound})
+	k := e.add(t, newKey("acme", "k", keyward.PermRead))
+	release := e.store.hold(t, true) // each lookup reads, then waits
+	first := e.goGet(t.Context(), k.Hash)
+	e.store.waitEntered(t, 1)
+
+	// Another process deletes the key; nothing tells this one.
+	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	joined := e.goGet(t.Context(), k.Hash) // same span of the bound: may share the first read
+	waitBypasses(t, e, 2)
+	e.clock.advance(bound)
+	late := e.goGet(t.Context(), k.Hash) // a bound later: must read again
+	waitBypasses(t, e, 3)                // it has chosen its lookup
+	release()
+
+	if r := await(t, first); r.err != nil || r.key == nil {
+		t.Errorf("the first lookup, begun before the delete: %v, %v", r.key, r.err)
+	}
+	if r := await(t, joined); r.err != nil && keyward.ErrorCode(r.err) != keyward.ENOTFOUND {
+		t.Errorf("a lookup within the bound: %v", r.err)
+	}
+	r := await(t, late)
+	if keyward.ErrorCode(r.err) != keyward.ENOTFOUND || r.key != nil {
+		t.Errorf("a lookup a bound after an old one began answered %s, %v; want ENOTFOUND from a read of its own", describe(r.key), r.err)
+	}
+	e.wantCalls(t, k.Hash, 2)
+}
+
+// waitBypasses waits until the cache has sent n lookups to the store
+// unconfirmed.
+func waitBypasses(t *testing.T, e *env, n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); e.cache.Stats().Bypasses < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bypasses within %v, want %d", e.cache.Stats().Bypasses, patience, n)
+		}
+	}
 }

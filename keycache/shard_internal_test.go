@@ -1,6 +1,7 @@
 package keycache
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -546,7 +547,7 @@ var notCarried = map[string]bool{"LastUsedAt": true, "DeletedAt": true}
 
 // TestEveryKeyFieldRoundTrips fills every field of a Key by reflection,
 // with a value of its type that is not the zero value, and checks that a
-// put and a get give each field back.
+// lookup answered from the cache gives each field back.
 func TestEveryKeyFieldRoundTrips(t *testing.T) {
 	var k keyward.Key
 	v := reflect.ValueOf(&k).Elem()
@@ -560,12 +561,18 @@ func TestEveryKeyFieldRoundTrips(t *testing.T) {
 	k.OrgID, k.Root, k.Permissions = "acme", false, []keyward.Permission{keyward.PermWrite, keyward.PermRead}
 	k.ID, k.CreatedAt = 12345, time.UnixMicro(1_700_000_000_123_456).UTC()
 
-	var sh shard
-	sh.init(4, 4)
-	sh.put(&k, never, 0)
-	got, found, _ := sh.get(k.Hash, 1)
-	if !found {
-		t.Fatal("the key put is not found")
+	// Through the cache as a request goes: a miss loads and caches the
+	// key; the second lookup is a hit, built from the cache's slot.
+	c := New(oneKeyStore{k: &k}, Options{Unshared: true})
+	if _, err := c.KeyByHash(t.Context(), k.Hash); err != nil {
+		t.Fatalf("KeyByHash (miss): %v", err)
+	}
+	got, err := c.KeyByHash(t.Context(), k.Hash)
+	if err != nil {
+		t.Fatalf("KeyByHash (hit): %v", err)
+	}
+	if st := c.Stats(); st.Hits != 1 {
+		t.Fatalf("Stats %+v: the second lookup was not a hit", st)
 	}
 	gv := reflect.ValueOf(got).Elem()
 	for i := range v.NumField() {
@@ -580,6 +587,17 @@ func TestEveryKeyFieldRoundTrips(t *testing.T) {
 			t.Errorf("Key.%s = %v from the cache, want %v: the slot does not carry it", name, gv.Field(i), v.Field(i))
 		}
 	}
+}
+
+// oneKeyStore answers KeyByHash with its key, whatever the hash.
+type oneKeyStore struct {
+	keyward.KeyStore
+	k *keyward.Key
+}
+
+func (s oneKeyStore) KeyByHash(context.Context, keyward.SecretHash) (*keyward.Key, error) {
+	k := *s.k
+	return &k, nil
 }
 
 // fillValue sets f to a value of its type that is not zero, and reports whether

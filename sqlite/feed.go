@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -15,10 +16,11 @@ var _ keyward.InvalidationFeed = (*DB)(nil)
 // invalidation log.
 const MaxPollInterval = 100 * time.Millisecond
 
-// The invalidation log keeps each entry for logRetention, far longer than
-// any watcher that is still trusted can take to read it; every watcher
-// prunes older entries every logPruneInterval. A watcher that falls
-// further behind finds out (key_invalidations_pruned) and resets.
+// The invalidation log keeps each entry for logRetention (by the time the
+// writing process stamped it with), far longer than any watcher that is
+// still trusted can take to read it; every watcher prunes older entries
+// every logPruneInterval. A watcher that falls further behind finds out
+// (key_invalidations_pruned) and resets.
 const (
 	logRetention     = time.Minute
 	logPruneInterval = time.Minute
@@ -37,54 +39,101 @@ const queryInvalidations = `SELECT seq, secret_hash FROM key_invalidations WHERE
 // log every interval (at most MaxPollInterval): one indexed read of the
 // entries past the last one seen. Each read that succeeds confirms, as of
 // its start, that every entry committed before has been passed on; a read
-// that fails confirms nothing, and the next one takes up where the last
-// good one stopped. It resets w as it starts, and again if it finds that
-// entries it had not read were pruned: it prunes entries older than a
-// minute itself, once a minute, so that the log does not grow.
+// that fails confirms nothing (so that a cache's trust runs out), and the
+// next one takes up where the last good one stopped. It resets w once it
+// has its starting point, and again if it finds that entries it had not
+// read were pruned. If it cannot start (the file unreadable, not yet
+// migrated), it tries again every interval. Beside the reads, once a
+// minute, it prunes entries older than a minute, so that the log does not
+// grow; a busy writer delays that, never the reads. It returns nil once
+// ctx is done or the DB is closed.
 func (db *DB) WatchInvalidations(ctx context.Context, w keyward.InvalidationWatcher, interval time.Duration) error {
 	if interval <= 0 || interval > MaxPollInterval {
 		interval = MaxPollInterval
 	}
-	start := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(db.closing, cancel)()
+
+	var pruning sync.WaitGroup
+	defer pruning.Wait()
+	pruning.Go(func() { db.pruneLog(ctx) })
+
+	var (
+		stmt    *sql.Stmt // nil until the watch has its starting point
+		last    int64
+		failing bool
+	)
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		start := time.Now()
+		var err error
+		if stmt == nil {
+			if stmt, last, err = db.startWatch(ctx); err == nil {
+				// Whatever was cached before this point may have changed
+				// unseen; what changes from now on is past last.
+				w.Reset()
+			}
+		} else {
+			last, err = invalidatedAfter(ctx, stmt, last, w)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil && !failing:
+			failing = true
+			db.logger.Warn("keyward: cannot read the invalidation log; the cache is not confirmed, and verifications read the database", "err", err)
+		case err == nil:
+			if failing {
+				failing = false
+				db.logger.Info("keyward: reading the invalidation log again")
+			}
+			w.Confirm(start)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// startWatch returns the statement that reads the log, and the position
+// from which a new watch reads it: the last entry now.
+func (db *DB) startWatch(ctx context.Context) (*sql.Stmt, int64, error) {
 	var last int64
 	if err := db.read.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM key_invalidations`).Scan(&last); err != nil {
-		return fmt.Errorf("watch invalidations: %w", mapError(ctx, err))
+		return nil, 0, fmt.Errorf("watch invalidations: %w", mapError(ctx, err))
 	}
 	// Prepared once: parsing the query on every read cost more CPU than
 	// running it.
 	stmt, err := db.read.PrepareContext(ctx, queryInvalidations)
 	if err != nil {
-		return fmt.Errorf("watch invalidations: %w", mapError(ctx, err))
+		return nil, 0, fmt.Errorf("watch invalidations: %w", mapError(ctx, err))
 	}
-	defer stmt.Close()
-	// Whatever was cached before this point may have changed unseen; what
-	// changed since start is past last, for the first read to pass on.
-	w.Reset()
-	w.Confirm(start)
-	tick := time.NewTicker(interval)
+	return stmt, last, nil
+}
+
+// pruneLog prunes the invalidation log every logPruneInterval until ctx
+// is done. A failure (the writer busy) is tried again next time.
+func (db *DB) pruneLog(ctx context.Context) {
+	tick := time.NewTicker(logPruneInterval)
 	defer tick.Stop()
-	prune := time.NewTicker(logPruneInterval)
-	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-prune.C:
-			// A failure (the file busy) is tried again next time.
-			_, _ = db.pruneInvalidations(ctx, time.Now().Add(-logRetention))
-			continue
+			return
 		case <-tick.C:
+			pctx, cancel := context.WithTimeout(ctx, logPruneInterval/2)
+			_, _ = db.pruneInvalidations(pctx, time.Now().Add(-logRetention))
+			cancel()
 		}
-		start := time.Now()
-		next, err := invalidatedAfter(ctx, stmt, last, w)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			continue // unconfirmed: the cache's trust runs out if this goes on
-		}
-		last = next
-		w.Confirm(start)
 	}
 }
 

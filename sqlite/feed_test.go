@@ -1,7 +1,12 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,14 +51,65 @@ func TestWatchInvalidationsStopsConfirmingOnFailure(t *testing.T) {
 	}
 }
 
-// On a database that cannot be read, the watch fails at once rather than
-// confirming nothing forever.
-func TestWatchInvalidationsCannotStart(t *testing.T) {
-	db, _ := openTestDB(t)
-	db.Close()
-	if err := db.WatchInvalidations(context.Background(), storetest.NewWatcher(), 0); err == nil {
-		t.Fatal("WatchInvalidations on a closed database returned nil")
+// A watch that cannot start (the file not yet migrated) says so, once,
+// confirms nothing, and starts as soon as it can; on a closed database it
+// returns at once.
+func TestWatchInvalidationsStartsWhenItCan(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	var logs syncBuffer
+	db, err := sqlite.Open(t.Context(), path, sqlite.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer db.Close()
+	w := storetest.NewWatcher()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- db.WatchInvalidations(ctx, w, 10*time.Millisecond) }()
+	time.Sleep(100 * time.Millisecond) // several attempts
+	if ev := w.Events(); len(ev) != 0 {
+		t.Fatalf("a watch that cannot start told its watcher %v", ev)
+	}
+	if n := strings.Count(logs.String(), "cannot read the invalidation log"); n != 1 {
+		t.Errorf("%d warnings while it could not start, want 1:\n%s", n, logs.String())
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ev := w.WaitFor(t, "the first confirmation", func(ev []storetest.Event) bool { return len(ev) >= 2 })
+	if ev[0].Kind != "reset" || ev[1].Kind != "confirm" {
+		t.Errorf("a watch that started late began with %v, want [reset confirm ...]", ev)
+	}
+	if !strings.Contains(logs.String(), "reading the invalidation log again") {
+		t.Errorf("no word that the watch recovered:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("WatchInvalidations returned %v once stopped", err)
+	}
+
+	db.Close()
+	if err := db.WatchInvalidations(context.Background(), storetest.NewWatcher(), 0); err != nil {
+		t.Errorf("WatchInvalidations on a closed database: %v, want nil at once", err)
+	}
+}
+
+// syncBuffer is a log sink safe for the watch's goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // The invalidation log is pruned, so that it does not grow with every

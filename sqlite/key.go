@@ -300,16 +300,18 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key, invalidate bool)
 		}
 	}
 	if invalidate {
-		return logInvalidation(ctx, tx, k.Hash, k.CreatedAt)
+		return logInvalidation(ctx, tx, k.Hash)
 	}
 	return nil
 }
 
 // logInvalidation appends h to the invalidation log, in the transaction of
 // the change, so that other processes' caches forget the key once the
-// change is committed, and never before (see WatchInvalidations).
-func logInvalidation(ctx context.Context, tx *sql.Tx, h keyward.SecretHash, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO key_invalidations (secret_hash, changed_at) VALUES (?, ?)`, h[:], at.UnixMicro())
+// change is committed, and never before (see WatchInvalidations). The
+// entry is stamped with this process's clock, not the change's own time
+// (which a caller may set in the past), as the pruning goes by it.
+func logInvalidation(ctx context.Context, tx *sql.Tx, h keyward.SecretHash) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO key_invalidations (secret_hash, changed_at) VALUES (?, ?)`, h[:], time.Now().UnixMicro())
 	return err
 }
 
@@ -326,7 +328,7 @@ func markDeleted(ctx context.Context, tx *sql.Tx, org keyward.OrgID, id keyward.
 	if err != nil {
 		return nil, err
 	}
-	if err := logInvalidation(ctx, tx, k.Hash, at); err != nil {
+	if err := logInvalidation(ctx, tx, k.Hash); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,6 +51,26 @@ type DB struct {
 	byHash atomic.Pointer[sql.Stmt]
 
 	commit *committer // group commit of CreateKey (commit.go)
+
+	logger *slog.Logger // what the invalidation feed reports; never nil
+
+	// closing is done once Close is called; it stops every watch.
+	closing     context.Context
+	stopClosing context.CancelFunc
+}
+
+// An OpenOption configures Open.
+type OpenOption func(*DB)
+
+// WithLogger has the store log what its invalidation feed does: when it
+// cannot read the log (and so confirms nothing), and when it can again.
+// It logs no hash. Without it the store logs nothing.
+func WithLogger(l *slog.Logger) OpenOption {
+	return func(db *DB) {
+		if l != nil {
+			db.logger = l
+		}
+	}
 }
 
 // pragmas run on every connection of both pools, in this order:
@@ -66,7 +87,7 @@ var pragmas = []string{
 // Open opens the database file at path, creating it with mode 0600 (it
 // holds key hashes) if it does not exist, and checks that both pools
 // answer. It does not touch the schema; call Migrate for that.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...OpenOption) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		// Two pools on an in-memory database would be two databases.
 		return nil, fmt.Errorf("open database: %q is not a file path", path)
@@ -86,7 +107,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 
-	db := &DB{}
+	db := &DB{logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(db)
+	}
+	db.closing, db.stopClosing = context.WithCancel(context.Background())
 	// The writer is opened and pinged first, so that it is the connection
 	// that switches a new file to WAL.
 	// Its page cache is larger than the readers' (32 MiB, against SQLite's
@@ -186,6 +211,7 @@ func dsn(abs string, extra url.Values) string {
 
 // Close closes both pools. Whatever is in flight fails.
 func (db *DB) Close() error {
+	db.stopClosing()
 	db.stopCommitter()
 	var errs []error
 	db.mu.Lock()

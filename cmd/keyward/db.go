@@ -65,7 +65,7 @@ func (d DBConfig) open(ctx context.Context, logger *slog.Logger) (database, erro
 		}
 		return db, nil
 	}
-	db, err := sqlite.Open(ctx, d.Path)
+	db, err := sqlite.Open(ctx, d.Path, sqlite.WithLogger(logger))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", d.Path, err)
 	}

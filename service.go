@@ -259,32 +259,48 @@ func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewK
 		}
 	}
 	if in.Retry != nil {
-		if k, secret, err := s.replay(ctx, caller, in.Retry); k != nil || err != nil {
-			return k, secret, err
+		rec, err := s.idempotencyRecord(ctx, caller, in.Retry)
+		if err != nil || rec != nil {
+			return replay(rec, in.Retry, err)
 		}
 	}
 	k, secret, err := s.create(ctx, caller, org, false, in)
-	if ErrorCode(err) == ECONFLICT && in.Retry != nil {
-		// A repeat that ran at the same time committed first.
-		if k, secret, err := s.replay(ctx, caller, in.Retry); k != nil || err != nil {
-			return k, secret, err
-		}
+	if r, ok := errors.AsType[*repeated](err); ok {
+		return replay(r.rec, in.Retry, nil) // a repeat that ran at the same time committed first
 	}
 	return k, secret, err
 }
 
-// replay answers a repeat of an idempotent write with the first answer,
-// or returns nothing if no live record of one exists.
-func (s *Service) replay(ctx context.Context, caller *Key, r *Retry) (*Key, Secret, error) {
+// repeated is create's failure when the record of an idempotent write
+// with its idempotency key was stored first, by a repeat that ran at the
+// same time: the answer is that write's.
+type repeated struct{ rec *IdempotencyRecord }
+
+func (e *repeated) Error() string { return "an idempotent write with this key was made first" }
+
+// idempotencyRecord returns the live record of caller's idempotent write
+// with r's idempotency key, or nil if there is none (or only an expired
+// one, which a new write replaces).
+func (s *Service) idempotencyRecord(ctx context.Context, caller *Key, r *Retry) (*IdempotencyRecord, error) {
 	id := idempotencyID(caller.ID, r.Key)
 	rec, err := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, id) })
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
-		return nil, Secret{}, nil
+		return nil, nil
 	case err != nil:
-		return nil, Secret{}, fmt.Errorf("find idempotent write: %w", err)
+		return nil, fmt.Errorf("find idempotent write: %w", err)
 	case !s.Now().Before(rec.ExpiresAt):
-		return nil, Secret{}, nil // forgotten: the write is made anew
+		return nil, nil // forgotten: the write is made anew
+	}
+	return rec, nil
+}
+
+// replay answers a repeat of an idempotent write with the first answer,
+// which rec seals: for the same request only.
+func replay(rec *IdempotencyRecord, r *Retry, err error) (*Key, Secret, error) {
+	switch {
+	case err != nil:
+		return nil, Secret{}, err
 	case rec.Request != r.Request:
 		return nil, Secret{}, Errorf(EUNPROCESSABLE, "this Idempotency-Key was used with another request; use a new key for a new request")
 	}
@@ -339,15 +355,17 @@ func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool,
 			}
 			return struct{}{}, s.store.CreateKey(ctx, k)
 		})
-		if ErrorCode(err) == ECONFLICT && attempt < maxCreateAttempts {
-			if rec != nil {
-				// The conflict may be the record's: a repeat committed
-				// first, and CreateKey answers with it. If there is no
-				// record, the random id collided.
-				if _, lerr := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, rec.ID) }); lerr == nil {
-					return nil, Secret{}, fmt.Errorf("create key: %w", err)
-				}
+		if ErrorCode(err) == ECONFLICT && rec != nil {
+			// Either the record's id is taken (a repeat committed first)
+			// or the key's random id: the record says which.
+			switch first, lerr := s.idempotencyRecord(ctx, caller, in.Retry); {
+			case lerr != nil:
+				return nil, Secret{}, fmt.Errorf("create key: %w", lerr)
+			case first != nil:
+				return nil, Secret{}, &repeated{first}
 			}
+		}
+		if ErrorCode(err) == ECONFLICT && attempt < maxCreateAttempts {
 			continue // a random id collided: draw another
 		}
 		if err != nil {

@@ -41,9 +41,12 @@ func caller(ctx context.Context) *keyward.Key {
 const maxRequestIDLen = 128
 
 // saneRequestID reports whether a client's X-Request-Id may be reused: short,
-// printable, and free of anything that could forge a log line.
+// printable, free of anything that could forge a log line, and of anything
+// shaped like a secret.
 func saneRequestID(s string) bool {
-	if s == "" || len(s) > maxRequestIDLen {
+	// An id that holds what could be a key's start is not echoed or
+	// logged: a client may have put its key in the wrong header.
+	if s == "" || len(s) > maxRequestIDLen || strings.Contains(s, keyward.SecretPrefix) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

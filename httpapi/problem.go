@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -85,10 +86,11 @@ func errStatus(status int, detail string, fields ...keyward.FieldError) error {
 // document err stands for, with the status its code maps to. The request's
 // log line (see observe) carries err for a 5xx; a 500 shows the client
 // only "internal error", and domain messages never contain a secret. If
-// the client has gone away, nothing is written, and the request is logged
-// as a 499, not as a failure of the server.
+// the request failed because its client went away (its context ended),
+// nothing is written, and the request is logged as a 499, not as a failure
+// of the server; any other failure is reported as it is.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
+	if r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		noteOutcome(w, statusClientClosed, err)
 		return
 	}

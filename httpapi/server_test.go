@@ -55,7 +55,9 @@ func TestRequestIDAndLogLines(t *testing.T) {
 	if got := r.header.Get("X-Request-Id"); got != "trace-abc.123" {
 		t.Errorf("sane request id not echoed: %q", got)
 	}
-	for _, insane := range []string{"has space", strings.Repeat("x", 200), `quote"`, ""} {
+	// A key sent in the wrong header is neither echoed nor logged.
+	e.secrets = append(e.secrets, e.root)
+	for _, insane := range []string{"has space", strings.Repeat("x", 200), `quote"`, "", e.root, "trace-" + e.root[:10]} {
 		r := e.req("GET", "/healthz", "", nil, "X-Request-Id", insane)
 		got := r.header.Get("X-Request-Id")
 		if got == "" || got == insane {

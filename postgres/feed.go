@@ -61,17 +61,9 @@ const defaultInterval = 250 * time.Millisecond
 type WatchOption func(*watchConfig)
 
 type watchConfig struct {
-	onListening func()
-	logger      *slog.Logger
+	logger *slog.Logger
 	// The bounds above; tests shorten them.
 	replyTimeout, connectTimeout time.Duration
-}
-
-// OnListening has Watch call f each time its LISTEN succeeds, right after
-// it resets the watcher: from then on, every change committed is passed
-// on. Tests use it to know when the watcher is live.
-func OnListening(f func()) WatchOption {
-	return func(c *watchConfig) { c.onListening = f }
 }
 
 // WatchLogger has Watch log to l when it loses its connection (with the
@@ -121,15 +113,11 @@ func (db *DB) Watch(ctx context.Context, w keyward.InvalidationWatcher, interval
 		interval = defaultInterval
 	}
 	cfg := watchConfig{
-		onListening:    func() {},
 		replyTimeout:   max(2*interval, minReplyTimeout),
 		connectTimeout: connectTimeout,
 	}
 	for _, opt := range opts {
 		opt(&cfg)
-	}
-	if cfg.onListening == nil {
-		cfg.onListening = func() {}
 	}
 	log := cfg.logger
 	if log == nil {
@@ -224,7 +212,6 @@ func (s *watcher) session(ctx context.Context, again bool) (listened time.Durati
 	// before may have missed one, and no lookup begun before this point
 	// may be kept (the cache's generations see to that).
 	s.w.Reset()
-	s.onListening()
 	if again {
 		s.log.Info("keyward: listening for changed keys again", "channel", NotifyChannel)
 	}

@@ -21,7 +21,7 @@
 // query mode), so the lookup is one round trip. Behind a pooler that
 // cannot hold prepared statements, such as PgBouncer in transaction mode,
 // set default_query_exec_mode=exec (or simple_protocol) in the URL; Migrate
-// and Listen need sessions of their own all the same (a session advisory
+// and Watch need sessions of their own all the same (a session advisory
 // lock, a LISTEN), so call them on a DB opened on the server itself.
 //
 // Every acknowledged write is durable: a connection whose server runs with
@@ -74,7 +74,7 @@ type DB struct {
 }
 
 // DefaultApplicationName is the application_name of the store's sessions
-// when the URL sets none, as pg_stat_activity shows it. Listen's session
+// when the URL sets none, as pg_stat_activity shows it. Watch's session
 // has the same name with ListenerSuffix added.
 const DefaultApplicationName = "keyward"
 

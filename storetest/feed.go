@@ -91,9 +91,23 @@ func testFeedChangesBeforeConfirmation(t *testing.T, s *suite) {
 			t.Errorf("round %d: %d invalidations of the key before the confirmation of a time after its delete, want 2 (create, delete): %v", round, n, ev)
 		}
 	}
-	// A change that did not happen is not passed on.
+	// A change that did not happen is not passed on: a delete that finds
+	// no key, or a create refused as a conflict.
+	before := len(w.Events())
 	if _, err := other.DeleteKey(t.Context(), globex, keyward.NewKeyID(), base); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Fatalf("DeleteKey of no key: %v", err)
+	}
+	taken := newKey(t, acme, base)
+	create(t, other, taken)
+	dup := newKey(t, acme, base)
+	dup.ID = taken.ID
+	checkCode(t, "CreateKey with a taken id", other.CreateKey(t.Context(), dup), keyward.ECONFLICT)
+	done := time.Now()
+	ev := w.WaitFor(t, "a confirmation after the refused changes", func(ev []Event) bool { return ConfirmedAfter(ev, done) >= 0 })
+	for _, e := range ev[before:ConfirmedAfter(ev, done)] {
+		if e.Kind == "invalidate" && e.Hash != taken.Hash {
+			t.Errorf("the feed passed on a change that did not happen: %v", e)
+		}
 	}
 }
 

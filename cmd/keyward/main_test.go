@@ -276,7 +276,7 @@ func TestUsage(t *testing.T) {
 		{"root-key help", []string{"root-key", "--help"}, nil, []string{"root-key create", "root-key revoke"}, nil},
 		{"root-key create help", []string{"root-key", "create", "--help"}, errHelp, []string{"-db", "KEYWARD_DB", "-name", "KEYWARD_NAME"}, nil},
 		{"root-key list help", []string{"root-key", "help", "list"}, errHelp, []string{"-db", "KEYWARD_DB"}, nil},
-		{"root-key revoke help", []string{"root-key", "revoke", "-h"}, errHelp, []string{"KEY_ID", "-db", "within about a second"}, nil},
+		{"root-key revoke help", []string{"root-key", "revoke", "-h"}, errHelp, []string{"KEY_ID", "-db", "--staleness-bound"}, nil},
 		{"version help", []string{"version", "--help"}, errHelp, []string{"Usage: keyward version", "commit"}, nil},
 		{"version -h", []string{"version", "-h"}, errHelp, []string{"Usage: keyward version"}, nil},
 		{"no command", nil, errUsage, nil, []string{"Commands:"}},

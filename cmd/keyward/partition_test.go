@@ -96,6 +96,9 @@ func checkRefused(t *testing.T, trial string, acked time.Time, probes []probe) t
 			t.Errorf("%s: verify answered %d %q", trial, pr.status, pr.code)
 		}
 	}
+	if len(probes) == 0 {
+		t.Fatalf("%s: no verification was answered", trial)
+	}
 	if last := probes[len(probes)-1]; !refused || last.code == "VALID" {
 		t.Errorf("%s: the deleted key was still accepted at the end of the trial", trial)
 	}

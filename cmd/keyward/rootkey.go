@@ -100,7 +100,7 @@ func runRootKeyList(ctx context.Context, args []string, getenv func(string) stri
 
 func runRootKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var db DBConfig
-	cmd := newCommand("root-key revoke", "Revoke a root key, given its id (see keyward root-key list). A server running\non the same database refuses the key within about a second.", "KEY_ID")
+	cmd := newCommand("root-key revoke", "Revoke a root key, given its id (see keyward root-key list). A server running\non the same database refuses the key within its staleness bound\n(--staleness-bound, 1s by default).", "KEY_ID")
 	cmd.register(&db)
 	positional, err := cmd.parse(args, getenv, stdout, stderr)
 	if err != nil {

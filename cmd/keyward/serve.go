@@ -22,7 +22,7 @@ type ServeConfig struct {
 	Log              LogConfig     // --log-format, --log-level
 	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight requests may run on after SIGINT/SIGTERM"`
 	CacheSize        int           `flag:"cache-size" default:"100000" usage:"how many keys the verification cache holds"`
-	CacheTTL         time.Duration `flag:"cache-ttl" default:"30s" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within about a second)"`
+	CacheTTL         time.Duration `flag:"cache-ttl" default:"30s" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within --staleness-bound)"`
 	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated"`
 	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
 	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`

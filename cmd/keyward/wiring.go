@@ -31,8 +31,6 @@ type service struct {
 	stop func()
 }
 
-// startService wires the service on db and starts its background work,
-// which runs until service.stop; ctx gives it its values, not its end.
 // pruneInterval is how often deleted keys and expired idempotency records
 // are pruned: a tenth of the retention, so that a record outlives it by at
 // most a tenth, and at most every ten minutes.
@@ -40,6 +38,8 @@ func pruneInterval(retention time.Duration) time.Duration {
 	return min(10*time.Minute, max(retention/10, time.Second))
 }
 
+// startService wires the service on db and starts its background work,
+// which runs until service.stop; ctx gives it its values, not its end.
 func startService(ctx context.Context, db database, cfg ServeConfig, logger *slog.Logger) *service {
 	cache := keycache.New(db, keycache.Options{
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, StalenessBound: cfg.StalenessBound, LoadTimeout: cfg.DBReadTimeout,

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -22,10 +23,15 @@ import (
 // The answer to a create holds the new key's secret, which Keyward never
 // stores. So the record of an idempotent write keeps the answer sealed
 // (AES-256-GCM) under a key derived from the client's idempotency key, and
-// is found by a hash of that key: the database alone can open no record,
-// and only a client that presents the idempotency key again can have the
-// answer again. An idempotency key is therefore a secret of the client's,
-// and should be random (a UUID v4): the seal is as strong as the key.
+// is found by a hash of that key: only a client that presents the
+// idempotency key again can have the answer again. An idempotency key is
+// therefore a secret of the client's, and should be random (a UUID v4).
+//
+// Without more, a copy of the database and an idempotency key that can be
+// guessed (an order number) would open the record offline. A server
+// secret (Service.IdempotencySecret, which the database never holds) closes
+// that: it keys the record's id (HMAC) and the seal, so that the database
+// alone opens nothing, whatever the idempotency key.
 
 // IdempotencyWindow is how long a write made with an idempotency key is
 // remembered, and repeats of it answered with its first answer.
@@ -72,6 +78,7 @@ func (k IdempotencyKey) LogValue() slog.Value { return slog.StringValue(redacted
 // MarshalJSON redacts the key from encoding/json.
 func (k IdempotencyKey) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
+// bytes returns a copy of the key's bytes.
 func (k IdempotencyKey) bytes() []byte {
 	if k.p == nil {
 		return nil
@@ -108,9 +115,17 @@ type IdempotencyRecord struct {
 	ExpiresAt time.Time
 }
 
-// idempotencyID is the id of the record of caller's write with key k.
-func idempotencyID(caller KeyID, k IdempotencyKey) [32]byte {
+// MinIdempotencySecretLen is the least length of a server secret for
+// idempotency records, in bytes.
+const MinIdempotencySecretLen = 32
+
+// idempotencyID is the id of the record of caller's write with key k:
+// keyed by server, the server secret, if there is one.
+func idempotencyID(server []byte, caller KeyID, k IdempotencyKey) [32]byte {
 	h := sha256.New()
+	if len(server) > 0 {
+		h = hmac.New(sha256.New, server)
+	}
 	h.Write([]byte("keyward idempotency record v1\x00"))
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(caller)))
 	h.Write(k.bytes())
@@ -131,9 +146,12 @@ type sealedAnswer struct {
 	Secret      string       `json:"secret"`
 }
 
-// aead returns the cipher of records with this id, keyed by k.
-func (rec *IdempotencyRecord) aead(k IdempotencyKey) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, k.bytes(), rec.ID[:], "keyward idempotency seal v1", 32)
+// aead returns the cipher of records with this id, keyed by k and by
+// server, the server secret, if there is one.
+func (rec *IdempotencyRecord) aead(server []byte, k IdempotencyKey) (cipher.AEAD, error) {
+	ikm := append(k.bytes(), server...) // k.bytes() is a fresh copy
+	defer clear(ikm)
+	key, err := hkdf.Key(sha256.New, ikm, rec.ID[:], "keyward idempotency seal v1", 32)
 	if err != nil {
 		return nil, err
 	}
@@ -150,10 +168,11 @@ func (rec *IdempotencyRecord) additionalData() []byte {
 }
 
 // newIdempotencyRecord makes the record of caller's write r, which made k
-// with secret, at the given time.
-func newIdempotencyRecord(caller KeyID, r *Retry, k *Key, secret Secret, at time.Time) (*IdempotencyRecord, error) {
+// with secret, at the given time, under the server secret server (nil if
+// there is none).
+func newIdempotencyRecord(server []byte, caller KeyID, r *Retry, k *Key, secret Secret, at time.Time) (*IdempotencyRecord, error) {
 	rec := &IdempotencyRecord{
-		ID: idempotencyID(caller, r.Key), Request: r.Request, KeyID: k.ID,
+		ID: idempotencyID(server, caller, r.Key), Request: r.Request, KeyID: k.ID,
 		CreatedAt: at, ExpiresAt: at.Add(IdempotencyWindow),
 	}
 	plain, err := json.Marshal(sealedAnswer{
@@ -163,7 +182,7 @@ func newIdempotencyRecord(caller KeyID, r *Retry, k *Key, secret Secret, at time
 	if err != nil {
 		return nil, fmt.Errorf("seal answer: %w", err)
 	}
-	aead, err := rec.aead(r.Key)
+	aead, err := rec.aead(server, r.Key)
 	if err != nil {
 		return nil, fmt.Errorf("seal answer: %w", err)
 	}
@@ -177,9 +196,9 @@ func newIdempotencyRecord(caller KeyID, r *Retry, k *Key, secret Secret, at time
 }
 
 // open returns the answer rec seals, with k, the idempotency key it was
-// sealed under.
-func (rec *IdempotencyRecord) open(k IdempotencyKey) (*Key, Secret, error) {
-	aead, err := rec.aead(k)
+// sealed under, and server, the server secret.
+func (rec *IdempotencyRecord) open(server []byte, k IdempotencyKey) (*Key, Secret, error) {
+	aead, err := rec.aead(server, k)
 	if err != nil {
 		return nil, Secret{}, fmt.Errorf("open answer: %w", err)
 	}

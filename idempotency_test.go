@@ -193,3 +193,28 @@ func TestServiceIdempotentConcurrent(t *testing.T) {
 		t.Fatalf("%d keys after %d concurrent repeats, want 1: %v", len(p.Keys), n, err)
 	}
 }
+
+// With a server secret, repeats are answered as before; a service with
+// another secret (or none) finds no record of them: the secret keys both
+// the record's id and its seal, and the database holds neither.
+func TestServiceIdempotencySecret(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s, _ := newServiceAt(t, path)
+	s.IdempotencySecret = []byte(strings.Repeat("s", keyward.MinIdempotencySecretLen))
+	root := mustRoot(t, s)
+	in := keyward.NewKey{Name: "job", Permissions: []keyward.Permission{keyward.PermRead}, Retry: retryOf(t, "order-1234567890", "b")}
+	k1, s1, err := s.CreateKey(ctx, root, "acme", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, secret, err := s.CreateKey(ctx, root, "acme", in); err != nil || k.ID != k1.ID || secret.Reveal() != s1.Reveal() {
+		t.Fatalf("a repeat with the same server secret: %v, %v", k, err)
+	}
+	for _, other := range [][]byte{nil, []byte(strings.Repeat("t", keyward.MinIdempotencySecretLen))} {
+		s.IdempotencySecret = other
+		if k, _, err := s.CreateKey(ctx, root, "acme", in); err != nil || k.ID == k1.ID {
+			t.Errorf("a repeat with server secret %q found the record: %v, %v", other, k, err)
+		}
+	}
+}

@@ -27,6 +27,12 @@ type Service struct {
 	// DeletedKeyRetention is how long a deleted key's record is kept
 	// before Prune removes it (DefaultDeletedKeyRetention if zero).
 	DeletedKeyRetention time.Duration
+	// IdempotencySecret, if set (at least MinIdempotencySecretLen bytes,
+	// the same on every instance), keys the records of idempotent writes,
+	// so that a copy of the database alone cannot open one even where the
+	// client's idempotency key can be guessed (see idempotency.go).
+	// Changing it forgets the records made before.
+	IdempotencySecret []byte
 }
 
 // Default deadlines of the store calls made for a request.
@@ -261,12 +267,12 @@ func (s *Service) CreateKey(ctx context.Context, caller *Key, org OrgID, in NewK
 	if in.Retry != nil {
 		rec, err := s.idempotencyRecord(ctx, caller, in.Retry)
 		if err != nil || rec != nil {
-			return replay(rec, in.Retry, err)
+			return s.replay(rec, in.Retry, err)
 		}
 	}
 	k, secret, err := s.create(ctx, caller, org, false, in)
 	if r, ok := errors.AsType[*repeated](err); ok {
-		return replay(r.rec, in.Retry, nil) // a repeat that ran at the same time committed first
+		return s.replay(r.rec, in.Retry, nil) // a repeat that ran at the same time committed first
 	}
 	return k, secret, err
 }
@@ -282,7 +288,7 @@ func (e *repeated) Error() string { return "an idempotent write with this key wa
 // with r's idempotency key, or nil if there is none (or only an expired
 // one, which a new write replaces).
 func (s *Service) idempotencyRecord(ctx context.Context, caller *Key, r *Retry) (*IdempotencyRecord, error) {
-	id := idempotencyID(caller.ID, r.Key)
+	id := idempotencyID(s.IdempotencySecret, caller.ID, r.Key)
 	rec, err := lookup(ctx, s, func(ctx context.Context) (*IdempotencyRecord, error) { return s.store.IdempotencyRecord(ctx, id) })
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
@@ -297,14 +303,14 @@ func (s *Service) idempotencyRecord(ctx context.Context, caller *Key, r *Retry) 
 
 // replay answers a repeat of an idempotent write with the first answer,
 // which rec seals: for the same request only.
-func replay(rec *IdempotencyRecord, r *Retry, err error) (*Key, Secret, error) {
+func (s *Service) replay(rec *IdempotencyRecord, r *Retry, err error) (*Key, Secret, error) {
 	switch {
 	case err != nil:
 		return nil, Secret{}, err
 	case rec.Request != r.Request:
 		return nil, Secret{}, Errorf(EUNPROCESSABLE, "this Idempotency-Key was used with another request; use a new key for a new request")
 	}
-	k, secret, err := rec.open(r.Key)
+	k, secret, err := rec.open(s.IdempotencySecret, r.Key)
 	if err != nil {
 		return nil, Secret{}, fmt.Errorf("replay idempotent write: %w", err)
 	}
@@ -345,7 +351,7 @@ func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool,
 		}
 		var rec *IdempotencyRecord
 		if in.Retry != nil && caller != nil {
-			if rec, err = newIdempotencyRecord(caller.ID, in.Retry, k, secret, k.CreatedAt); err != nil {
+			if rec, err = newIdempotencyRecord(s.IdempotencySecret, caller.ID, in.Retry, k, secret, k.CreatedAt); err != nil {
 				return nil, Secret{}, fmt.Errorf("create key: %w", err)
 			}
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +31,9 @@ type ServeConfig struct {
 	DBReadTimeout    time.Duration `flag:"db-read-timeout" default:"2s" usage:"deadline of each database read made for a request; past it, the\nrequest answers 503"`
 	DBWriteTimeout   time.Duration `flag:"db-write-timeout" default:"5s" usage:"deadline of each database write made for a request; past it, the\nrequest answers 503 (the write may still have been made: retry it\nwith the same Idempotency-Key)"`
 	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (its id and secret are not\nreused meanwhile) before it is removed for good"`
+	// IdempotencySecret is a secret: give it in the environment, where
+	// ps does not show it.
+	IdempotencySecret string `flag:"idempotency-secret" usage:"a random secret of at least 32 bytes, hex or base64, the same on every\ninstance: keys the sealed answers of idempotent creates, so that a copy\nof the database alone cannot open one (set it with the environment\nvariable, not the flag, which ps shows)"`
 }
 
 // LogConfig chooses the log's format and level.
@@ -63,12 +68,36 @@ func (c ServeConfig) validate() error {
 			return usageError{fmt.Errorf("--%s %v: must be positive", d.name, d.v)}
 		}
 	}
+	if _, err := c.idempotencySecret(); err != nil {
+		return err
+	}
 	// The feed is confirmed every quarter of the bound; below that, a
 	// heartbeat's round trip would use up the bound.
 	if c.StalenessBound < 100*time.Millisecond {
 		return usageError{fmt.Errorf("--staleness-bound %v: must be at least 100ms", c.StalenessBound)}
 	}
 	return nil
+}
+
+// idempotencySecret decodes --idempotency-secret: nil if it is not set.
+// Its value appears in no message.
+func (c ServeConfig) idempotencySecret() ([]byte, error) {
+	if c.IdempotencySecret == "" {
+		return nil, nil
+	}
+	s := strings.TrimSpace(c.IdempotencySecret)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			if b, err = enc.DecodeString(s); err == nil {
+				break
+			}
+		}
+	}
+	if err != nil || len(b) < keyward.MinIdempotencySecretLen {
+		return nil, usageError{fmt.Errorf("--idempotency-secret: want at least %d random bytes, in hex or base64 (openssl rand -hex 32)", keyward.MinIdempotencySecretLen)}
+	}
+	return b, nil
 }
 
 func (l LogConfig) logger(w io.Writer) (*slog.Logger, error) {

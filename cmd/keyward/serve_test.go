@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -328,6 +329,43 @@ func TestPruneInterval(t *testing.T) {
 	} {
 		if got := pruneInterval(tt.retention); got != tt.want {
 			t.Errorf("pruneInterval(%v) = %v, want %v", tt.retention, got, tt.want)
+		}
+	}
+}
+
+// --idempotency-secret takes at least 32 bytes, in hex or base64, and a
+// refusal never quotes it.
+func TestIdempotencySecret(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  int // bytes; 0: refused
+	}{
+		{strings.Repeat("ab", 32), 32},
+		{base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 48))), 48},
+		{base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("k", 40))), 40},
+		{"", -1},
+		{strings.Repeat("ab", 31), 0},
+		{"not-hex-and-not-base64!!-but-long-enough-to-be-a-secret", 0},
+	} {
+		c := DefaultServeConfig()
+		c.IdempotencySecret = tt.value
+		b, err := c.idempotencySecret()
+		switch {
+		case tt.want == -1:
+			if err != nil || b != nil {
+				t.Errorf("no secret: %v, %d bytes", err, len(b))
+			}
+		case tt.want == 0:
+			if err == nil {
+				t.Errorf("secret of %d characters accepted", len(tt.value))
+			} else if strings.Contains(err.Error(), tt.value) {
+				t.Errorf("the refusal quotes the secret: %v", err)
+			}
+			if verr := c.validate(); verr == nil {
+				t.Errorf("validate accepted a bad secret")
+			}
+		case err != nil || len(b) != tt.want:
+			t.Errorf("secret %q: %d bytes, %v; want %d", tt.value[:8], len(b), err, tt.want)
 		}
 	}
 }

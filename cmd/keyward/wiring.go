@@ -46,6 +46,7 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	})
 	svc := keyward.NewService(cache)
 	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
+	svc.IdempotencySecret, _ = cfg.idempotencySecret() // validated by Run
 	lastUsed := keyward.NewLastUsedRecorder(db)
 	svc.LastUsed = lastUsed
 	var stops []func() // in the order they run

@@ -88,8 +88,9 @@ type KeyStore interface {
 // InvalidationFeed is implemented by stores that several processes may
 // share (PostgreSQL; SQLite, whose file other processes may open): it tells
 // this process of every change, made by any process, that alters a verify
-// answer (today a create or a delete), so that a cache of keys in front of
-// the store answers within a staleness bound.
+// answer (today a delete; a create needs none, as no process can have
+// looked up a secret that did not exist), so that a cache of keys in front
+// of the store answers within a staleness bound.
 //
 // The feed proves itself live: it calls Confirm(t) once every invalidation
 // committed before t has been passed to Invalidate. A cache trusts what it

@@ -13,8 +13,8 @@
 //   - Unknown hashes are remembered for Options.NegativeTTL in a separate,
 //     separately bounded table, so a flood of made-up keys neither reaches
 //     the database nor pushes real keys out of the cache.
-//   - A create or delete through the cache forgets the key before it
-//     returns. Changes made by other processes arrive through the store's
+//   - A delete through the cache forgets the key before it returns.
+//     Changes made by other processes arrive through the store's
 //     invalidation feed (keyward.InvalidationFeed); the cache hears it as a
 //     keyward.InvalidationWatcher.
 //   - Staleness is bounded: the cache answers from memory only while the

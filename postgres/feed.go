@@ -19,7 +19,7 @@ import (
 var _ keyward.InvalidationFeed = (*DB)(nil)
 
 // NotifyChannel is the channel on which every change that alters a verify
-// answer (a create, a delete) is announced, in the changing transaction,
+// answer (today a delete) is announced, in the changing transaction,
 // with the lower-case hex of the key's secret hash as the payload: the
 // notification is delivered when the change commits, and never for one
 // that does not. Notifications are per database, not per schema: a watcher
@@ -81,8 +81,8 @@ func (db *DB) WatchInvalidations(ctx context.Context, w keyward.InvalidationWatc
 
 // Watch passes on the changes of keys, committed by any process, that
 // alter a verify answer, so that a cache of keys can forget them: it calls
-// w.Invalidate with the secret hash of each key created or deleted, once
-// the change is committed. It runs until ctx is done or the DB is closed,
+// w.Invalidate with the secret hash of each key deleted, once the change
+// is committed. It runs until ctx is done or the DB is closed,
 // and then returns nil; it returns an error only if w is nil.
 //
 // It proves that it hears every change with a heartbeat: every interval it

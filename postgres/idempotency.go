@@ -9,7 +9,7 @@ import (
 )
 
 // CreateKeyIdempotent stores k and rec in one transaction, replacing an
-// expired record with rec's id; the key's notification goes out on commit.
+// expired record with rec's id.
 func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
 	if rec == nil {
 		return fmt.Errorf("create key: no idempotency record")

@@ -36,10 +36,8 @@ const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
 // queryKeyByID finds a live key by id alone, through the primary key.
 const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = $1 AND deleted_at IS NULL`
 
-// CreateKey stores k and, in the same statement, notifies NotifyChannel of
-// its hash, so that other processes forget that it was unknown. It fails
-// with ECONFLICT if k's id or secret hash is taken, by a live key or a
-// deleted one.
+// CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
+// taken, by a live key or a deleted one.
 func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 	if err := insertKey(ctx, db.pool, k); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
@@ -51,10 +49,9 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
 // COPY: for bulk loads (imports, benchmarks). Like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
 //
-// Unlike CreateKey, it puts nothing on the invalidation feed (a million
-// entries for keys nobody has asked about): a process that looked one of
-// them up before the import and remembered it as unknown goes on refusing
-// it for up to its cache's NegativeTTL (5 s by default).
+// A process that looked up an imported key's secret before the import (it
+// was made elsewhere) and remembered it as unknown goes on refusing it for
+// up to its cache's NegativeTTL (5 s by default).
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
 	var used [][]any
@@ -306,24 +303,23 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// insertKey inserts k as a new row, and its last use, if it has one, and
-// notifies NotifyChannel of its hash, all in one statement: on the pool,
-// that is one transaction, and one round trip.
+// insertKey inserts k as a new row, and its last use, if it has one, in
+// the same statement: on the pool, that is one transaction. A new key
+// needs no notification: no process can have looked up, and remembered as
+// unknown, a secret that did not exist (and a NOTIFY would serialize the
+// commits of every create on the server's notification queue).
 func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("no key")
 	}
+	insert := `INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	args := insertValues(k)
-	q1 := `WITH k AS (INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id)`
 	if k.LastUsedAt != nil {
-		q1 += `, u AS (INSERT INTO key_last_used (id, last_used_at) SELECT id, $12 FROM k)`
-	}
-	args = append(args, NotifyChannel, hex.EncodeToString(k.Hash[:]))
-	if k.LastUsedAt != nil {
+		insert = `WITH k AS (` + insert + ` RETURNING id)
+			INSERT INTO key_last_used (id, last_used_at) SELECT id, $10 FROM k`
 		args = append(args, micros(*k.LastUsedAt))
 	}
-	_, err := q.Exec(ctx, q1+` SELECT pg_notify($10, $11) FROM k`, args...)
+	_, err := q.Exec(ctx, insert, args...)
 	return err
 }
 

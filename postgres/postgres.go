@@ -29,8 +29,8 @@
 // would bring a revoked key back to life.
 //
 // A cache of keys in front of the store learns of the changes made by
-// every process through PostgreSQL's LISTEN/NOTIFY: CreateKey and DeleteKey
-// notify NotifyChannel in the changing transaction, and Watch passes each
+// every process through PostgreSQL's LISTEN/NOTIFY: DeleteKey notifies
+// NotifyChannel in the changing transaction, and Watch passes each
 // changed key's hash on, with heartbeats that prove it hears them all (see
 // feed.go).
 package postgres

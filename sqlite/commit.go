@@ -198,7 +198,7 @@ func (db *DB) commitBatch(batch []*createRequest) {
 // insertCreate writes one create: the key and, if it has one, its
 // idempotency record.
 func insertCreate(ctx context.Context, tx *sql.Tx, r *createRequest) error {
-	if err := insertKey(ctx, tx, r.key, true); err != nil {
+	if err := insertKey(ctx, tx, r.key); err != nil {
 		return err
 	}
 	if r.rec != nil {

@@ -34,10 +34,9 @@ const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND d
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
 //
-// Unlike CreateKey, it puts nothing on the invalidation feed (a million
-// entries for keys nobody has asked about): a process that looked one of
-// them up before the import and remembered it as unknown goes on refusing
-// it for up to its cache's NegativeTTL (5 s by default).
+// A process that looked up an imported key's secret before the import (it
+// was made elsewhere) and remembered it as unknown goes on refusing it for
+// up to its cache's NegativeTTL (5 s by default).
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -45,7 +44,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	}
 	defer tx.Rollback()
 	for _, k := range keys {
-		if err := insertKey(ctx, tx, k, false); err != nil {
+		if err := insertKey(ctx, tx, k); err != nil {
 			return fmt.Errorf("import keys: %w", mapError(ctx, err))
 		}
 	}
@@ -78,7 +77,7 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	if err := markBootstrapped(ctx, tx, k.CreatedAt, false); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
-	if err := insertKey(ctx, tx, k, true); err != nil {
+	if err := insertKey(ctx, tx, k); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if err := tx.Commit(); err != nil {
@@ -274,11 +273,10 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any) {
 	return q, append(args, limit)
 }
 
-// insertKey inserts k as a new row, and its last use, if it has one. With
-// invalidate, it also logs the key's hash in the invalidation log, so that
-// other processes forget that it was unknown; a bulk import of keys no
-// one has asked about leaves that out.
-func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key, invalidate bool) error {
+// insertKey inserts k as a new row, and its last use, if it has one. A
+// new key needs no entry in the invalidation log: no process can have
+// looked up, and remembered as unknown, a secret that did not exist.
+func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("no key")
 	}
@@ -298,9 +296,6 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key, invalidate bool)
 			int64(k.ID), k.LastUsedAt.UnixMicro()); err != nil {
 			return err
 		}
-	}
-	if invalidate {
-		return logInvalidation(ctx, tx, k.Hash)
 	}
 	return nil
 }

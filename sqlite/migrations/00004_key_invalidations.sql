@@ -1,6 +1,6 @@
--- The revocation log becomes the invalidation feed's log: it records every
--- change that alters a verify answer (a create, a delete), not only
--- revocations, so that the caches of other processes on the file forget
+-- The revocation log becomes the invalidation feed's log: it is to record
+-- every change that alters a verify answer (today a delete; later updates,
+-- disables, rotations), not only revocations, so that the caches of other processes on the file forget
 -- what changed. It is pruned (see Prune); key_invalidations_pruned records
 -- how far, so that a watcher that fell behind the pruning knows it missed
 -- entries and forgets everything it cached.

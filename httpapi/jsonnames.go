@@ -256,15 +256,7 @@ var secretLike = regexp.MustCompile(keyward.SecretPrefix + `[0-9A-Za-z]+`)
 // secret masked. A name is not meant to hold a secret, but a client that
 // misplaces its quotes can put one there, and errors never show secrets.
 func fieldLabel(name string) string {
-	name = secretLike.ReplaceAllString(name, keyward.SecretPrefix+"[REDACTED]")
-	if len(name) <= maxLabelLen {
-		return name
-	}
-	cut := maxLabelLen
-	for cut > 0 && !utf8.RuneStart(name[cut]) {
-		cut--
-	}
-	return name[:cut] + "..."
+	return cutText(secretLike.ReplaceAllString(name, keyward.SecretPrefix+"[REDACTED]"), maxLabelLen, "...")
 }
 
 // quoteLabel is fieldLabel in quotes, for a reason's text.

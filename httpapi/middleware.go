@@ -175,15 +175,19 @@ func appendMethod(attrs []slog.Attr, m string) []slog.Attr {
 const maxLogText = 1024
 
 // boundLogText cuts s to maxLogText bytes, at a rune boundary.
-func boundLogText(s string) string {
-	if len(s) <= maxLogText {
+func boundLogText(s string) string { return cutText(s, maxLogText, "...(cut)") }
+
+// cutText returns s if it is at most n bytes long, or else its first n
+// bytes at most, cut at a rune boundary, with mark after them.
+func cutText(s string, n int, mark string) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxLogText
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "...(cut)"
+	return s[:cut] + mark
 }
 
 // statusWriter records the status, and replaces the body of the mux's own

@@ -76,14 +76,7 @@ func lifecycle(ev []storetest.Event) []string {
 // acknowledged: the feed's guarantee.
 func changeAndCheck(t *testing.T, db *postgres.DB, w *storetest.Watcher) {
 	t.Helper()
-	k := storetest.NewKey("acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	if _, err := db.DeleteKey(t.Context(), "acme", k.ID, time.Now()); err != nil {
-		t.Fatalf("DeleteKey: %v", err)
-	}
-	acked := time.Now()
+	k, acked := createAndDelete(t, db)
 	ev := w.WaitFor(t, "a confirmation after the delete", func(ev []storetest.Event) bool {
 		return storetest.ConfirmedAfter(ev, acked) >= 0
 	})
@@ -91,6 +84,20 @@ func changeAndCheck(t *testing.T, db *postgres.DB, w *storetest.Watcher) {
 	if n := countHash(ev[:c], k.Hash); n != 1 {
 		t.Errorf("before confirming a time after the delete, the watcher heard of the key %d times, want once: %v", n, ev)
 	}
+}
+
+// createAndDelete creates a key through db and deletes it, and returns it
+// with the time the delete was acknowledged.
+func createAndDelete(t *testing.T, db *postgres.DB) (*keyward.Key, time.Time) {
+	t.Helper()
+	k := storetest.NewKey("acme")
+	if err := db.CreateKey(t.Context(), k); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	if _, err := db.DeleteKey(t.Context(), "acme", k.ID, time.Now()); err != nil {
+		t.Fatalf("DeleteKey: %v", err)
+	}
+	return k, time.Now()
 }
 
 // countHash returns how many invalidations of h ev holds.
@@ -204,14 +211,7 @@ func TestWatchThroughOutage(t *testing.T) {
 
 	p.Stop()
 	stopped := time.Now()
-	k := storetest.NewKey("acme")
-	if err := direct.CreateKey(t.Context(), k); err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	if _, err := direct.DeleteKey(t.Context(), "acme", k.ID, time.Now()); err != nil {
-		t.Fatalf("DeleteKey: %v", err)
-	}
-	acked := time.Now()
+	_, acked := createAndDelete(t, direct)
 	time.Sleep(10 * heartbeat)
 	if i := storetest.ConfirmedAfter(w.Events(), stopped.Add(heartbeat)); i >= 0 {
 		t.Fatalf("confirmed a time after the connection was cut: %v", w.Events())
@@ -240,14 +240,7 @@ func TestWatchThroughSilence(t *testing.T) {
 
 	p.Freeze()
 	frozen := time.Now()
-	k := storetest.NewKey("acme")
-	if err := direct.CreateKey(t.Context(), k); err != nil {
-		t.Fatalf("CreateKey: %v", err)
-	}
-	if _, err := direct.DeleteKey(t.Context(), "acme", k.ID, time.Now()); err != nil {
-		t.Fatalf("DeleteKey: %v", err)
-	}
-	acked := time.Now()
+	k, acked := createAndDelete(t, direct)
 	time.Sleep(500 * time.Millisecond)
 	if i := storetest.ConfirmedAfter(w.Events(), frozen.Add(heartbeat)); i >= 0 {
 		t.Fatalf("confirmed a time after the connection went silent: %v", lifecycle(w.Events()))

@@ -20,9 +20,11 @@
 //   - Staleness is bounded: the cache answers from memory only while the
 //     feed has confirmed, within Options.StalenessBound, that every change
 //     made anywhere has reached it. When the feed falls silent (a partition,
-//     a lost connection), every lookup reads the store, and one the store
-//     cannot answer fails: a key changed elsewhere is never trusted for
-//     longer than the bound, whatever the network does.
+//     a lost connection), every lookup of a key reads the store, and one the
+//     store cannot answer fails: a key changed elsewhere is never trusted
+//     for longer than the bound, whatever the network does. (A hash
+//     remembered as unknown is still refused from memory: that answer can
+//     only refuse.)
 //
 // The cache must not make the latency tail worse. A Go heap of a million
 // pointer-rich records costs tens of milliseconds of garbage-collection work

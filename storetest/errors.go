@@ -17,7 +17,7 @@ func testCreateKeyConflictShowsNoHash(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
 	k := newKey(t, acme, base)
 	create(t, s, k)
-	err := s.CreateKey(t.Context(), k)
+	err := s.CreateKey(t.Context(), k, nil)
 	checkCode(t, "CreateKey of the same key", err, keyward.ECONFLICT)
 	msg := err.Error()
 	for _, enc := range []string{string(k.Hash[:]), hex.EncodeToString(k.Hash[:]), strings.ToUpper(hex.EncodeToString(k.Hash[:]))} {
@@ -49,7 +49,7 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 		{"expired", expired, context.DeadlineExceeded},
 	} {
 		calls := map[string]func() error{
-			"CreateKey": func() error { return s.CreateKey(c.ctx, newKey(t, acme, base)) },
+			"CreateKey": func() error { return s.CreateKey(c.ctx, newKey(t, acme, base), nil) },
 			"BootstrapRootKey": func() error {
 				_, err := s.BootstrapRootKey(c.ctx, newRootKey(t, base))
 				return err
@@ -61,7 +61,7 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 				_, err := s.ListKeys(c.ctx, keyward.KeyFilter{OrgID: acme, Limit: 10})
 				return err
 			},
-			"DeleteKey": func() error { _, err := s.DeleteKey(c.ctx, acme, k.ID, base.Add(time.Hour)); return err },
+			"DeleteKey": func() error { _, err := Delete(c.ctx, s, acme, k.ID, base.Add(time.Hour)); return err },
 			"TouchKeys": func() error {
 				return s.TouchKeys(c.ctx, []keyward.KeyUse{{ID: k.ID, At: base.Add(time.Hour)}})
 			},
@@ -71,7 +71,7 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 			},
 			"CreateKeyIdempotent": func() error {
 				k := newKey(t, acme, base)
-				return s.CreateKeyIdempotent(c.ctx, k, newRecord(k, base))
+				return s.CreateKeyIdempotent(c.ctx, k, newRecord(k, base), nil)
 			},
 			"IdempotencyRecord": func() error {
 				_, err := s.IdempotencyRecord(c.ctx, [32]byte{1})

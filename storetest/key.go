@@ -24,12 +24,16 @@ func NewKey(org keyward.OrgID, opts ...KeyOption) *keyward.Key {
 		Hash:        secret.Hash(),
 		Hint:        secret.Hint(),
 		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
+		Version:     1,
 	}
 	if k.Root {
 		k.Permissions = append([]keyward.Permission(nil), keyward.AllPermissions...)
 	}
 	for _, opt := range opts {
 		opt(k)
+	}
+	if k.UpdatedAt.IsZero() {
+		k.UpdatedAt = k.CreatedAt
 	}
 	return k
 }

@@ -218,7 +218,7 @@ func newRootKey(t *testing.T, createdAt time.Time) *keyward.Key {
 // create stores k and fails the test if that fails.
 func create(t *testing.T, s keyward.KeyStore, k *keyward.Key) {
 	t.Helper()
-	if err := s.CreateKey(t.Context(), k); err != nil {
+	if err := s.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatalf("CreateKey(%v): %v", k.ID, err)
 	}
 }
@@ -226,7 +226,7 @@ func create(t *testing.T, s keyward.KeyStore, k *keyward.Key) {
 // remove deletes k at the given time and fails the test if that fails.
 func remove(t *testing.T, s keyward.KeyStore, k *keyward.Key, at time.Time) {
 	t.Helper()
-	if _, err := s.DeleteKey(t.Context(), k.OrgID, k.ID, at); err != nil {
+	if _, err := Delete(t.Context(), s, k.OrgID, k.ID, at); err != nil {
 		t.Fatalf("DeleteKey(%q, %v): %v", k.OrgID, k.ID, err)
 	}
 }

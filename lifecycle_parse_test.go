@@ -1,6 +1,7 @@
 package keyward_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,37 @@ func TestKeyState(t *testing.T) {
 			t.Errorf("State(%+v) = %s, want %s", tt.k, got, tt.want)
 		}
 	}
+}
+
+// FuzzMetadata: whatever a client sends as metadata or as a merge patch of
+// it, the answer is an error or metadata that is a valid JSON object
+// within the limits, which parses again to itself.
+func FuzzMetadata(f *testing.F) {
+	f.Add([]byte(`{"a":1,"b":{"c":[1,2]}}`), []byte(`{"a":null,"b":{"d":true}}`))
+	f.Add([]byte(`{}`), []byte(`null`))
+	f.Add([]byte(`{"a":{"b":{"c":{"d":1}}}}`), []byte(`{"a":{"b":{"c":{"d":{"e":1}}}}}`))
+	f.Add([]byte(`{"x":"\u00e9\ud83d\ude00"}`), []byte(`{"x":1e400}`))
+	f.Fuzz(func(t *testing.T, md, patch []byte) {
+		check := func(what, got string) {
+			if got == "" {
+				return
+			}
+			if len(got) > keyward.MaxMetadataSize || got[0] != '{' || !json.Valid([]byte(got)) {
+				t.Fatalf("%s gave %q", what, got)
+			}
+			again, err := keyward.ParseMetadata([]byte(got))
+			if err != nil || again != got {
+				t.Fatalf("%s gave %q, which parses to %q, %v", what, got, again, err)
+			}
+		}
+		got, err := keyward.ParseMetadata(md)
+		if err != nil {
+			return
+		}
+		check("ParseMetadata", got)
+		merged, err := keyward.MergeMetadata(got, patch)
+		if err == nil {
+			check("MergeMetadata", merged)
+		}
+	})
 }

@@ -15,7 +15,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 	hashes := make([]keyward.SecretHash, n)
 	for i := range hashes {
 		k := storetest.NewKey("acme")
-		if err := db.CreateKey(b.Context(), k); err != nil {
+		if err := db.CreateKey(b.Context(), k, nil); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
 		hashes[i] = k.Hash
@@ -47,7 +47,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 func BenchmarkCreateKey(b *testing.B) {
 	db, _ := openTestDB(b)
 	for b.Loop() {
-		if err := db.CreateKey(b.Context(), storetest.NewKey("acme")); err != nil {
+		if err := db.CreateKey(b.Context(), storetest.NewKey("acme"), nil); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
 	}
@@ -59,7 +59,7 @@ func BenchmarkTouchKeys(b *testing.B) {
 	uses := make([]keyward.KeyUse, 100)
 	for i := range uses {
 		k := storetest.NewKey("acme")
-		if err := db.CreateKey(b.Context(), k); err != nil {
+		if err := db.CreateKey(b.Context(), k, nil); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
 		uses[i] = keyward.KeyUse{ID: k.ID, At: k.CreatedAt}

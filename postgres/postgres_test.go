@@ -404,6 +404,10 @@ func checkWorks(t *testing.T, db *postgres.DB) {
 	eventually(t, "TouchKeys", func() error {
 		return db.TouchKeys(t.Context(), []keyward.KeyUse{{ID: k.ID, At: time.Now()}})
 	})
+	eventually(t, "ListAuditEvents", func() error {
+		_, err := db.ListAuditEvents(t.Context(), keyward.AuditFilter{OrgID: "acme"})
+		return err
+	})
 	eventually(t, "DeleteKey", func() error { _, err := storetest.Delete(t.Context(), db, "acme", k.ID, time.Now()); return err })
 }
 
@@ -433,6 +437,15 @@ func TestServerUnreachable(t *testing.T) {
 				return err
 			},
 			"DeleteKey": func() error { _, err := storetest.Delete(t.Context(), db, "acme", live.ID, time.Now()); return err },
+			"CreateKey with an event": func() error {
+				k := storetest.NewKey("acme")
+				return db.CreateKey(t.Context(), k, &keyward.AuditEvent{ID: keyward.NewEventID(), At: k.CreatedAt, OrgID: "acme", Actor: "cli", Action: keyward.ActionCreate, KeyID: k.ID})
+			},
+			"ListAuditEvents": func() error {
+				_, err := db.ListAuditEvents(t.Context(), keyward.AuditFilter{OrgID: "acme", Limit: 10})
+				return err
+			},
+			"PruneAuditEvents": func() error { _, err := db.PruneAuditEvents(t.Context(), time.Now(), 10); return err },
 			"TouchKeys": func() error {
 				return db.TouchKeys(t.Context(), []keyward.KeyUse{{ID: live.ID, At: time.Now()}})
 			},

@@ -16,7 +16,8 @@
 // run-time setting), so that several stores, or tests, can share one
 // database. Goose's version table lives beside them.
 //
-// KeyByHash, the check on every request, is one indexed SELECT. pgx
+// KeyByHash, the check on every request, is one statement of two index
+// probes (the secret's hash, then a rotated key's previous one). pgx
 // prepares each statement once per connection and caches it (its default
 // query mode), so the lookup is one round trip. Behind a pooler that
 // cannot hold prepared statements, such as PgBouncer in transaction mode,

@@ -73,7 +73,9 @@ type KeyStore interface {
 	// LastUsedAt as they are, and sets Version to the old one plus one. If
 	// update fails, nothing is written and UpdateKey returns its error.
 	// It fails with ENOTFOUND if there is no such record, and ECONFLICT if
-	// a new secret hash is taken. Concurrent updates of one key are
+	// a new secret hash is taken by another key's secret. (A previous
+	// secret's hash is not checked against other keys' current ones:
+	// secrets are 256 random bits, and the check would cost an index.) Concurrent updates of one key are
 	// serialized: each update sees the record the previous one wrote.
 	//
 	// The change travels the invalidation feed under every hash the key
@@ -164,8 +166,8 @@ type KeyUpdate func(old Key) (Key, *AuditEvent, error)
 type KeyFilter struct {
 	OrgID OrgID
 	Root  bool // list root keys (OrgID must then be empty)
-	// States selects keys by state at Now; nil selects every key not
-	// deleted, whatever its state.
+	// States selects keys by state at Now (Key.State); nil selects every
+	// key not deleted, whatever its state, and an empty list none.
 	States []KeyState
 	Now    time.Time
 	// After is the position of the last key of the previous page; nil for

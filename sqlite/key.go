@@ -99,9 +99,10 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	return true, nil
 }
 
-// KeyByHash returns the live key whose secret hashes to h, or ENOTFOUND.
-// It runs on every authenticated request: one statement, prepared once per
-// reader connection, through the unique index on secret_hash.
+// KeyByHash returns the live key whose secret, or previous secret, hashes
+// to h, or ENOTFOUND. It runs on every authenticated request: one
+// statement, prepared once per reader connection, through the unique
+// indexes on secret_hash and prev_secret_hash.
 func (db *DB) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
 	stmt, err := db.keyByHashStmt(ctx)
 	if err != nil {

@@ -25,6 +25,17 @@ func Delete(ctx context.Context, s keyward.KeyStore, org keyward.OrgID, id keywa
 	})
 }
 
+// deletedAs returns k as Delete at the given time leaves it: deleted and
+// updated then, one version on, without a previous secret.
+func deletedAs(k *keyward.Key, at time.Time) *keyward.Key {
+	want := clone(k)
+	want.DeletedAt = &at
+	want.UpdatedAt = at
+	want.Version++
+	want.Previous = nil
+	return want
+}
+
 // DeleteKey returns the key with DeletedAt set to the given time; the key
 // is then found neither by id nor by hash, and no longer listed.
 func testDeleteKeyReturnsTombstone(t *testing.T, newStore newStoreFunc) {
@@ -39,8 +50,7 @@ func testDeleteKeyReturnsTombstone(t *testing.T, newStore newStoreFunc) {
 	if err != nil {
 		t.Fatalf("DeleteKey: %v", err)
 	}
-	want := clone(k)
-	want.DeletedAt = &at
+	want := deletedAs(k, at)
 	checkKey(t, "DeleteKey's result", got, want)
 
 	checkGone(t, s, k)
@@ -105,8 +115,7 @@ func testDeleteKeyRootKey(t *testing.T, newStore newStoreFunc) {
 	if err != nil {
 		t.Fatalf("DeleteKey of a root key: %v", err)
 	}
-	want := clone(root)
-	want.DeletedAt = &at
+	want := deletedAs(root, at)
 	checkKey(t, "DeleteKey's result", got, want)
 	checkGone(t, s, root)
 	if got := list(t, s, keyward.KeyFilter{Root: true}); len(got) != 0 {
@@ -147,8 +156,7 @@ func testDeleteKeyConcurrent(t *testing.T, newStore newStoreFunc) {
 			continue
 		}
 		won++
-		want := clone(k)
-		want.DeletedAt = &r.at
+		want := deletedAs(k, r.at)
 		checkKey(t, "the winning DeleteKey's result", r.key, want)
 	}
 	if won != 1 {

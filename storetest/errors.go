@@ -61,7 +61,16 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 				_, err := s.ListKeys(c.ctx, keyward.KeyFilter{OrgID: acme, Limit: 10})
 				return err
 			},
-			"DeleteKey": func() error { _, err := Delete(c.ctx, s, acme, k.ID, base.Add(time.Hour)); return err },
+			"UpdateKey": func() error {
+				_, err := s.UpdateKey(c.ctx, acme, k.ID, func(old keyward.Key) (keyward.Key, *keyward.AuditEvent, error) { return old, nil, nil })
+				return err
+			},
+			"ListAuditEvents": func() error {
+				_, err := s.ListAuditEvents(c.ctx, keyward.AuditFilter{OrgID: acme, Limit: 10})
+				return err
+			},
+			"PruneAuditEvents": func() error { _, err := s.PruneAuditEvents(c.ctx, base, 10); return err },
+			"DeleteKey":        func() error { _, err := Delete(c.ctx, s, acme, k.ID, base.Add(time.Hour)); return err },
 			"TouchKeys": func() error {
 				return s.TouchKeys(c.ctx, []keyward.KeyUse{{ID: k.ID, At: base.Add(time.Hour)}})
 			},

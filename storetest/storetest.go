@@ -108,6 +108,9 @@ func Run(t *testing.T, b Backend) {
 			{name: "ConflictShowsNoHash", fn: testCreateKeyConflictShowsNoHash},
 			{name: "KeepsNoReference", fn: testCreateKeyKeepsNoReference},
 			{name: "Concurrent", fn: testCreateKeyConcurrent},
+			{name: "LifecycleRoundTrip", fn: testCreateKeyLifecycleRoundTrip},
+			{name: "DuplicatePreviousHash", fn: testCreateKeyDuplicatePreviousHash},
+			{name: "WritesEvent", fn: testCreateKeyWritesEvent},
 		}},
 		{"CreateKeyIdempotent", []test{
 			{name: "RoundTrip", fn: testIdempotentRoundTrip},
@@ -123,6 +126,7 @@ func Run(t *testing.T, b Backend) {
 		}},
 		{"KeyByHash", []test{
 			{name: "NotFound", fn: testKeyByHashNotFound},
+			{name: "Previous", fn: testKeyByHashPrevious},
 		}},
 		{"ListKeys", []test{
 			{name: "Order", fn: testListKeysOrder},
@@ -130,6 +134,26 @@ func Run(t *testing.T, b Backend) {
 			{name: "Paging", fn: testListKeysPaging},
 			{name: "RootKeys", fn: testListKeysRootKeys},
 			{name: "EmptyOrg", fn: testListKeysEmptyOrg},
+			{name: "ByState", fn: testListKeysByState},
+		}},
+		{"UpdateKey", []test{
+			{name: "Fields", fn: testUpdateKeyFields},
+			{name: "Versions", fn: testUpdateKeyVersions},
+			{name: "Restore", fn: testUpdateKeyRestore},
+			{name: "NotFound", fn: testUpdateKeyNotFound},
+			{name: "UpdaterError", fn: testUpdateKeyUpdaterError},
+			{name: "Conflict", fn: testUpdateKeyConflict},
+			{name: "Concurrent", fn: testUpdateKeyConcurrent},
+			{name: "Event", fn: testUpdateKeyEvent},
+		}},
+		{"ListAuditEvents", []test{
+			{name: "Order", fn: testAuditEventsOrder},
+			{name: "Filters", fn: testAuditEventsFilters},
+			{name: "Paging", fn: testAuditEventsPaging},
+			{name: "Changes", fn: testAuditEventsChanges},
+		}},
+		{"PruneAuditEvents", []test{
+			{name: "OldestFirst", fn: testPruneAuditEvents},
 		}},
 		{"DeleteKey", []test{
 			{name: "ReturnsTombstone", fn: testDeleteKeyReturnsTombstone},
@@ -161,6 +185,7 @@ func Run(t *testing.T, b Backend) {
 		{"InvalidationFeed", []test{
 			{name: "ResetsThenConfirms", sfn: testFeedResetsThenConfirms},
 			{name: "ChangesBeforeConfirmation", sfn: testFeedChangesBeforeConfirmation},
+			{name: "UpdateInvalidatesEveryHash", sfn: testFeedUpdateInvalidatesEveryHash},
 			{name: "StopsWithContext", sfn: testFeedStopsWithContext},
 		}},
 		{"Ping", []test{
@@ -243,6 +268,14 @@ func clone(k *keyward.Key) *keyward.Key {
 		t := *k.DeletedAt
 		c.DeletedAt = &t
 	}
+	if k.ExpiresAt != nil {
+		t := *k.ExpiresAt
+		c.ExpiresAt = &t
+	}
+	if k.Previous != nil {
+		p := *k.Previous
+		c.Previous = &p
+	}
 	return &c
 }
 
@@ -280,6 +313,36 @@ func checkKey(t *testing.T, what string, got, want *keyward.Key) {
 	}
 	checkTime(t, what+": LastUsedAt", got.LastUsedAt, want.LastUsedAt)
 	checkTime(t, what+": DeletedAt", got.DeletedAt, want.DeletedAt)
+	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	if got.Disabled != want.Disabled {
+		t.Errorf("%s: Disabled = %v, want %v", what, got.Disabled, want.Disabled)
+	}
+	if got.Metadata != want.Metadata {
+		t.Errorf("%s: Metadata = %q, want %q (byte for byte)", what, got.Metadata, want.Metadata)
+	}
+	if !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("%s: UpdatedAt = %v, want %v", what, got.UpdatedAt, want.UpdatedAt)
+	}
+	if got.CreatedBy != want.CreatedBy {
+		t.Errorf("%s: CreatedBy = %q, want %q", what, got.CreatedBy, want.CreatedBy)
+	}
+	if got.Version != want.Version {
+		t.Errorf("%s: Version = %d, want %d", what, got.Version, want.Version)
+	}
+	switch gp, wp := got.Previous, want.Previous; {
+	case gp == nil && wp == nil:
+	case gp == nil:
+		t.Errorf("%s: Previous = nil, want a previous secret until %v", what, wp.ExpiresAt)
+	case wp == nil:
+		t.Errorf("%s: Previous = a secret until %v, want nil", what, gp.ExpiresAt)
+	default:
+		if gp.Hash != wp.Hash {
+			t.Errorf("%s: Previous.Hash differs from the hash stored", what)
+		}
+		if !gp.ExpiresAt.Equal(wp.ExpiresAt) {
+			t.Errorf("%s: Previous.ExpiresAt = %v, want %v", what, gp.ExpiresAt, wp.ExpiresAt)
+		}
+	}
 }
 
 // checkTime compares two optional times.

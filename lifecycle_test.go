@@ -307,7 +307,7 @@ func TestUpdate(t *testing.T) {
 	big := `{"x":"` + strings.Repeat("y", keyward.MaxMetadataSize) + `"}`
 	_, err = s.UpdateKey(ctx, admin, "acme", k.ID, keyward.KeyPatch{Metadata: json.RawMessage(big)})
 	wantCode(t, "metadata over 8 KiB", err, keyward.EINVALID)
-	_, err = s.UpdateKey(ctx, admin, "acme", k.ID, keyward.KeyPatch{Metadata: json.RawMessage(`{"a":{"b":{"c":{"d":{"e":1}}}}}`)})
+	_, err = s.UpdateKey(ctx, admin, "acme", k.ID, keyward.KeyPatch{Metadata: json.RawMessage(`{"a":{"b":{"c":{"d":{"e":{"f":1}}}}}}`)})
 	wantCode(t, "metadata six levels deep", err, keyward.EINVALID)
 	// The audit trail lists each change, before and after.
 	evs := events(t, s, root, "acme", keyward.AuditFilter{KeyID: k.ID, Action: keyward.ActionUpdate})
@@ -398,10 +398,11 @@ func TestAuditTrail(t *testing.T) {
 			}
 		}
 	}
-	// Another organization's manager sees none of acme's events.
+	// Another organization's manager sees its own events (its key's
+	// creation) and none of acme's.
 	globex, _ := mustKey(t, s, root, "globex", keyward.PermManage)
-	if evs := events(t, s, globex, "", keyward.AuditFilter{}); len(evs) != 0 {
-		t.Errorf("globex sees %d events", len(evs))
+	if evs := events(t, s, globex, "", keyward.AuditFilter{}); len(evs) != 1 || evs[0].KeyID != globex.ID {
+		t.Errorf("globex sees %d events, want only its key's creation", len(evs))
 	}
 	_, err = s.ListAuditEvents(context.Background(), globex, "acme", keyward.AuditFilter{Limit: 10})
 	wantCode(t, "another organization's events", err, keyward.ENOTFOUND)

@@ -109,7 +109,6 @@ func Run(t *testing.T, b Backend) {
 			{name: "KeepsNoReference", fn: testCreateKeyKeepsNoReference},
 			{name: "Concurrent", fn: testCreateKeyConcurrent},
 			{name: "LifecycleRoundTrip", fn: testCreateKeyLifecycleRoundTrip},
-			{name: "DuplicatePreviousHash", fn: testCreateKeyDuplicatePreviousHash},
 			{name: "WritesEvent", fn: testCreateKeyWritesEvent},
 		}},
 		{"CreateKeyIdempotent", []test{

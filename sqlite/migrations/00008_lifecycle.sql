@@ -30,28 +30,6 @@ UPDATE api_keys SET updated_at = created_at;
 CREATE UNIQUE INDEX api_keys_prev_secret_hash ON api_keys (prev_secret_hash)
 	WHERE prev_secret_hash IS NOT NULL;
 
--- A secret hash names one key whichever column holds it: one key's
--- current secret is never another's previous one. Two UNIQUE indexes
--- cannot say that across columns; these triggers do, and ABORT as a
--- constraint violation (a conflict, as a taken hash is).
--- +goose StatementBegin
-CREATE TRIGGER api_keys_hash_unique_insert BEFORE INSERT ON api_keys
-WHEN EXISTS (SELECT 1 FROM api_keys WHERE prev_secret_hash = NEW.secret_hash)
-	OR (NEW.prev_secret_hash IS NOT NULL AND EXISTS (SELECT 1 FROM api_keys WHERE secret_hash = NEW.prev_secret_hash))
-BEGIN
-	SELECT RAISE(ABORT, 'secret hash taken');
-END;
--- +goose StatementEnd
-
--- +goose StatementBegin
-CREATE TRIGGER api_keys_hash_unique_update BEFORE UPDATE OF secret_hash, prev_secret_hash ON api_keys
-WHEN EXISTS (SELECT 1 FROM api_keys WHERE prev_secret_hash = NEW.secret_hash AND id <> NEW.id)
-	OR (NEW.prev_secret_hash IS NOT NULL AND EXISTS (SELECT 1 FROM api_keys WHERE secret_hash = NEW.prev_secret_hash AND id <> NEW.id))
-BEGIN
-	SELECT RAISE(ABORT, 'secret hash taken');
-END;
--- +goose StatementEnd
-
 -- Listing deleted keys (state=deleted, or all), newest first, as
 -- api_keys_live_by_org lists the live ones.
 CREATE INDEX api_keys_deleted_by_org
@@ -88,8 +66,6 @@ DROP INDEX audit_events_by_key;
 DROP INDEX audit_events_by_org;
 DROP TABLE audit_events;
 DROP INDEX api_keys_deleted_by_org;
-DROP TRIGGER api_keys_hash_unique_update;
-DROP TRIGGER api_keys_hash_unique_insert;
 DROP INDEX api_keys_prev_secret_hash;
 ALTER TABLE api_keys DROP COLUMN prev_expires_at;
 ALTER TABLE api_keys DROP COLUMN prev_secret_hash;

@@ -24,6 +24,7 @@ type createRequest struct {
 	ctx  context.Context
 	key  *keyward.Key
 	rec  *keyward.IdempotencyRecord // stored with the key, if not nil
+	ev   *keyward.AuditEvent        // the create's audit event, stored with the key, if not nil
 	done chan error                 // buffered: the committer never blocks on an answer
 }
 
@@ -53,18 +54,18 @@ func (db *DB) stopCommitter() {
 
 var errClosed = fmt.Errorf("database closed")
 
-// CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
+// CreateKey stores k and, in the same transaction, ev if not nil. It fails with ECONFLICT if k's id or secret hash is
 // taken, by a live key or a deleted one. It returns once k is durable (or
 // refused). A create whose context ends before its transaction begins is
 // not written; one whose context ends while its transaction runs returns
 // the context's error, and may have been written.
-func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
-	return db.enqueueCreate(ctx, k, nil)
+func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) error {
+	return db.enqueueCreate(ctx, k, nil, ev)
 }
 
-// enqueueCreate has the committer store k, and rec if not nil, and waits
-// for the answer.
-func (db *DB) enqueueCreate(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
+// enqueueCreate has the committer store k, and rec and ev if not nil, and
+// waits for the answer.
+func (db *DB) enqueueCreate(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord, ev *keyward.AuditEvent) error {
 	if k == nil {
 		return fmt.Errorf("create key: no key")
 	}
@@ -72,7 +73,7 @@ func (db *DB) enqueueCreate(ctx context.Context, k *keyward.Key, rec *keyward.Id
 		return fmt.Errorf("create key: %w", err)
 	}
 	c := db.commit
-	req := &createRequest{ctx: ctx, key: k, rec: rec, done: make(chan error, 1)}
+	req := &createRequest{ctx: ctx, key: k, rec: rec, ev: ev, done: make(chan error, 1)}
 	select {
 	case c.queue <- req:
 	case <-ctx.Done():
@@ -195,14 +196,20 @@ func (db *DB) commitBatch(batch []*createRequest) {
 	}
 }
 
-// insertCreate writes one create: the key and, if it has one, its
-// idempotency record.
+// insertCreate writes one create: the key and, if it has them, its
+// idempotency record and its audit event. Under the create's savepoint, a
+// failure of any of them undoes all.
 func insertCreate(ctx context.Context, tx *sql.Tx, r *createRequest) error {
 	if err := insertKey(ctx, tx, r.key); err != nil {
 		return err
 	}
 	if r.rec != nil {
-		return insertIdempotency(ctx, tx, r.rec)
+		if err := insertIdempotency(ctx, tx, r.rec); err != nil {
+			return err
+		}
+	}
+	if r.ev != nil {
+		return insertEvent(ctx, tx, r.ev)
 	}
 	return nil
 }

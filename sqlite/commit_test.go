@@ -28,7 +28,7 @@ func TestGroupCommitIsolatesConflicts(t *testing.T) {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range keys {
-		wg.Go(func() { <-start; errs[i] = db.CreateKey(ctx, keys[i]) })
+		wg.Go(func() { <-start; errs[i] = db.CreateKey(ctx, keys[i], nil) })
 	}
 	close(start)
 	wg.Wait()
@@ -67,7 +67,7 @@ func TestCloseWithCreatesInFlight(t *testing.T) {
 	errs := make([]error, len(keys))
 	for i := range keys {
 		keys[i] = storetest.NewKey("acme")
-		wg.Go(func() { errs[i] = db.CreateKey(context.Background(), keys[i]) })
+		wg.Go(func() { errs[i] = db.CreateKey(context.Background(), keys[i], nil) })
 	}
 	db.Close()
 	wg.Wait()

@@ -9,13 +9,14 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// CreateKeyIdempotent stores k and rec in one transaction (through the
-// group commit, as CreateKey), replacing an expired record with rec's id.
-func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
+// CreateKeyIdempotent stores k, rec and ev (if not nil) in one
+// transaction (through the group commit, as CreateKey), replacing an
+// expired record with rec's id.
+func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord, ev *keyward.AuditEvent) error {
 	if rec == nil {
 		return fmt.Errorf("create key: no idempotency record")
 	}
-	return db.enqueueCreate(ctx, k, rec)
+	return db.enqueueCreate(ctx, k, rec, ev)
 }
 
 // insertIdempotency stores rec, replacing a record with its id that

@@ -267,7 +267,11 @@ func mapError(ctx context.Context, err error) error {
 	}
 	if e, ok := errors.AsType[*sqlite.Error](err); ok {
 		switch code := e.Code(); {
-		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		// The triggers of migration 8 raise SQLITE_CONSTRAINT_TRIGGER for a
+		// hash that another key holds as its previous secret's, or the
+		// reverse: a taken hash, as the UNIQUE indexes raise within a column.
+		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY,
+			code == sqlite3.SQLITE_CONSTRAINT_TRIGGER:
 			return &keyward.Error{Code: keyward.ECONFLICT, Message: "an API key with this id or secret already exists", Err: err}
 		case isBusy(err):
 			return &keyward.Error{Code: keyward.EUNAVAILABLE, Message: "database busy, try again", Err: err}

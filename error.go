@@ -19,8 +19,8 @@ const (
 	// EPRECONDITION: a conditional write (If-Match) found the key changed
 	// since the version it names.
 	EPRECONDITION = "precondition_failed"
-	EUNAVAILABLE   = "unavailable" // a dependency (the database) cannot be reached
-	EINTERNAL      = "internal"    // a fault of ours; details are logged, never shown
+	EUNAVAILABLE  = "unavailable" // a dependency (the database) cannot be reached
+	EINTERNAL     = "internal"    // a fault of ours; details are logged, never shown
 )
 
 // Error is the one error type the domain returns to its callers. Its Message

@@ -186,7 +186,7 @@ func newKey(org keyward.OrgID, name string, perms ...keyward.Permission) *keywar
 // add stores k directly in the database, bypassing the cache.
 func (e *env) add(t testing.TB, k *keyward.Key) *keyward.Key {
 	t.Helper()
-	if err := e.db.CreateKey(context.Background(), k); err != nil {
+	if err := e.db.CreateKey(context.Background(), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	return k
@@ -676,14 +676,14 @@ func TestCreateKeyClearsNegative(t *testing.T) {
 	e.getNotFound(t, k.Hash)
 	e.getNotFound(t, k.Hash)
 	e.wantCalls(t, k.Hash, 1) // the second answer came from memory
-	if err := e.cache.CreateKey(t.Context(), k); err != nil {
+	if err := e.cache.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	checkKey(t, e.get(t, k.Hash), k)
 	e.wantCalls(t, k.Hash, 2)
 
 	// A create that fails forgets nothing it should not.
-	if err := e.cache.CreateKey(t.Context(), k); keyward.ErrorCode(err) != keyward.ECONFLICT {
+	if err := e.cache.CreateKey(t.Context(), k, nil); keyward.ErrorCode(err) != keyward.ECONFLICT {
 		t.Fatalf("second CreateKey = %v, want %s", err, keyward.ECONFLICT)
 	}
 	checkKey(t, e.get(t, k.Hash), k)
@@ -706,7 +706,7 @@ func TestDeleteKeyEvicts(t *testing.T) {
 			checkKey(t, e.get(t, k.Hash), k) // a hit
 			e.wantCalls(t, k.Hash, 1)
 
-			deleted, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now())
+			deleted, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now())
 			if err != nil {
 				t.Fatalf("DeleteKey: %v", err)
 			}
@@ -721,7 +721,7 @@ func TestDeleteKeyEvicts(t *testing.T) {
 			checkKey(t, e.get(t, other.Hash), other) // untouched
 			e.wantCalls(t, other.Hash, 1)
 
-			if _, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			if _, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now()); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 				t.Fatalf("second DeleteKey = %v, want %s", err, keyward.ENOTFOUND)
 			}
 		})
@@ -772,7 +772,7 @@ func TestInvalidationDuringLoad(t *testing.T) {
 		release := e.store.hold(t, true)
 		ch := e.goGet(t.Context(), k.Hash)
 		e.store.waitEntered(t, 1)
-		if _, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+		if _, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now()); err != nil {
 			t.Fatalf("DeleteKey: %v", err)
 		}
 		release()
@@ -791,7 +791,7 @@ func TestInvalidationDuringLoad(t *testing.T) {
 		release := e.store.hold(t, true)
 		ch := e.goGet(t.Context(), k.Hash)
 		e.store.waitEntered(t, 1)
-		if err := e.cache.CreateKey(t.Context(), k); err != nil {
+		if err := e.cache.CreateKey(t.Context(), k, nil); err != nil {
 			t.Fatalf("CreateKey: %v", err)
 		}
 		release()
@@ -886,7 +886,7 @@ func TestTTL(t *testing.T) {
 
 	// Deleted behind the cache's back (another process, no
 	// notification): served until TTL, and not after.
-	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.db, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatalf("DeleteKey: %v", err)
 	}
 	e.clock.advance(ttl - 1)
@@ -1048,7 +1048,7 @@ func TestConcurrentUse(t *testing.T) {
 		for i, k := range keys[:50] {
 			st := states[k.Hash]
 			st.deleting.Store(true)
-			if _, err := e.cache.DeleteKey(ctx, k.OrgID, k.ID, time.Now()); err != nil {
+			if _, err := storetest.Delete(ctx, e.cache, k.OrgID, k.ID, time.Now()); err != nil {
 				t.Errorf("DeleteKey: %v", err)
 				return
 			}
@@ -1092,7 +1092,7 @@ func TestStalenessBound(t *testing.T) {
 
 	// Another process deletes the key and the feed goes silent: once the
 	// bound has passed since the last confirmation, the store answers.
-	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.db, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.advance(time.Nanosecond)
@@ -1144,11 +1144,11 @@ func TestWritesInvalidate(t *testing.T) {
 
 	k := newKey("acme", "k", keyward.PermRead)
 	e.getNotFound(t, k.Hash) // remembered as unknown
-	if err := e.cache.CreateKey(t.Context(), k); err != nil {
+	if err := e.cache.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkKey(t, e.get(t, k.Hash), k)
-	if _, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.getNotFound(t, k.Hash)
@@ -1156,7 +1156,7 @@ func TestWritesInvalidate(t *testing.T) {
 	idem := newKey("acme", "idempotent", keyward.PermRead)
 	e.getNotFound(t, idem.Hash)
 	rec := &keyward.IdempotencyRecord{ID: [32]byte{7}, KeyID: idem.ID, Sealed: []byte("sealed"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	if err := e.cache.CreateKeyIdempotent(t.Context(), idem, rec); err != nil {
+	if err := e.cache.CreateKeyIdempotent(t.Context(), idem, rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkKey(t, e.get(t, idem.Hash), idem)
@@ -1176,7 +1176,7 @@ func TestUnconfirmedJoinsNoOldLookup(t *testing.T) {
 	e.store.waitEntered(t, 1)
 
 	// Another process deletes the key; nothing tells this one.
-	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.db, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	joined := e.goGet(t.Context(), k.Hash) // same span of the bound: may share the first read
@@ -1208,4 +1208,62 @@ func waitBypasses(t *testing.T, e *env, n uint64) {
 			t.Fatalf("%d bypasses within %v, want %d", e.cache.Stats().Bypasses, patience, n)
 		}
 	}
+}
+
+// A rotated key is cached under each of its secrets: looked up by its
+// previous secret, the key comes back whole (its current hash, and the
+// previous one with the end of its grace period), from memory the second
+// time. An update forgets the key under every hash it had and has, so the
+// next lookup of each reads the store.
+func TestUpdateKeyEvictsEveryHash(t *testing.T) {
+	e := newEnv(t, keycache.Options{})
+	k := e.add(t, newKey("acme", "rotating", keyward.PermRead))
+	old := k.Hash
+	e.get(t, old)
+	e.wantCalls(t, old, 1)
+
+	fresh := keyward.NewSecret().Hash()
+	end := time.Date(2026, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	rotated, err := e.cache.UpdateKey(t.Context(), "acme", k.ID, func(k keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		k.Previous = &keyward.PreviousSecret{Hash: k.Hash, ExpiresAt: end}
+		k.Hash = fresh
+		k.Metadata = `{"tier":"gold"}`
+		return k, nil, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	byOld := e.get(t, old) // forgotten: read again
+	e.wantCalls(t, old, 2)
+	checkKey(t, byOld, rotated)
+	checkKey(t, e.get(t, old), rotated) // a hit, built from the slot
+	e.wantCalls(t, old, 2)
+	checkKey(t, e.get(t, fresh), rotated)
+	checkKey(t, e.get(t, fresh), rotated)
+	e.wantCalls(t, fresh, 1)
+
+	// Ending the grace period forgets both entries.
+	disabled, err := e.cache.UpdateKey(t.Context(), "acme", k.ID, func(k keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		k.Previous = nil
+		k.Disabled = true
+		return k, nil, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	e.getNotFound(t, old)
+	e.wantCalls(t, old, 3)
+	checkKey(t, e.get(t, fresh), disabled)
+	e.wantCalls(t, fresh, 2)
+
+	// A failed update forgets the key all the same: a write that fails
+	// at its commit may have happened, and one more read costs little.
+	boom := errors.New("boom")
+	if _, err := e.cache.UpdateKey(t.Context(), "acme", k.ID, func(k keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		return k, nil, boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("UpdateKey with a failing updater: %v", err)
+	}
+	checkKey(t, e.get(t, fresh), disabled)
+	e.wantCalls(t, fresh, 3)
 }

@@ -292,7 +292,7 @@ func TestArenaStaysCompact(t *testing.T) {
 				switch r := rng.IntN(10); {
 				case r < 6 || len(hashes) == 0: // a new key
 					k := randKey(rng)
-					evicted := sh.put(k, never, 0)
+					evicted := sh.put(k.Hash, k, never, 0)
 					model[k.Hash] = k
 					hashes = append(hashes, k.Hash)
 					if evicted != (len(model) > cap(sh.slots)) {
@@ -313,7 +313,7 @@ func TestArenaStaysCompact(t *testing.T) {
 					h := hashes[rng.IntN(len(hashes))]
 					k := randKey(rng)
 					k.Hash = h
-					if sh.put(k, never, 0) {
+					if sh.put(k.Hash, k, never, 0) {
 						t.Fatalf("step %d: replacing a cached key evicted another", step)
 					}
 					model[h] = k
@@ -360,14 +360,14 @@ func TestArenaBoundAfterPut(t *testing.T) {
 	for range 512 {
 		k := randKey(rng)
 		k.Name = strings.Repeat("名", 100)
-		sh.put(k, never, 0)
+		sh.put(k.Hash, k, never, 0)
 		keys = append(keys, k)
 	}
 	for _, k := range keys[:500] {
 		sh.remove(k.Hash)
 	}
 	k := randKey(rng)
-	sh.put(k, never, 0)
+	sh.put(k.Hash, k, never, 0)
 	keys = append(keys[500:], k)
 	checkShard(t, &sh)
 	if live := len(sh.arena) - sh.garbage; len(sh.arena) > 2*live+4096 {
@@ -386,9 +386,9 @@ func TestPrefixCollision(t *testing.T) {
 	sh.init(8, 8)
 	a, b := randKey(rng), randKey(rng)
 	copy(b.Hash[:8], a.Hash[:8])
-	sh.put(a, never, 0)
+	sh.put(a.Hash, a, never, 0)
 	checkShard(t, &sh)
-	sh.put(b, never, 0)
+	sh.put(b.Hash, b, never, 0)
 	checkShard(t, &sh)
 	checkGet(t, &sh, b, 0)
 	if k, found, _ := sh.get(a.Hash, 0); found {
@@ -405,7 +405,7 @@ func TestPrefixCollision(t *testing.T) {
 		if i%3 == 0 {
 			copy(k.Hash[:8], keys[rng.IntN(len(keys))].Hash[:8])
 		}
-		sh.put(k, never, 0)
+		sh.put(k.Hash, k, never, 0)
 		keys = append(keys, k)
 		checkShard(t, &sh)
 		for _, k := range keys {
@@ -425,12 +425,12 @@ func TestSweep(t *testing.T) {
 	var sh shard
 	sh.init(3, 1)
 	a, b, c, d, e := randKey(rng), randKey(rng), randKey(rng), randKey(rng), randKey(rng)
-	sh.put(a, 100, 0)
-	sh.put(b, never, 0)
-	sh.put(c, never, 0)
+	sh.put(a.Hash, a, 100, 0)
+	sh.put(b.Hash, b, never, 0)
+	sh.put(c.Hash, c, never, 0)
 	checkGet(t, &sh, a, 50) // a and b used
 	checkGet(t, &sh, b, 50)
-	if !sh.put(d, never, 60) { // a, b get a second chance; c goes
+	if !sh.put(d.Hash, d, never, 60) { // a, b get a second chance; c goes
 		t.Fatal("put into a full shard reported no eviction")
 	}
 	checkShard(t, &sh)
@@ -439,7 +439,7 @@ func TestSweep(t *testing.T) {
 	}
 	checkGet(t, &sh, a, 60)
 	// a is used again, but has expired by the time e needs a slot.
-	sh.put(e, never, 200)
+	sh.put(e.Hash, e, never, 200)
 	checkShard(t, &sh)
 	if _, found, _ := sh.get(a.Hash, 200); found {
 		t.Fatal("a survived its expiry")
@@ -449,7 +449,7 @@ func TestSweep(t *testing.T) {
 	checkGet(t, &sh, e, 200)
 
 	// get drops what has expired, and says nothing is known of it.
-	sh.put(a, 300, 200)
+	sh.put(a.Hash, a, 300, 200)
 	if _, found, known := sh.get(a.Hash, 300); found || known {
 		t.Fatalf("get of an expired entry = found %v, known %v", found, known)
 	}
@@ -518,7 +518,7 @@ func TestArenaLimit(t *testing.T) {
 		k := randKey(rng)
 		k.Name = strings.Repeat("x", 200+rng.IntN(200))
 		before := len(sh.index)
-		sh.put(k, never, 0)
+		sh.put(k.Hash, k, never, 0)
 		checkShard(t, &sh)
 		if len(sh.arena) > maxArena {
 			t.Fatalf("arena grew to %d bytes, limit %d", len(sh.arena), maxArena)

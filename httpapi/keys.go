@@ -291,9 +291,10 @@ func handleKeyDelete(svc *keyward.Service, resolve orgResolver) http.Handler {
 // document's create.
 func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 	type request struct {
-		Name        *string   `json:"name"`
-		Permissions *[]string `json:"permissions"`
-		newKeyLifecycle
+		Name        *string         `json:"name"`
+		Permissions *[]string       `json:"permissions"`
+		ExpiresAt   *string         `json:"expires_at"`
+		Metadata    json.RawMessage `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -303,7 +304,7 @@ func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 			return
 		}
 		in, err := parseNewKey(req.Name, "name", req.Permissions, "permissions")
-		bad := append(keyward.ErrorFields(err), req.parse(&in)...)
+		bad := append(keyward.ErrorFields(err), parseNewKeyLifecycle(req.ExpiresAt, req.Metadata, &in)...)
 		if len(bad) > 0 {
 			writeError(w, r, keyward.Invalid("invalid key", bad...))
 			return
@@ -328,7 +329,8 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		Name           *string         `json:"name"`
 		Permissions    *[]string       `json:"permissions"`
 		OrganizationID json.RawMessage `json:"organization_id"`
-		newKeyLifecycle
+		ExpiresAt      *string         `json:"expires_at"`
+		Metadata       json.RawMessage `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -354,7 +356,7 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		}
 		in, err := parseNewKey(name, nameField, perms, permsField)
 		bad = append(bad, keyward.ErrorFields(err)...)
-		bad = append(bad, req.parse(&in)...)
+		bad = append(bad, parseNewKeyLifecycle(req.ExpiresAt, req.Metadata, &in)...)
 		org, err := organizationID(req.OrganizationID)
 		bad = append(bad, keyward.ErrorFields(err)...)
 		if len(bad) > 0 {
@@ -391,25 +393,20 @@ func organizationID(raw json.RawMessage) (keyward.OrgID, error) {
 	return "", bad
 }
 
-// newKeyLifecycle is what both creates take beside a name and
-// permissions: an expiry and metadata, each optional (null is none).
-type newKeyLifecycle struct {
-	ExpiresAt *string         `json:"expires_at"`
-	Metadata  json.RawMessage `json:"metadata"`
-}
-
-// parse sets in's expiry and metadata and returns what is wrong with
-// them. That an expiry is in the future is the service's to check.
-func (l *newKeyLifecycle) parse(in *keyward.NewKey) []keyward.FieldError {
+// parseNewKeyLifecycle sets in's expiry and metadata, what both creates
+// take beside a name and permissions, each optional (null is none), and
+// returns what is wrong with them. That an expiry is in the future is the
+// service's to check.
+func parseNewKeyLifecycle(expiresAt *string, metadata json.RawMessage, in *keyward.NewKey) []keyward.FieldError {
 	var bad []keyward.FieldError
-	if l.ExpiresAt != nil {
-		t, err := parseTime(*l.ExpiresAt)
+	if expiresAt != nil {
+		t, err := parseTime(*expiresAt)
 		if err != nil {
 			bad = append(bad, keyward.FieldError{Field: "expires_at", Reason: err.Error()})
 		}
 		in.ExpiresAt = &t
 	}
-	if md := bytes.TrimSpace(l.Metadata); len(md) > 0 && !bytes.Equal(md, []byte("null")) {
+	if md := bytes.TrimSpace(metadata); len(md) > 0 && !bytes.Equal(md, []byte("null")) {
 		m, err := keyward.ParseMetadata(md)
 		if err != nil {
 			bad = append(bad, keyward.FieldError{Field: "metadata", Reason: err.Error()})

@@ -112,6 +112,6 @@ func handleVerify(svc *keyward.Service) http.Handler {
 		h["Cache-Control"] = headerNoStore
 		h["Content-Type"] = headerJSON
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(append(appendVerifyJSON(make([]byte, 0, 384), out), '\n'))
+		_, _ = w.Write(append(appendVerifyJSON(make([]byte, 0, 256), out), '\n'))
 	})
 }

@@ -81,7 +81,7 @@ func (req *patchRequest) parse() (keyward.KeyPatch, error) {
 		case raw == nil:
 			return false
 		case isNull(raw):
-			bad = append(bad, keyward.FieldError{Field: field, Reason: "must not be null: " + must})
+			bad = append(bad, keyward.FieldError{Field: field, Reason: "must not be null: a key always has one; give " + must})
 			return false
 		case json.Unmarshal(raw, v) != nil:
 			bad = append(bad, keyward.FieldError{Field: field, Reason: "must be " + must})

@@ -118,7 +118,7 @@ func TestKeyObjectLifecycleFields(t *testing.T) {
 func TestPatchKey(t *testing.T) {
 	clock := newFakeClock(t0)
 	e := newEnvAt(t, clock)
-	for shape, _ := range keyPaths("") {
+	for shape := range keyPaths("") {
 		t.Run(shape, func(t *testing.T) {
 			k := e.createWith("before", []string{"read", "write"}, map[string]any{"metadata": map[string]any{"plan": "free", "team": "a"}})
 			path := keyPaths(k.ID)[shape]

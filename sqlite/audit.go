@@ -13,9 +13,12 @@ import (
 // reads them and insertEvent writes them.
 const eventColumns = `id, org_id, at, actor, action, key_id, request_id, client_ip, user_agent, changes`
 
+// insertEventQuery is insertEvent's statement.
+const insertEventQuery = `INSERT INTO audit_events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // insertEvent stores ev in the transaction of the change it records.
-func insertEvent(ctx context.Context, tx *sql.Tx, ev *keyward.AuditEvent) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func insertEvent(ctx context.Context, tx execer, ev *keyward.AuditEvent) error {
+	_, err := tx.ExecContext(ctx, insertEventQuery,
 		int64(ev.ID), string(ev.OrgID), ev.At.UnixMicro(), ev.Actor, string(ev.Action), int64(ev.KeyID),
 		ev.RequestID, ev.ClientIP, ev.UserAgent, sqlText(keyward.MarshalChanges(ev.Changes)))
 	return err
@@ -102,14 +105,17 @@ func scanEvent(s rowScanner) (*keyward.AuditEvent, error) {
 	return &ev, nil
 }
 
+// pruneEventsQuery selects the events PruneAuditEvents removes: the oldest
+// first, from the time index alone (it holds seq, the rowid).
+const pruneEventsQuery = `SELECT seq FROM audit_events WHERE at < ? ORDER BY at LIMIT ?`
+
 // PruneAuditEvents removes at most limit events older than the given
 // time, oldest first, through audit_events_by_time.
 func (db *DB) PruneAuditEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, nil
 	}
-	res, err := db.write.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
-		(SELECT id FROM audit_events WHERE at < ? ORDER BY at, id LIMIT ?)`,
+	res, err := db.write.ExecContext(ctx, `DELETE FROM audit_events WHERE seq IN (`+pruneEventsQuery+`)`,
 		before.UnixMicro(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune audit events: %w", mapError(ctx, err))

@@ -147,30 +147,33 @@ func (db *DB) commitBatch(batch []*createRequest) {
 			r.done <- fmt.Errorf("create key: %w", mapError(r.ctx, err))
 		}
 	}
+	// Prepared before the transaction takes the writer's one connection.
+	db.prepareWrites(ctx, createQueries...)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		fail(err)
 		return
 	}
 	defer tx.Rollback()
+	ptx := preparedTx{Tx: tx, db: db}
 	single := len(live) == 1
 	for i, r := range live {
 		if single {
-			errs[i] = insertCreate(ctx, tx, r)
+			errs[i] = insertCreate(ctx, ptx, r)
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
+		if _, err := ptx.ExecContext(ctx, savepointQuery); err != nil {
 			fail(err)
 			return
 		}
-		errs[i] = insertCreate(ctx, tx, r)
+		errs[i] = insertCreate(ctx, ptx, r)
 		if errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO create_key`); err != nil {
+			if _, err := ptx.ExecContext(ctx, rollbackToQuery); err != nil {
 				fail(err)
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE create_key`); err != nil {
+		if _, err := ptx.ExecContext(ctx, releaseQuery); err != nil {
 			fail(err)
 			return
 		}
@@ -199,7 +202,7 @@ func (db *DB) commitBatch(batch []*createRequest) {
 // insertCreate writes one create: the key and, if it has them, its
 // idempotency record and its audit event. Under the create's savepoint, a
 // failure of any of them undoes all.
-func insertCreate(ctx context.Context, tx *sql.Tx, r *createRequest) error {
+func insertCreate(ctx context.Context, tx execer, r *createRequest) error {
 	if err := insertKey(ctx, tx, r.key); err != nil {
 		return err
 	}
@@ -212,4 +215,57 @@ func insertCreate(ctx context.Context, tx *sql.Tx, r *createRequest) error {
 		return insertEvent(ctx, tx, r.ev)
 	}
 	return nil
+}
+
+// execer runs statements: a *sql.Tx, or a preparedTx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// The statements of a batch of creates, prepared once (prepareWrites).
+const (
+	savepointQuery  = `SAVEPOINT create_key`
+	rollbackToQuery = `ROLLBACK TO create_key`
+	releaseQuery    = `RELEASE create_key`
+)
+
+var createQueries = []string{
+	savepointQuery, rollbackToQuery, releaseQuery, insertKeyQuery, insertLastUsedQuery,
+	insertEventQuery, replaceExpiredIdempotencyQuery, insertIdempotencyQuery,
+}
+
+// preparedTx runs a transaction's statements through the writer's
+// prepared statements where prepareWrites made them, rather than having
+// the driver prepare and finalize each statement at each call: a create
+// runs several, and parsing them cost about as much as running them.
+type preparedTx struct {
+	*sql.Tx
+	db *DB
+}
+
+// ExecContext runs query in the transaction, prepared if it is.
+func (t preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if stmt, ok := t.db.writeStmts.Load(query); ok {
+		return t.Tx.StmtContext(ctx, stmt.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+// prepareWrites prepares each query on the writer that is not prepared
+// yet. It must not be called inside a transaction of the writer, whose one
+// connection the transaction holds. A query it cannot prepare (the table
+// is not there yet) is left to be prepared by the driver at each call.
+func (db *DB) prepareWrites(ctx context.Context, queries ...string) {
+	for _, q := range queries {
+		if _, ok := db.writeStmts.Load(q); ok {
+			continue
+		}
+		db.mu.Lock()
+		if _, ok := db.writeStmts.Load(q); !ok {
+			if stmt, err := db.write.PrepareContext(ctx, q); err == nil {
+				db.writeStmts.Store(q, stmt)
+			}
+		}
+		db.mu.Unlock()
+	}
 }

@@ -392,7 +392,13 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any) {
 // insertKey inserts k as a new row, and its last use, if it has one. A
 // new key needs no entry in the invalidation log: no process can have
 // looked up, and remembered as unknown, a secret that did not exist.
-func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+// insertKeyQuery and insertLastUsedQuery are insertKey's statements.
+const (
+	insertKeyQuery      = `INSERT INTO api_keys (` + insertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertLastUsedQuery = `INSERT INTO key_last_used (id, last_used_at) VALUES (?, ?)`
+)
+
+func insertKey(ctx context.Context, tx execer, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("no key")
 	}
@@ -404,8 +410,7 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 		return fmt.Errorf("key %v: version %d; a key's version starts at 1", k.ID, k.Version)
 	}
 	prevHash, prevExpires := sqlPrevious(k.Previous)
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO api_keys (`+insertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, insertKeyQuery,
 		int64(k.ID), string(k.OrgID), sqlBool(k.Root), k.Name, perms, k.Hash[:], k.Hint,
 		k.CreatedAt.UnixMicro(), sqlMicros(k.DeletedAt),
 		sqlMicros(k.ExpiresAt), sqlBool(k.Disabled), sqlText(k.Metadata), k.UpdatedAt.UnixMicro(),
@@ -414,7 +419,7 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 		return err
 	}
 	if k.LastUsedAt != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO key_last_used (id, last_used_at) VALUES (?, ?)`,
+		if _, err := tx.ExecContext(ctx, insertLastUsedQuery,
 			int64(k.ID), k.LastUsedAt.UnixMicro()); err != nil {
 			return err
 		}

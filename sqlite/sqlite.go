@@ -49,6 +49,9 @@ type DB struct {
 	// first use (the table exists only once Migrate has run).
 	mu     sync.Mutex // serializes preparing byHash
 	byHash atomic.Pointer[sql.Stmt]
+	// writeStmts holds the writer's prepared statements by query
+	// (writeStmt), prepared under mu.
+	writeStmts sync.Map
 
 	commit *committer // group commit of CreateKey (commit.go)
 
@@ -218,6 +221,11 @@ func (db *DB) Close() error {
 	if stmt := db.byHash.Swap(nil); stmt != nil {
 		errs = append(errs, stmt.Close())
 	}
+	db.writeStmts.Range(func(q, stmt any) bool {
+		errs = append(errs, stmt.(*sql.Stmt).Close())
+		db.writeStmts.Delete(q)
+		return true
+	})
 	db.mu.Unlock()
 	// The writer is closed last: the last connection to close checkpoints
 	// the WAL into the database file.

@@ -37,12 +37,17 @@ CREATE INDEX api_keys_deleted_by_org
 	WHERE deleted_at IS NOT NULL;
 
 -- One row per management action, written in the transaction of the change.
--- id is the random EventID. org_id is '' for an event about a root key.
+-- id is the random EventID; the table is keyed by seq, SQLite's own rowid,
+-- so that each event is appended rather than written at a random place
+-- (a create writes one: a random key would cost creates a page each).
+-- Events are read by organization, key and time, never by id alone, so id
+-- has no index of its own. org_id is '' for an event about a root key.
 -- changes is keyward.MarshalChanges' object, NULL for none. No foreign key
 -- to api_keys: an event outlives the record of a key pruned after its
 -- deletion, and is pruned by its own retention.
 CREATE TABLE audit_events (
-	id         INTEGER PRIMARY KEY CHECK (id > 0 AND id < 9007199254740992),
+	seq        INTEGER PRIMARY KEY,
+	id         INTEGER NOT NULL CHECK (id > 0 AND id < 9007199254740992),
 	org_id     TEXT    NOT NULL,
 	at         INTEGER NOT NULL,
 	actor      TEXT    NOT NULL,

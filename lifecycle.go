@@ -19,37 +19,60 @@ const MaxMetadataSize = 8 << 10
 // level 1, so a member may hold an object or array down to this level.
 const MaxMetadataDepth = 5
 
-// ParseMetadata validates raw as a key's metadata and returns it compact:
-// a JSON object of at most MaxMetadataSize bytes and MaxMetadataDepth
-// levels, in valid UTF-8, without a member name given twice in one object
-// (which parsers read differently) and without anything shaped like a
-// secret, which a secret scanner would report as a leaked key. An empty
-// object is "": no metadata.
+// ParseMetadata validates raw as a key's metadata and returns it in its
+// one canonical encoding: compact, members in name order, strings escaped
+// only where JSON requires, numbers as written. It must be a JSON object of
+// at most MaxMetadataSize bytes so encoded and MaxMetadataDepth levels, in
+// valid UTF-8, without a member name given twice in one object (which
+// parsers read differently) and without anything shaped like a secret,
+// escaped or not, which a secret scanner would report as a leaked key. An
+// empty object is "": no metadata. Two objects that mean the same are the
+// same metadata, so that a change that changes nothing is seen as such.
 func ParseMetadata(raw []byte) (string, error) {
 	if !utf8.Valid(raw) {
 		return "", fmt.Errorf("must be valid UTF-8")
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
+	if !json.Valid(raw) {
 		return "", fmt.Errorf("must be a JSON object")
 	}
-	b := buf.Bytes()
-	if len(b) == 0 || b[0] != '{' {
+	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return "", fmt.Errorf("must be a JSON object")
+	}
+	if err := checkJSONShape(raw); err != nil {
+		return "", err
+	}
+	var v map[string]any
+	if err := decodeNumbers(raw, &v); err != nil {
+		return "", fmt.Errorf("must be a JSON object")
+	}
+	b, err := encodeCanonical(v)
+	if err != nil {
 		return "", fmt.Errorf("must be a JSON object")
 	}
 	if len(b) > MaxMetadataSize {
 		return "", fmt.Errorf("must be at most %d bytes encoded, not %d", MaxMetadataSize, len(b))
 	}
-	if err := checkJSONShape(b); err != nil {
-		return "", err
-	}
 	if secretInText.Match(b) {
-		return "", fmt.Errorf("must not contain anything shaped like an API key (%s followed by 49 letters and digits), which secret scanners would report as a leaked key", SecretPrefix)
+		return "", errSecretInMetadata
 	}
 	if string(b) == "{}" {
 		return "", nil
 	}
 	return string(b), nil
+}
+
+var errSecretInMetadata = fmt.Errorf("must not contain anything shaped like an API key (%s followed by 49 letters and digits), which secret scanners would report as a leaked key", SecretPrefix)
+
+// encodeCanonical writes v compact, members in name order, without
+// encoding/json's HTML escapes.
+func encodeCanonical(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // checkJSONShape walks a valid JSON document and refuses one nested
@@ -93,6 +116,9 @@ func checkJSONShape(b []byte) error {
 				}
 			}
 		case string:
+			if secretInText.MatchString(t) {
+				return errSecretInMetadata
+			}
 			if top >= 0 && stack[top].names != nil && stack[top].expect {
 				if stack[top].names[t] {
 					return fmt.Errorf("must not give the member %s twice in one object", quoteShort(t))
@@ -144,14 +170,11 @@ func MergeMetadata(metadata string, patch []byte) (string, error) {
 	if err := decodeNumbers(patch, &p); err != nil {
 		return "", fmt.Errorf("must be a JSON object")
 	}
-	merged := mergePatch(target, p)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(merged); err != nil {
+	merged, err := encodeCanonical(mergePatch(target, p))
+	if err != nil {
 		return "", fmt.Errorf("must be a JSON object")
 	}
-	return ParseMetadata(buf.Bytes())
+	return ParseMetadata(merged)
 }
 
 // ParseMetadataPatch checks a merge patch of metadata as ParseMetadata
@@ -222,10 +245,16 @@ func ParseGracePeriod(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// checkExpiry refuses an expiry that is not after now.
+// checkExpiry refuses an expiry that is not after now, or past the year
+// 9999, which RFC 3339 cannot write.
 func checkExpiry(t *time.Time, now time.Time) *FieldError {
-	if t != nil && !t.After(now) {
+	switch {
+	case t == nil:
+		return nil
+	case !t.After(now):
 		return &FieldError{Field: "expires_at", Reason: "must be in the future"}
+	case t.UTC().Year() > 9999:
+		return &FieldError{Field: "expires_at", Reason: "must be before the year 10000"}
 	}
 	return nil
 }

@@ -16,7 +16,10 @@ func TestParseMetadata(t *testing.T) {
 		name, in, want string
 		ok             bool
 	}{
-		{"object compacted", "{ \"plan\" : \"pro\",\n \"n\": 1.50 }", `{"plan":"pro","n":1.50}`, true},
+		{"object compacted, members in order", "{ \"plan\" : \"pro\",\n \"n\": 1.50 }", `{"n":1.50,"plan":"pro"}`, true},
+		{"escapes undone where JSON allows", `{"s":"\u00e9\u003c\/"}`, `{"s":"é</"}`, true},
+		{"an escaped secret", `{"k":"kw\u005f` + secret[3:] + `"}`, "", false},
+		{"a secret as a member name", `{"` + secret + `":1}`, "", false},
 		{"empty object is none", `{}`, "", true},
 		{"nested five levels", deep(5), deep(5), true},
 		{"arrays count as levels", `{"a":[[[[1]]]]}`, `{"a":[[[[1]]]]}`, true},
@@ -97,21 +100,26 @@ func TestParseIfMatch(t *testing.T) {
 	if k.ETag() != `"3"` {
 		t.Fatalf("ETag = %s", k.ETag())
 	}
+	deleted := &keyward.Key{Version: 3, DeletedAt: new(time.Time)}
 	tests := []struct {
-		in   string
-		want []int64 // nil: no condition
-		ok   bool
+		in                string
+		ok                bool // parses
+		matches, matchDel bool // the condition holds for k, for deleted
 	}{
-		{`*`, nil, true},
-		{`"3"`, []int64{3}, true},
-		{` "1" , "3"`, []int64{1, 3}, true},
-		{`W/"3"`, []int64{}, true}, // a weak tag never matches
-		{`3`, nil, false},
-		{`"x"`, nil, false},
-		{`"0"`, nil, false},
-		{`""`, nil, false},
-		{``, nil, false},
-		{`"3`, nil, false},
+		{`*`, true, true, false},
+		{`"3"`, true, true, true},
+		{` "1" , "3"`, true, true, true},
+		{`"1", , "3",`, true, true, true}, // empty elements are skipped
+		{`"1"`, true, false, false},
+		{`W/"3"`, true, false, false}, // a weak tag never matches
+		{`"x"`, true, false, false},   // well-formed, not ours: no match
+		{`"0"`, true, false, false},
+		{`""`, true, false, false},
+		{`3`, false, false, false},
+		{`"3`, false, false, false},
+		{``, false, false, false},
+		{`,`, false, false, false},
+		{`"a b"`, false, false, false},
 	}
 	for _, tt := range tests {
 		c, err := keyward.ParseIfMatch(tt.in)
@@ -120,10 +128,16 @@ func TestParseIfMatch(t *testing.T) {
 			continue
 		}
 		if !tt.ok {
+			if keyward.ErrorCode(err) != keyward.EINVALID {
+				t.Errorf("ParseIfMatch(%q): %v, want EINVALID", tt.in, err)
+			}
 			continue
 		}
-		if tt.want == nil && c != nil || tt.want != nil && (c == nil || len(c.Versions) != len(tt.want)) {
-			t.Errorf("ParseIfMatch(%q) = %+v, want %v", tt.in, c, tt.want)
+		if got := c.Matches(k); got != tt.matches {
+			t.Errorf("ParseIfMatch(%q) matches a live key at version 3: %v, want %v", tt.in, got, tt.matches)
+		}
+		if got := c.Matches(deleted); got != tt.matchDel {
+			t.Errorf("ParseIfMatch(%q) matches a deleted key at version 3: %v, want %v", tt.in, got, tt.matchDel)
 		}
 	}
 }

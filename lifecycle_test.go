@@ -480,3 +480,120 @@ func actions(evs []*keyward.AuditEvent) string {
 	}
 	return strings.Join(s, " ")
 }
+
+// A key may rotate, restore or enable a key, or extend or remove its
+// expiry, only if it holds every permission of that key: each hands out
+// the key's secret or makes it usable again. A key may disable, delete or
+// rename a stronger key, and may never extend its own expiry.
+func TestNoEscalationThroughTheLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, _, clk, root := newLifecycle(t)
+	weak, _ := mustKey(t, s, root, "acme", keyward.PermRead, keyward.PermManage)
+	end := t0.Add(time.Hour)
+	strong, strongSecret, err := s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: "strong", Permissions: []keyward.Permission{keyward.PermWrite, keyward.PermDelete, keyward.PermManage}, ExpiresAt: &end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strong.CreatedBy != "root" || weak.CreatedBy != "root" {
+		t.Errorf("keys made by a root key: created_by %q, %q; want root", strong.CreatedBy, weak.CreatedBy)
+	}
+	_, _, err = s.RotateKey(ctx, weak, "acme", strong.ID, 0, nil)
+	wantCode(t, "a weaker key rotating a stronger one", err, keyward.EFORBIDDEN)
+	wantVerdict(t, "the stronger key after the refused rotation", verify(t, s, strongSecret), keyward.VerifyValid)
+	later := end.Add(time.Hour)
+	_, err = s.UpdateKey(ctx, weak, "acme", strong.ID, keyward.KeyPatch{ExpiresAt: &keyward.Expiry{At: &later}})
+	wantCode(t, "a weaker key extending a stronger one's expiry", err, keyward.EFORBIDDEN)
+	_, err = s.UpdateKey(ctx, weak, "acme", strong.ID, keyward.KeyPatch{ExpiresAt: &keyward.Expiry{}})
+	wantCode(t, "a weaker key removing a stronger one's expiry", err, keyward.EFORBIDDEN)
+	sooner := end.Add(-time.Minute)
+	name := "renamed by weak"
+	if _, err := s.UpdateKey(ctx, weak, "acme", strong.ID, keyward.KeyPatch{Name: &name, ExpiresAt: &keyward.Expiry{At: &sooner}}); err != nil {
+		t.Errorf("a weaker key shortening a stronger one's expiry and renaming it: %v", err)
+	}
+	clk.add(time.Second)
+	if _, err := s.UpdateKey(ctx, weak, "acme", strong.ID, keyward.KeyPatch{Enabled: ptr(false)}); err != nil {
+		t.Fatalf("a weaker key disabling a stronger one: %v", err)
+	}
+	_, err = s.UpdateKey(ctx, weak, "acme", strong.ID, keyward.KeyPatch{Enabled: ptr(true)})
+	wantCode(t, "a weaker key enabling a stronger one", err, keyward.EFORBIDDEN)
+	wantVerdict(t, "the stronger key after the refused enable", verify(t, s, strongSecret), keyward.VerifyDisabled)
+	if err := s.DeleteKey(ctx, weak, "acme", strong.ID, nil); err != nil {
+		t.Fatalf("a weaker key deleting a stronger one: %v", err)
+	}
+	_, err = s.RestoreKey(ctx, weak, "acme", strong.ID, nil)
+	wantCode(t, "a weaker key restoring a stronger one", err, keyward.EFORBIDDEN)
+	wantVerdict(t, "the stronger key after the refused restore", verify(t, s, strongSecret), keyward.VerifyNotFound)
+
+	// A key cannot make itself last longer, even with every permission.
+	self, _, err := s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: "self", Permissions: keyward.AllPermissions, ExpiresAt: &end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UpdateKey(ctx, self, "acme", self.ID, keyward.KeyPatch{ExpiresAt: &keyward.Expiry{}})
+	wantCode(t, "a key removing its own expiry", err, keyward.EFORBIDDEN)
+	if _, err := s.UpdateKey(ctx, self, "acme", self.ID, keyward.KeyPatch{ExpiresAt: &keyward.Expiry{At: &sooner}}); err != nil {
+		t.Errorf("a key shortening its own expiry: %v", err)
+	}
+	// A key holding every permission of another may do all of it.
+	peer, peerSecret, err := s.CreateKey(ctx, self, "acme", keyward.NewKey{Name: "peer", Permissions: []keyward.Permission{keyward.PermRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peer.CreatedBy != self.ID.String() {
+		t.Errorf("created_by of a key made by an organization key: %q, want %q", peer.CreatedBy, self.ID)
+	}
+	if _, _, err := s.RotateKey(ctx, self, "acme", peer.ID, time.Hour, nil); err != nil {
+		t.Errorf("rotating a key whose permissions the caller holds: %v", err)
+	}
+	wantVerdict(t, "the peer's old secret in its grace", verify(t, s, peerSecret), keyward.VerifyValid)
+}
+
+// Rotating a disabled key keeps no previous secret, whatever the grace
+// asked: disabling ended the grace, and enabling does not bring it back.
+func TestRotateDisabledKeyHasNoGrace(t *testing.T) {
+	ctx := context.Background()
+	s, _, _, root := newLifecycle(t)
+	k, old := mustKey(t, s, root, "acme", keyward.PermRead)
+	if _, err := s.UpdateKey(ctx, root, "acme", k.ID, keyward.KeyPatch{Enabled: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	r, fresh, err := s.RotateKey(ctx, root, "acme", k.ID, time.Hour, nil)
+	if err != nil || r.Previous != nil {
+		t.Fatalf("rotating a disabled key with a grace period: %+v, %v", r, err)
+	}
+	if _, err := s.UpdateKey(ctx, root, "acme", k.ID, keyward.KeyPatch{Enabled: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	wantVerdict(t, "the secret before the rotation", verify(t, s, old), keyward.VerifyNotFound)
+	wantVerdict(t, "the new secret", verify(t, s, fresh), keyward.VerifyValid)
+}
+
+// A listing says at which instant its state filter was evaluated, so that
+// what it shows agrees with what it selected.
+func TestListSaysWhenItsStatesHold(t *testing.T) {
+	s, _, clk, root := newLifecycle(t)
+	mustKey(t, s, root, "acme", keyward.PermRead)
+	clk.set(t0.Add(time.Minute))
+	p, err := s.ListKeys(context.Background(), root, "acme", "", nil, 10)
+	if err != nil || !p.Now.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("page at %v, %v; want %v", p.Now, err, t0.Add(time.Minute))
+	}
+}
+
+// A no-op metadata change is no change: metadata is kept in one canonical
+// encoding, so the same object written in another order changes nothing.
+func TestMetadataSameObjectNoChange(t *testing.T) {
+	ctx := context.Background()
+	s, _, _, root := newLifecycle(t)
+	k, _, err := s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: "k", Permissions: []keyward.Permission{keyward.PermRead}, Metadata: `{"b":1,"a":{"d":2,"c":3}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Metadata != `{"a":{"c":3,"d":2},"b":1}` {
+		t.Errorf("stored metadata %s", k.Metadata)
+	}
+	u, err := s.UpdateKey(ctx, root, "acme", k.ID, keyward.KeyPatch{Metadata: json.RawMessage(`{"b":1,"a":{"c":3}}`)})
+	if err != nil || u.Version != k.Version {
+		t.Errorf("a patch that changes nothing: version %d → %d, %v", k.Version, u.Version, err)
+	}
+}

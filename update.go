@@ -16,12 +16,30 @@ import (
 // A nil Condition is no condition.
 type Condition struct {
 	Versions []int64
+	// Any matches any version of a key that exists (If-Match: *): not a
+	// deleted one.
+	Any bool
 }
 
-// check refuses a key at none of c's versions with EPRECONDITION.
+// Matches reports whether k meets the condition; a nil Condition is met
+// by any key.
+func (c *Condition) Matches(k *Key) bool {
+	switch {
+	case c == nil:
+		return true
+	case c.Any:
+		return k.DeletedAt == nil
+	}
+	return slices.Contains(c.Versions, k.Version)
+}
+
+// check refuses a key that does not meet c with EPRECONDITION.
 func (c *Condition) check(k *Key) error {
-	if c == nil || slices.Contains(c.Versions, k.Version) {
+	switch {
+	case c.Matches(k):
 		return nil
+	case c.Any:
+		return Errorf(EPRECONDITION, "the key does not exist (it is deleted), and If-Match: * asks that it does")
 	}
 	return Errorf(EPRECONDITION, "the key has changed since it was read (it is at version %d); read it again and repeat the change if it still applies", k.Version)
 }
@@ -30,29 +48,50 @@ func (c *Condition) check(k *Key) error {
 // names it.
 func (k *Key) ETag() string { return `"` + strconv.FormatInt(k.Version, 10) + `"` }
 
-// ParseIfMatch reads an If-Match header's value into a Condition: "*"
-// (any version of a key that exists) is no condition; otherwise a list of
-// strong entity tags as ETag writes them. A weak tag (W/"1") never
-// matches, as RFC 9110 says of If-Match; a tag this server did not make is
-// EINVALID.
+// ParseIfMatch reads an If-Match header's value (RFC 9110, section 13.1.1)
+// into a Condition: "*" matches any key that exists; otherwise a list of
+// entity tags, of which a strong one that ETag made matches its version.
+// A weak tag (W/"1") never matches, as strong comparison requires, and a
+// well-formed tag this server did not make matches nothing: both are a
+// precondition that fails, not a bad request. Empty list elements are
+// skipped. Only a value that is no list of entity tags is EINVALID.
 func ParseIfMatch(h string) (*Condition, error) {
-	h = strings.TrimSpace(h)
+	bad := Invalid("invalid If-Match", FieldError{Field: "If-Match", Reason: `must be "*" or a list of entity tags as the ETag header gives them, such as "3"`})
+	h = strings.Trim(h, " \t")
 	if h == "*" {
-		return nil, nil
+		return &Condition{Any: true}, nil
 	}
 	c := &Condition{Versions: []int64{}}
+	tags := 0
 	for tag := range strings.SplitSeq(h, ",") {
-		tag = strings.TrimSpace(tag)
-		if strings.HasPrefix(tag, "W/") {
-			continue
+		tag = strings.Trim(tag, " \t")
+		if tag == "" {
+			continue // RFC 9110, section 5.6.1: empty elements are ignored
 		}
-		v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(tag, `"`), `"`), 10, 64)
-		if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' || err != nil || v < 1 {
-			return nil, Invalid("invalid If-Match", FieldError{Field: "If-Match", Reason: `must be "*" or a list of entity tags as the ETag header gives them, such as "3"`})
+		weak := strings.HasPrefix(tag, "W/")
+		opaque := strings.TrimPrefix(tag, "W/")
+		if len(opaque) < 2 || opaque[0] != '"' || opaque[len(opaque)-1] != '"' || !etagChars(opaque[1:len(opaque)-1]) {
+			return nil, bad
 		}
-		c.Versions = append(c.Versions, v)
+		tags++
+		if v, err := strconv.ParseInt(opaque[1:len(opaque)-1], 10, 64); err == nil && !weak && v >= 1 {
+			c.Versions = append(c.Versions, v)
+		}
+	}
+	if tags == 0 {
+		return nil, bad
 	}
 	return c, nil
+}
+
+// etagChars reports whether s is made of etagc: %x21 / %x23-7E / obs-text.
+func etagChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != 0x21 && (c < 0x23 || c == 0x7f) {
+			return false
+		}
+	}
+	return true
 }
 
 // Expiry is a change of a key's expiry: At is the new one, nil to clear it.
@@ -82,7 +121,10 @@ var errUnchanged = errors.New("unchanged")
 // nothing writes nothing and answers the key as it is. A change of
 // enabled alone is recorded as a disable or an enable; any other as an
 // update listing each field changed, before and after. Disabling a key
-// ends the grace period of its previous secret.
+// ends the grace period of its previous secret. Enabling a key, or
+// extending or removing its expiry, makes it usable again: a key may do
+// it only to keys whose every permission it holds, and never extend its
+// own expiry.
 func (s *Service) UpdateKey(ctx context.Context, caller *Key, org OrgID, id KeyID, p KeyPatch) (*Key, error) {
 	org, _, err := s.keyScope(ctx, caller, org, id)
 	if err != nil {
@@ -131,10 +173,13 @@ func (s *Service) UpdateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 			return nil, err
 		}
 		var changes []Change
+		var noteErr error
 		note := func(field string, from, to any) {
-			f, _ := json.Marshal(from)
-			t, _ := json.Marshal(to)
-			if string(f) != string(t) {
+			f, err1 := json.Marshal(from)
+			t, err2 := json.Marshal(to)
+			if err := errors.Join(err1, err2); err != nil {
+				noteErr = fmt.Errorf("record the change of %s: %w", field, err)
+			} else if string(f) != string(t) {
 				changes = append(changes, Change{Field: field, From: f, To: t})
 			}
 		}
@@ -166,16 +211,32 @@ func (s *Service) UpdateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 			k.Metadata = md
 		}
 		if p.ExpiresAt != nil {
+			if extends(k.ExpiresAt, expires) {
+				if caller != nil && caller.ID == k.ID {
+					return nil, Errorf(EFORBIDDEN, "an API key cannot extend or remove its own expiry")
+				}
+				if err := empower(caller, k, "extend the expiry of"); err != nil {
+					return nil, err
+				}
+			}
 			note("expires_at", k.ExpiresAt, expires)
 			k.ExpiresAt = expires
 		}
 		enabledOnly := len(changes) == 0
 		if p.Enabled != nil {
+			if *p.Enabled && k.Disabled {
+				if err := empower(caller, k, "enable"); err != nil {
+					return nil, err
+				}
+			}
 			note("enabled", !k.Disabled, *p.Enabled)
 			k.Disabled = !*p.Enabled
 			if k.Disabled {
 				k.Previous = nil // disabling ends a grace period
 			}
+		}
+		if noteErr != nil {
+			return nil, noteErr
 		}
 		if len(changes) == 0 {
 			unchanged = k
@@ -199,6 +260,32 @@ func (s *Service) UpdateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 	return k, nil
 }
 
+// extends reports whether an expiry changed from old to new lets a key
+// verify for longer.
+func extends(old, new *time.Time) bool {
+	return old != nil && (new == nil || new.After(*old))
+}
+
+// empower refuses a change by caller that hands out k's secret or makes k
+// usable again (rotate, restore, enable, a later or no expiry), unless
+// caller holds every permission k has: otherwise a key could gain,
+// through another key, permissions it may not grant.
+func empower(caller, k *Key, what string) error {
+	if caller == nil || caller.Root {
+		return nil
+	}
+	var missing []string
+	for _, p := range k.Permissions {
+		if !caller.Has(p) {
+			missing = append(missing, string(p))
+		}
+	}
+	if len(missing) > 0 {
+		return Errorf(EFORBIDDEN, "this API key cannot %s a key with permissions it does not hold: %s", what, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // rawObject is metadata as a JSON value for a Change: {} for none.
 func rawObject(md string) json.RawMessage {
 	if md == "" {
@@ -209,9 +296,10 @@ func rawObject(md string) json.RawMessage {
 
 // RotateKey gives key id of org a new secret, returned once, keeping its
 // id and everything else. The previous secret keeps verifying for grace
-// (0 to MaxGracePeriod; 0 ends it at once); a secret rotated before it, if
-// still in its grace period, stops at once: a key has at most one
-// previous secret.
+// (0 to MaxGracePeriod; 0 ends it at once, as it does for a disabled
+// key); a secret rotated before it, if still in its grace period, stops at
+// once: a key has at most one previous secret. A key may rotate only keys
+// whose every permission it holds: the answer is the key's secret.
 func (s *Service) RotateKey(ctx context.Context, caller *Key, org OrgID, id KeyID, grace time.Duration, cond *Condition) (*Key, Secret, error) {
 	if grace < 0 || grace > MaxGracePeriod {
 		return nil, Secret{}, Invalid("invalid rotation", FieldError{Field: "grace_period", Reason: "must be a duration from 0s to 7d"})
@@ -229,6 +317,9 @@ func (s *Service) RotateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 			if err := cond.check(k); err != nil {
 				return nil, err
 			}
+			if err := empower(caller, k, "rotate"); err != nil {
+				return nil, err
+			}
 			var changes []Change
 			hint := func(h string) json.RawMessage { b, _ := json.Marshal(h); return b }
 			changes = append(changes, Change{Field: "hint", From: hint(k.Hint), To: hint(secret.Hint())})
@@ -237,7 +328,7 @@ func (s *Service) RotateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 				prevEnd = &k.Previous.ExpiresAt
 			}
 			k.Previous = nil
-			if grace > 0 {
+			if grace > 0 && !k.Disabled { // a disabled key has no grace period
 				k.Previous = &PreviousSecret{Hash: k.Hash, ExpiresAt: now.Add(grace)}
 			}
 			from, _ := json.Marshal(prevEnd)
@@ -262,7 +353,7 @@ func (s *Service) RotateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 
 // RestoreKey brings back key id of org, deleted less than
 // DeletedKeyRetention ago, with its secret and settings, if caller may
-// manage it. A root key restoring a key must name its organization: key
+// manage it and holds every permission the key has. A root key restoring a key must name its organization: key
 // ids find live keys only.
 func (s *Service) RestoreKey(ctx context.Context, caller *Key, org OrgID, id KeyID, cond *Condition) (*Key, error) {
 	if caller != nil && caller.Root && org == "" {
@@ -284,6 +375,9 @@ func (s *Service) RestoreKey(ctx context.Context, caller *Key, org OrgID, id Key
 			return nil, Errorf(ENOTFOUND, "API key not found: it was deleted longer ago than the retention period (%s)", retention)
 		}
 		if err := cond.check(k); err != nil {
+			return nil, err
+		}
+		if err := empower(caller, k, "restore"); err != nil {
 			return nil, err
 		}
 		k.DeletedAt = nil
@@ -312,6 +406,16 @@ func (s *Service) change(ctx context.Context, org OrgID, id KeyID, apply func(k 
 			return k, ev, nil
 		})
 	})
+}
+
+// createdBy is what a new key records as its maker: "root" for a root
+// key (the platform operator, whose key id the tenant need not see), the
+// calling key's id, or ActorCLI.
+func createdBy(caller *Key) string {
+	if caller != nil && caller.Root {
+		return "root"
+	}
+	return actor(caller)
 }
 
 // actor names who makes a change: the calling key's id, or ActorCLI.

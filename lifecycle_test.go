@@ -597,3 +597,17 @@ func TestMetadataSameObjectNoChange(t *testing.T) {
 		t.Errorf("a patch that changes nothing: version %d → %d, %v", k.Version, u.Version, err)
 	}
 }
+
+// The first root key, made by the server on an empty database, is
+// recorded like one made from the command line.
+func TestBootstrapIsAudited(t *testing.T) {
+	s := newService(t)
+	k, _, ok, err := s.Bootstrap(context.Background())
+	if err != nil || !ok {
+		t.Fatalf("Bootstrap = %v, %v", ok, err)
+	}
+	evs := events(t, s, k, "", keyward.AuditFilter{})
+	if len(evs) != 1 || evs[0].Action != keyward.ActionCreate || evs[0].KeyID != k.ID || evs[0].Actor != keyward.ActorCLI {
+		t.Errorf("events after the bootstrap: %+v", evs)
+	}
+}

@@ -388,7 +388,8 @@ func (s *Service) Bootstrap(ctx context.Context) (*Key, Secret, bool, error) {
 	if err != nil {
 		return nil, Secret{}, false, err
 	}
-	ok, err := write(ctx, s, func(ctx context.Context) (bool, error) { return s.store.BootstrapRootKey(ctx, k) })
+	ev := s.event(ctx, nil, ActionCreate, k, k.CreatedAt, nil)
+	ok, err := write(ctx, s, func(ctx context.Context) (bool, error) { return s.store.BootstrapRootKey(ctx, k, ev) })
 	if err != nil {
 		return nil, Secret{}, false, fmt.Errorf("bootstrap root key: %w", err)
 	}

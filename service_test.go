@@ -339,7 +339,7 @@ func (silentStore) wait(ctx context.Context) error {
 func (s silentStore) CreateKey(ctx context.Context, _ *keyward.Key, _ *keyward.AuditEvent) error {
 	return s.wait(ctx)
 }
-func (s silentStore) BootstrapRootKey(ctx context.Context, _ *keyward.Key) (bool, error) {
+func (s silentStore) BootstrapRootKey(ctx context.Context, _ *keyward.Key, _ *keyward.AuditEvent) (bool, error) {
 	return false, s.wait(ctx)
 }
 func (s silentStore) KeyByHash(ctx context.Context, _ keyward.SecretHash) (*keyward.Key, error) {

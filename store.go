@@ -41,7 +41,9 @@ type KeyStore interface {
 	// BootstrapRootKey stores k, a root key, only if the store has never
 	// held a key and has never been bootstrapped, atomically even when
 	// several processes start at once. It reports whether k was stored.
-	BootstrapRootKey(ctx context.Context, k *Key) (bool, error)
+	// ev, the audit event of the key's creation, is stored with it (nil
+	// for none).
+	BootstrapRootKey(ctx context.Context, k *Key, ev *AuditEvent) (bool, error)
 
 	// KeyByHash returns the live key whose secret hash, or previous
 	// secret's hash (Key.Previous), is h, or ENOTFOUND (also for a

@@ -311,8 +311,8 @@ func (c *Store) PruneIdempotencyRecords(ctx context.Context, expiredBefore time.
 
 // BootstrapRootKey stores k if the store is new, and then forgets any
 // earlier "unknown" answer for its hash.
-func (c *Store) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
-	ok, err := c.store.BootstrapRootKey(ctx, k)
+func (c *Store) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (bool, error) {
+	ok, err := c.store.BootstrapRootKey(ctx, k, ev)
 	if ok {
 		c.Invalidate(k.Hash)
 	}

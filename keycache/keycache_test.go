@@ -1137,7 +1137,7 @@ func TestWritesInvalidate(t *testing.T) {
 	e := newEnv(t, keycache.Options{})
 	root := newKey("", "root", keyward.AllPermissions...)
 	e.getNotFound(t, root.Hash)
-	if ok, err := e.cache.BootstrapRootKey(t.Context(), root); err != nil || !ok {
+	if ok, err := e.cache.BootstrapRootKey(t.Context(), root, nil); err != nil || !ok {
 		t.Fatalf("BootstrapRootKey = %v, %v", ok, err)
 	}
 	checkKey(t, e.get(t, root.Hash), root)

@@ -137,7 +137,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 // holds off, every transaction writing to the table; the look again under
 // the lock then sees every key committed, and of several processes
 // bootstrapping one store exactly one stores its key.
-func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
+func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (bool, error) {
 	if k == nil || !k.Root || k.OrgID != "" {
 		return false, fmt.Errorf("bootstrap root key: the key is not a root key")
 	}
@@ -173,6 +173,11 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	}
 	if err := insertKey(ctx, tx, k); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))

@@ -172,7 +172,7 @@ func TestBootstrapWaitsForCreate(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""))
+		ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""), nil)
 		done <- result{ok, err}
 	}()
 	// Wait until the bootstrap waits for a lock, or has returned (wrongly:
@@ -427,7 +427,7 @@ func TestServerUnreachable(t *testing.T) {
 		calls := map[string]func() error{
 			"CreateKey": func() error { return db.CreateKey(t.Context(), storetest.NewKey("acme"), nil) },
 			"BootstrapRootKey": func() error {
-				_, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""))
+				_, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""), nil)
 				return err
 			},
 			"KeyByHash": func() error { _, err := db.KeyByHash(t.Context(), live.Hash); return err },

@@ -71,7 +71,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 // a key and never been bootstrapped. The check and the write share one
 // IMMEDIATE transaction, which holds SQLite's write lock from its start, so
 // of several processes bootstrapping one file exactly one stores its key.
-func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
+func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (bool, error) {
 	if k == nil || !k.Root || k.OrgID != "" {
 		return false, fmt.Errorf("bootstrap root key: the key is not a root key")
 	}
@@ -92,6 +92,11 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	}
 	if err := insertKey(ctx, tx, k); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))

@@ -233,7 +233,7 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Migrate: %v", err)
 	}
 	root, kept, deleted := storetest.NewKey(""), storetest.NewKey("acme"), storetest.NewKey("acme")
-	if ok, err := db.BootstrapRootKey(t.Context(), root); !ok || err != nil {
+	if ok, err := db.BootstrapRootKey(t.Context(), root, nil); !ok || err != nil {
 		t.Fatalf("BootstrapRootKey = %v, %v", ok, err)
 	}
 	for _, k := range []*keyward.Key{kept, deleted} {
@@ -261,7 +261,7 @@ func TestReopen(t *testing.T) {
 	if _, err := db.KeyByHash(t.Context(), deleted.Hash); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Errorf("KeyByHash of a deleted key after reopen: %v, want ENOTFOUND", err)
 	}
-	if ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey("")); ok || err != nil {
+	if ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""), nil); ok || err != nil {
 		t.Errorf("BootstrapRootKey after reopen = %v, %v; want false, nil", ok, err)
 	}
 }

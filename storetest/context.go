@@ -67,7 +67,7 @@ func testContextCancelled(t *testing.T, newStore newStoreFunc) {
 	_, err = Delete(ctx, s, acme, live.ID, base.Add(time.Hour))
 	check("DeleteKey", err)
 	root := newRootKey(t, base)
-	ok, err := empty.BootstrapRootKey(ctx, root)
+	ok, err := empty.BootstrapRootKey(ctx, root, nil)
 	check("BootstrapRootKey", err)
 	if ok {
 		t.Errorf("BootstrapRootKey with a cancelled context = true")

@@ -51,7 +51,7 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 		calls := map[string]func() error{
 			"CreateKey": func() error { return s.CreateKey(c.ctx, newKey(t, acme, base), nil) },
 			"BootstrapRootKey": func() error {
-				_, err := s.BootstrapRootKey(c.ctx, newRootKey(t, base))
+				_, err := s.BootstrapRootKey(c.ctx, newRootKey(t, base), nil)
 				return err
 			},
 			"KeyByHash": func() error { _, err := s.KeyByHash(c.ctx, k.Hash); return err },

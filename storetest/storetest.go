@@ -170,6 +170,7 @@ func Run(t *testing.T, b Backend) {
 			{name: "Once", fn: testBootstrapOnce},
 			{name: "AfterAnyKey", fn: testBootstrapAfterAnyKey},
 			{name: "Concurrent", fn: testBootstrapConcurrent},
+			{name: "WritesEvent", fn: testBootstrapWritesEvent},
 			{name: "ConcurrentStartup", sfn: testConcurrentStartup},
 		}},
 		{"TouchKeys", []test{

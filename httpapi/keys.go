@@ -417,11 +417,17 @@ func parseNewKeyLifecycle(expiresAt *string, metadata json.RawMessage, in *keywa
 }
 
 // parseTime reads a time given in a request: RFC 3339, with an offset or
-// Z, in the years 1 to 9999.
+// Z, in the years 1 to 9999 once in UTC. The year is checked in UTC
+// because every answer writes times in UTC: 9999-12-31T23:59:59-23:59 is
+// in the year 10000 there, which RFC 3339 cannot write (nor could the
+// answers and idempotency records that would hold it).
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, errors.New(`must be an RFC 3339 time, such as "2030-01-01T00:00:00Z"`)
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, errors.New("must be in the years 0001 to 9999 once converted to UTC (Z)")
 	}
 	return t, nil
 }

@@ -509,6 +509,8 @@ func (s *Service) Key(ctx context.Context, caller *Key, org OrgID, id KeyID) (*K
 type Page struct {
 	Keys []*Key
 	Next *Cursor
+	// Now is the instant the listing's state filter was evaluated at: render each key's state at it.
+	Now time.Time
 }
 
 // ListState selects keys by state in a listing: one KeyState, or
@@ -550,7 +552,13 @@ func (s *Service) ListKeys(ctx context.Context, caller *Key, org OrgID, state Li
 	if state == ListAll {
 		states = []KeyState{StateActive, StateExpired, StateDisabled, StateDeleted}
 	}
-	return s.list(ctx, KeyFilter{OrgID: org, States: states, Now: s.Now(), After: after, Limit: limit})
+	now := s.Now()
+	p, err := s.list(ctx, KeyFilter{OrgID: org, States: states, Now: now, After: after, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	p.Now = now
+	return p, nil
 }
 
 // ListRootKeys returns a page of the live root keys, for the command line.

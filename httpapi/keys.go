@@ -209,10 +209,12 @@ func handleKeyList(svc *keyward.Service, resolve orgResolver) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		now := svc.Now()
+		// Each key's state is rendered at the instant the service filtered
+		// by state: a second reading of the clock could show a key listed
+		// as active "expired".
 		out := make([]keyJSON, len(page.Keys))
 		for i, k := range page.Keys {
-			out[i] = toKeyJSON(k, now)
+			out[i] = toKeyJSON(k, page.Now)
 		}
 		if page.Next != nil {
 			setNextLink(w, r, limit, page.Next.Encode())

@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 // t0 is the fake clock's start: a whole second, so that times written to
@@ -624,5 +627,55 @@ func TestListStates(t *testing.T) {
 		if r.problem(t).fieldErr("state") == "" {
 			t.Errorf("%s: the 400 does not name state", q)
 		}
+	}
+}
+
+// A listing renders each key's state at the instant its state filter was
+// evaluated, not at a later reading of the clock: with a clock that moves
+// an hour on every reading, a key whose expiry falls between two readings
+// is listed by ?state=active as active, or by ?state=expired as expired,
+// never by one as the other.
+func TestListStateAtTheFilterInstant(t *testing.T) {
+	clock := newFakeClock(t0)
+	var ticking atomic.Bool
+	const step = time.Hour
+	e := newEnvWith(t, func(svc *keyward.Service) {
+		svc.Now = func() time.Time {
+			now := clock.Now()
+			if ticking.Load() {
+				clock.Advance(step)
+			}
+			return now
+		}
+	})
+	exp := t0.Add(time.Minute)
+	k := e.createWith("expiring", []string{"read"}, map[string]any{"expires_at": exp.Format(time.RFC3339)})
+	seen := map[string]int{}
+	for _, state := range []string{"active", "expired"} {
+		// Whichever reading of the clock the listing's filter is, one of
+		// these starts puts it just before the expiry and the next reading
+		// just after it.
+		for j := range 6 {
+			ticking.Store(false)
+			clock.Set(exp.Add(-step/2 - time.Duration(j)*step))
+			ticking.Store(true)
+			r := e.req("GET", "/orgs/acme/api_keys?state="+state, e.root, nil)
+			ticking.Store(false)
+			want(t, r, http.StatusOK)
+			var list []keyBody
+			r.decode(t, &list)
+			for _, got := range list {
+				if got.ID != k.ID {
+					continue
+				}
+				seen[state]++
+				if got.State != state {
+					t.Errorf("?state=%s (start %d hours before) lists the key as %q", state, j, got.State)
+				}
+			}
+		}
+	}
+	if seen["active"] == 0 || seen["expired"] == 0 {
+		t.Errorf("the key was listed %v: the clock never crossed its expiry inside a listing", seen)
 	}
 }

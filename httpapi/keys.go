@@ -293,10 +293,10 @@ func handleKeyDelete(svc *keyward.Service, resolve orgResolver) http.Handler {
 // document's create.
 func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 	type request struct {
-		Name        *string         `json:"name"`
-		Permissions *[]string       `json:"permissions"`
-		ExpiresAt   *string         `json:"expires_at"`
-		Metadata    json.RawMessage `json:"metadata"`
+		Name        *string   `json:"name"`
+		Permissions *[]string `json:"permissions"`
+		ExpiresAt   *string   `json:"expires_at"`
+		Metadata    freeForm  `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -332,7 +332,7 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		Permissions    *[]string       `json:"permissions"`
 		OrganizationID json.RawMessage `json:"organization_id"`
 		ExpiresAt      *string         `json:"expires_at"`
-		Metadata       json.RawMessage `json:"metadata"`
+		Metadata       freeForm        `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -399,7 +399,7 @@ func organizationID(raw json.RawMessage) (keyward.OrgID, error) {
 // take beside a name and permissions, each optional (null is none), and
 // returns what is wrong with them. That an expiry is in the future is the
 // service's to check.
-func parseNewKeyLifecycle(expiresAt *string, metadata json.RawMessage, in *keyward.NewKey) []keyward.FieldError {
+func parseNewKeyLifecycle(expiresAt *string, metadata freeForm, in *keyward.NewKey) []keyward.FieldError {
 	var bad []keyward.FieldError
 	if expiresAt != nil {
 		t, err := parseTime(*expiresAt)

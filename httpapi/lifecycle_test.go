@@ -338,6 +338,44 @@ func TestIfMatch(t *testing.T) {
 	}
 }
 
+// TestIfMatchRFC9110: If-Match as RFC 9110 reads it. A well-formed entity
+// tag this server never issued ("abc", "0") simply does not match (412,
+// not 400); empty list elements are skipped; "*" matches a key that
+// exists, but not a deleted one, so it does not restore; only a header
+// that is not an entity-tag list at all is a 400 naming If-Match.
+func TestIfMatchRFC9110(t *testing.T) {
+	e := newEnv(t)
+	k := e.createKey("acme", "conditional", "read")
+	path := "/orgs/acme/api_keys/" + k.ID
+	for _, tag := range []string{`"abc"`, `"0"`, `"-1"`, `"3.5"`, `""`, `"abc", "0"`, `W/"1"`} {
+		r := e.patch(path, e.root, `{"name":"never"}`, "If-Match", tag)
+		want(t, r, http.StatusPreconditionFailed)
+		if p := r.problem(t); p.Type != "urn:keyward:problem:precondition-failed" {
+			t.Errorf("If-Match %s: %+v", tag, p)
+		}
+		want(t, e.req("DELETE", path, e.root, nil, "If-Match", tag), http.StatusPreconditionFailed)
+	}
+	if got, _ := e.getKey(path, e.root); got.Name != "conditional" || got.State != "active" {
+		t.Fatalf("a tag that does not match changed the key: %+v", got)
+	}
+	for _, header := range []string{"3", "bogus", `"1`, `W/1`, `"1" "2"`} {
+		r := e.patch(path, e.root, `{}`, "If-Match", header)
+		want(t, r, http.StatusBadRequest)
+		if r.problem(t).fieldErr("If-Match") == "" {
+			t.Errorf("If-Match %s: the 400 does not name If-Match", header)
+		}
+	}
+	_, cur := e.getKey(path, e.root)
+	want(t, e.patch(path, e.root, `{"name":"listed"}`, "If-Match", `, "abc",, `+cur+` ,`), http.StatusOK)
+	want(t, e.req("POST", path+"/disable", e.root, nil, "If-Match", "*"), http.StatusOK)
+	want(t, e.req("DELETE", path, e.root, nil, "If-Match", "*"), http.StatusOK)
+	restore := path + "/restore"
+	want(t, e.req("POST", restore, e.root, nil, "If-Match", "*"), http.StatusPreconditionFailed)
+	want(t, e.req("POST", restore, e.root, nil, "If-Match", `"abc"`), http.StatusPreconditionFailed)
+	want(t, e.req("POST", restore, e.root, nil, "If-Match", "bogus"), http.StatusBadRequest)
+	want(t, e.req("POST", restore, e.root, nil), http.StatusOK)
+}
+
 func TestRotateWithGrace(t *testing.T) {
 	clock := newFakeClock(t0)
 	e := newEnvAt(t, clock)

@@ -209,10 +209,12 @@ func handleKeyList(svc *keyward.Service, resolve orgResolver) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		now := svc.Now()
+		// Each key's state is rendered at the instant the service filtered
+		// by state: a second reading of the clock could show a key listed
+		// as active "expired".
 		out := make([]keyJSON, len(page.Keys))
 		for i, k := range page.Keys {
-			out[i] = toKeyJSON(k, now)
+			out[i] = toKeyJSON(k, page.Now)
 		}
 		if page.Next != nil {
 			setNextLink(w, r, limit, page.Next.Encode())
@@ -291,10 +293,10 @@ func handleKeyDelete(svc *keyward.Service, resolve orgResolver) http.Handler {
 // document's create.
 func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 	type request struct {
-		Name        *string         `json:"name"`
-		Permissions *[]string       `json:"permissions"`
-		ExpiresAt   *string         `json:"expires_at"`
-		Metadata    json.RawMessage `json:"metadata"`
+		Name        *string   `json:"name"`
+		Permissions *[]string `json:"permissions"`
+		ExpiresAt   *string   `json:"expires_at"`
+		Metadata    freeForm  `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -330,7 +332,7 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		Permissions    *[]string       `json:"permissions"`
 		OrganizationID json.RawMessage `json:"organization_id"`
 		ExpiresAt      *string         `json:"expires_at"`
-		Metadata       json.RawMessage `json:"metadata"`
+		Metadata       freeForm        `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -397,7 +399,7 @@ func organizationID(raw json.RawMessage) (keyward.OrgID, error) {
 // take beside a name and permissions, each optional (null is none), and
 // returns what is wrong with them. That an expiry is in the future is the
 // service's to check.
-func parseNewKeyLifecycle(expiresAt *string, metadata json.RawMessage, in *keyward.NewKey) []keyward.FieldError {
+func parseNewKeyLifecycle(expiresAt *string, metadata freeForm, in *keyward.NewKey) []keyward.FieldError {
 	var bad []keyward.FieldError
 	if expiresAt != nil {
 		t, err := parseTime(*expiresAt)
@@ -417,11 +419,17 @@ func parseNewKeyLifecycle(expiresAt *string, metadata json.RawMessage, in *keywa
 }
 
 // parseTime reads a time given in a request: RFC 3339, with an offset or
-// Z, in the years 1 to 9999.
+// Z, in the years 1 to 9999 once in UTC. The year is checked in UTC
+// because every answer writes times in UTC: 9999-12-31T23:59:59-23:59 is
+// in the year 10000 there, which RFC 3339 cannot write (nor could the
+// answers and idempotency records that would hold it).
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, errors.New(`must be an RFC 3339 time, such as "2030-01-01T00:00:00Z"`)
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, errors.New("must be in the years 0001 to 9999 once converted to UTC (Z)")
 	}
 	return t, nil
 }

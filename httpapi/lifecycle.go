@@ -30,7 +30,7 @@ func isMergePatch(contentType string) bool {
 type patchRequest struct {
 	Name        json.RawMessage `json:"name"`
 	Permissions json.RawMessage `json:"permissions"`
-	Metadata    json.RawMessage `json:"metadata"`
+	Metadata    freeForm        `json:"metadata"`
 	ExpiresAt   json.RawMessage `json:"expires_at"`
 	Enabled     json.RawMessage `json:"enabled"`
 

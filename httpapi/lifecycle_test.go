@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 // t0 is the fake clock's start: a whole second, so that times written to
@@ -94,6 +97,7 @@ func TestKeyObjectLifecycleFields(t *testing.T) {
 		{"expiry not a time", `{"name":"n","permissions":["read"],"expires_at":"tomorrow"}`, "expires_at"},
 		{"expiry without a zone", `{"name":"n","permissions":["read"],"expires_at":"2040-01-01T00:00:00"}`, "expires_at"},
 		{"expiry a number", `{"name":"n","permissions":["read"],"expires_at":1}`, "expires_at"},
+		{"expiry in the year 10000 in UTC", `{"name":"n","permissions":["read"],"expires_at":"9999-12-31T23:59:59-23:59"}`, "expires_at"},
 		{"metadata an array", `{"name":"n","permissions":["read"],"metadata":[1]}`, "metadata"},
 		{"metadata a string", `{"name":"n","permissions":["read"],"metadata":"x"}`, "metadata"},
 		{"metadata too large", `{"name":"n","permissions":["read"],"metadata":{"a":"` + strings.Repeat("x", 8<<10) + `"}}`, "metadata"},
@@ -219,6 +223,7 @@ func TestPatchErrors(t *testing.T) {
 		{"expiry in the past", path, e.root, `{"expires_at":"2031-03-04T09:00:00Z"}`, mp, nil, 400, "expires_at", "future"},
 		{"expiry not a time", path, e.root, `{"expires_at":"soon"}`, mp, nil, 400, "expires_at", "RFC 3339"},
 		{"expiry a number", path, e.root, `{"expires_at":5}`, mp, nil, 400, "expires_at", "RFC 3339"},
+		{"expiry in the year 10000 in UTC", path, e.root, `{"expires_at":"9999-12-31T23:59:59.5-00:01"}`, mp, nil, 400, "expires_at", "9999"},
 		{"metadata a number", path, e.root, `{"metadata":5}`, mp, nil, 400, "metadata", "object"},
 		{"metadata too large", path, e.root, `{"metadata":{"a":"` + strings.Repeat("x", 9<<10) + `"}}`, mp, nil, 400, "metadata", "8192"},
 		{"several at once", path, e.root, `{"name":null,"id":"x","enabled":1}`, mp, nil, 400, "enabled", ""},
@@ -327,6 +332,44 @@ func TestIfMatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIfMatchRFC9110: If-Match as RFC 9110 reads it. A well-formed entity
+// tag this server never issued ("abc", "0") simply does not match (412,
+// not 400); empty list elements are skipped; "*" matches a key that
+// exists, but not a deleted one, so it does not restore; only a header
+// that is not an entity-tag list at all is a 400 naming If-Match.
+func TestIfMatchRFC9110(t *testing.T) {
+	e := newEnv(t)
+	k := e.createKey("acme", "conditional", "read")
+	path := "/orgs/acme/api_keys/" + k.ID
+	for _, tag := range []string{`"abc"`, `"0"`, `"-1"`, `"3.5"`, `""`, `"abc", "0"`, `W/"1"`} {
+		r := e.patch(path, e.root, `{"name":"never"}`, "If-Match", tag)
+		want(t, r, http.StatusPreconditionFailed)
+		if p := r.problem(t); p.Type != "urn:keyward:problem:precondition-failed" {
+			t.Errorf("If-Match %s: %+v", tag, p)
+		}
+		want(t, e.req("DELETE", path, e.root, nil, "If-Match", tag), http.StatusPreconditionFailed)
+	}
+	if got, _ := e.getKey(path, e.root); got.Name != "conditional" || got.State != "active" {
+		t.Fatalf("a tag that does not match changed the key: %+v", got)
+	}
+	for _, header := range []string{"3", "bogus", `"1`, `W/1`, `"1" "2"`} {
+		r := e.patch(path, e.root, `{}`, "If-Match", header)
+		want(t, r, http.StatusBadRequest)
+		if r.problem(t).fieldErr("If-Match") == "" {
+			t.Errorf("If-Match %s: the 400 does not name If-Match", header)
+		}
+	}
+	_, cur := e.getKey(path, e.root)
+	want(t, e.patch(path, e.root, `{"name":"listed"}`, "If-Match", `, "abc",, `+cur+` ,`), http.StatusOK)
+	want(t, e.req("POST", path+"/disable", e.root, nil, "If-Match", "*"), http.StatusOK)
+	want(t, e.req("DELETE", path, e.root, nil, "If-Match", "*"), http.StatusOK)
+	restore := path + "/restore"
+	want(t, e.req("POST", restore, e.root, nil, "If-Match", "*"), http.StatusPreconditionFailed)
+	want(t, e.req("POST", restore, e.root, nil, "If-Match", `"abc"`), http.StatusPreconditionFailed)
+	want(t, e.req("POST", restore, e.root, nil, "If-Match", "bogus"), http.StatusBadRequest)
+	want(t, e.req("POST", restore, e.root, nil), http.StatusOK)
 }
 
 func TestRotateWithGrace(t *testing.T) {
@@ -618,5 +661,55 @@ func TestListStates(t *testing.T) {
 		if r.problem(t).fieldErr("state") == "" {
 			t.Errorf("%s: the 400 does not name state", q)
 		}
+	}
+}
+
+// A listing renders each key's state at the instant its state filter was
+// evaluated, not at a later reading of the clock: with a clock that moves
+// an hour on every reading, a key whose expiry falls between two readings
+// is listed by ?state=active as active, or by ?state=expired as expired,
+// never by one as the other.
+func TestListStateAtTheFilterInstant(t *testing.T) {
+	clock := newFakeClock(t0)
+	var ticking atomic.Bool
+	const step = time.Hour
+	e := newEnvWith(t, func(svc *keyward.Service) {
+		svc.Now = func() time.Time {
+			now := clock.Now()
+			if ticking.Load() {
+				clock.Advance(step)
+			}
+			return now
+		}
+	})
+	exp := t0.Add(time.Minute)
+	k := e.createWith("expiring", []string{"read"}, map[string]any{"expires_at": exp.Format(time.RFC3339)})
+	seen := map[string]int{}
+	for _, state := range []string{"active", "expired"} {
+		// Whichever reading of the clock the listing's filter is, one of
+		// these starts puts it just before the expiry and the next reading
+		// just after it.
+		for j := range 6 {
+			ticking.Store(false)
+			clock.Set(exp.Add(-step/2 - time.Duration(j)*step))
+			ticking.Store(true)
+			r := e.req("GET", "/orgs/acme/api_keys?state="+state, e.root, nil)
+			ticking.Store(false)
+			want(t, r, http.StatusOK)
+			var list []keyBody
+			r.decode(t, &list)
+			for _, got := range list {
+				if got.ID != k.ID {
+					continue
+				}
+				seen[state]++
+				if got.State != state {
+					t.Errorf("?state=%s (start %d hours before) lists the key as %q", state, j, got.State)
+				}
+			}
+		}
+	}
+	if seen["active"] == 0 || seen["expired"] == 0 {
+		t.Errorf("the key was listed %v: the clock never crossed its expiry inside a listing", seen)
 	}
 }

@@ -192,12 +192,30 @@ func (e *env) add(t testing.TB, k *keyward.Key) *keyward.Key {
 	return k
 }
 
-// addKeys stores n new keys of org "acme" directly in the database.
+// addKeys stores n new keys of org "acme" directly in the database, with
+// the lifecycle's fields varied among them: metadata of several sizes or
+// none, a creator or none, an expiry or none, some disabled.
 func (e *env) addKeys(t testing.TB, n int) []*keyward.Key {
 	t.Helper()
 	keys := make([]*keyward.Key, n)
+	base := time.Now().UTC().Truncate(time.Microsecond)
 	for i := range keys {
-		keys[i] = e.add(t, newKey("acme", fmt.Sprintf("key %d", i), keyward.PermRead, keyward.PermWrite))
+		k := newKey("acme", fmt.Sprintf("key %d", i), keyward.PermRead, keyward.PermWrite)
+		if i%3 > 0 {
+			k.Metadata = fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("é", i%200))
+		}
+		switch i % 4 {
+		case 1:
+			k.CreatedBy = "cli"
+		case 2, 3:
+			k.CreatedBy = keyward.KeyID(1000 + i).String()
+		}
+		if i%5 == 0 {
+			at := base.Add(time.Duration(i+1) * time.Hour)
+			k.ExpiresAt = &at
+		}
+		k.Disabled = i%7 == 3
+		keys[i] = e.add(t, k)
 	}
 	return keys
 }
@@ -246,8 +264,8 @@ func (e *env) wantCalls(t testing.TB, h keyward.SecretHash, n int) {
 	}
 }
 
-// describe prints every field of k, the hash included (Key's own
-// formatting redacts it).
+// describe prints every field of k, the hashes included (Key's own
+// formatting redacts them).
 func describe(k *keyward.Key) string {
 	if k == nil {
 		return "<nil>"
@@ -258,8 +276,14 @@ func describe(k *keyward.Key) string {
 		}
 		return p.Format(time.RFC3339Nano) + " " + p.Location().String()
 	}
-	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%s DeletedAt:%s}",
-		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, t(&k.CreatedAt), t(k.LastUsedAt), t(k.DeletedAt))
+	prev := "nil"
+	if k.Previous != nil {
+		prev = fmt.Sprintf("{Hash:%x ExpiresAt:%s}", k.Previous.Hash[:], t(&k.Previous.ExpiresAt))
+	}
+	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%s DeletedAt:%s "+
+		"ExpiresAt:%s Disabled:%v Metadata:%q UpdatedAt:%s CreatedBy:%q Version:%d Previous:%s}",
+		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, t(&k.CreatedAt), t(k.LastUsedAt), t(k.DeletedAt),
+		t(k.ExpiresAt), k.Disabled, k.Metadata, t(&k.UpdatedAt), k.CreatedBy, k.Version, prev)
 }
 
 // checkKey fails the test unless got is want in every field but

@@ -100,8 +100,8 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
 	var used [][]any
 	for i, k := range keys {
-		if k == nil {
-			return fmt.Errorf("import keys: no key")
+		if err := checkNewKey(k); err != nil {
+			return fmt.Errorf("import keys: %w", err)
 		}
 		rows[i] = insertValues(k)
 		if k.LastUsedAt != nil {
@@ -497,8 +497,8 @@ type querier interface {
 // unknown, a secret that did not exist (and a NOTIFY would serialize the
 // commits of every create on the server's notification queue).
 func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
-	if k == nil {
-		return fmt.Errorf("no key")
+	if err := checkNewKey(k); err != nil {
+		return err
 	}
 	params := make([]string, len(insertColumns))
 	for i := range params {
@@ -513,6 +513,19 @@ func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
 	}
 	_, err := q.Exec(ctx, insert, args...)
 	return err
+}
+
+// checkNewKey refuses what no new key can be, before any statement runs,
+// as SQLite's insertKey does: no key at all, or a version below 1 (which
+// the schema's api_keys_version_positive refuses too, less clearly).
+func checkNewKey(k *keyward.Key) error {
+	if k == nil {
+		return fmt.Errorf("no key")
+	}
+	if k.Version < 1 {
+		return fmt.Errorf("key %v: version %d; a key's version starts at 1", k.ID, k.Version)
+	}
+	return nil
 }
 
 // insertValues are k's values of insertColumns.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -357,6 +358,47 @@ func TestUpdateKeyRefusals(t *testing.T) {
 	}
 	if _, err := db.KeyByHash(ctx, k.Hash); err != nil {
 		t.Errorf("KeyByHash of a restored key: %v", err)
+	}
+}
+
+// A new key starts at version 1: CreateKey and ImportKeys refuse version
+// 0, as SQLite's do, and store nothing; and the schema itself refuses a
+// version below 1 and an empty creator, as SQLite's does.
+func TestNewKeyRefusals(t *testing.T) {
+	db, _ := openTestDB(t)
+	ctx := t.Context()
+	zero := lifecycleKey("acme")
+	zero.Version = 0
+	if err := db.CreateKey(ctx, zero, nil); err == nil || !strings.Contains(err.Error(), "version 0") {
+		t.Errorf("CreateKey of a key at version 0: %v, want a refusal", err)
+	}
+	fine := lifecycleKey("acme")
+	if err := db.ImportKeys(ctx, []*keyward.Key{fine, zero}); err == nil || !strings.Contains(err.Error(), "version 0") {
+		t.Errorf("ImportKeys with a key at version 0: %v, want a refusal", err)
+	}
+	for _, k := range []*keyward.Key{zero, fine} {
+		if _, err := db.KeyByHash(ctx, k.Hash); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			t.Errorf("KeyByHash after the refusals: %v, want ENOTFOUND: nothing stored", err)
+		}
+	}
+
+	for _, c := range []struct {
+		what, constraint string
+		version          int64
+		createdBy        any
+	}{
+		{"version 0", "api_keys_version_positive", 0, nil},
+		{"version -1", "api_keys_version_positive", -1, "cli"},
+		{"an empty creator", "api_keys_created_by_not_empty", 1, ""},
+	} {
+		k := storetest.NewKey("acme")
+		_, err := db.Pool().Exec(ctx, `INSERT INTO api_keys
+			(id, org_id, root, name, permissions, secret_hash, hint, created_at, updated_at, version, created_by)
+			VALUES ($1, 'acme', false, 'k', '{read}', $2, 'hint', now(), now(), $3, $4)`,
+			int64(k.ID), k.Hash[:], c.version, c.createdBy)
+		if err == nil || !strings.Contains(err.Error(), c.constraint) {
+			t.Errorf("insert with %s: %v, want a violation of %s", c.what, err, c.constraint)
+		}
 	}
 }
 

@@ -24,9 +24,12 @@ const insertColumns = `id, org_id, root, name, permissions, secret_hash, hint, c
 
 // queryKeyByHash finds a live key by its secret hash or by its previous
 // secret's hash: two SELECTs, each through its UNIQUE index (an OR of the
-// two columns would read the whole table), the current secret first. A
-// hash is in at most one row of either column (the triggers of migration
-// 8), so LIMIT 1 drops nothing.
+// two columns would read the whole table), the current secret first. Each
+// column is unique on its own, so each SELECT finds at most one row. A
+// previous secret's hash is not checked against other keys' current ones
+// (see KeyStore.UpdateKey): should one key's secret hash be another's
+// previous one, the key whose current secret it is is found, and LIMIT 1
+// drops the other.
 const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_hash = ?1 AND deleted_at IS NULL
 	UNION ALL
 	SELECT ` + keyColumns + ` FROM api_keys WHERE prev_secret_hash = ?1 AND deleted_at IS NULL

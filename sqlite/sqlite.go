@@ -275,11 +275,11 @@ func mapError(ctx context.Context, err error) error {
 	}
 	if e, ok := errors.AsType[*sqlite.Error](err); ok {
 		switch code := e.Code(); {
-		// The triggers of migration 8 raise SQLITE_CONSTRAINT_TRIGGER for a
-		// hash that another key holds as its previous secret's, or the
-		// reverse: a taken hash, as the UNIQUE indexes raise within a column.
-		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY,
-			code == sqlite3.SQLITE_CONSTRAINT_TRIGGER:
+		// The primary key and each hash column's UNIQUE index (secret_hash,
+		// prev_secret_hash), each on its own: a previous secret's hash is
+		// not checked against other keys' current ones (see
+		// KeyStore.UpdateKey).
+		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE, code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return &keyward.Error{Code: keyward.ECONFLICT, Message: "an API key with this id or secret already exists", Err: err}
 		case isBusy(err):
 			return &keyward.Error{Code: keyward.EUNAVAILABLE, Message: "database busy, try again", Err: err}

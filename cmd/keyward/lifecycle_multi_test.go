@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,8 +75,8 @@ func code(want string) func(verifyAnswer) bool {
 // instance A (update of permissions and metadata, disable, enable, expiry
 // set and cleared, rotation with and without grace, rotation cutting a
 // grace short, delete, restore) changes the answer of instance B, which
-// has the key in its cache, within propagationTarget; and an expiry takes
-// effect on B on its exact second. On both backends: PostgreSQL, and
+// has the key in its cache, within propagationTarget; and an expiry, and
+// the end of a grace period, take effect on B on the exact second. On both backends: PostgreSQL, and
 // two processes sharing one SQLite file.
 func TestEveryChangeReachesTheOtherInstance(t *testing.T) {
 	for _, backend := range []string{"postgres", "sqlite"} {
@@ -98,7 +99,7 @@ func TestEveryChangeReachesTheOtherInstance(t *testing.T) {
 func everyChangeReachesB(t *testing.T, a, b *proc) {
 	id, secret := createOn(t, a, a.root)
 	keyURL := a.url + "/orgs/acme/api_keys/" + id
-	var took []string
+	var took, onTheSecond []string
 	step := func(what string, d time.Duration) {
 		took = append(took, fmt.Sprintf("%s %v", what, d.Round(100*time.Microsecond)))
 	}
@@ -130,21 +131,7 @@ func everyChangeReachesB(t *testing.T, a, b *proc) {
 	step("expiry set", converges(t, b, "expiry set on A", time.Now(), func(v verifyAnswer) bool {
 		return v.ExpiresAt != nil && v.ExpiresAt.Equal(end)
 	}, secret))
-	for {
-		sent := time.Now()
-		v := verifyOn(t, b, secret)
-		answered := time.Now()
-		if !sent.Before(end) {
-			if v.Code != "EXPIRED" {
-				t.Fatalf("B answered %s to a verification sent %v after the key's expiry", v.Code, sent.Sub(end))
-			}
-			break
-		}
-		if answered.Before(end) && v.Code != "VALID" {
-			t.Fatalf("B answered %s %v before the key's expiry", v.Code, end.Sub(answered))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	onTheSecond = append(onTheSecond, "expiry: "+changesOnTheSecond(t, b, "the key's expiry", end, "EXPIRED", secret))
 	mustCall(t, 200, "PATCH", keyURL, a.root, `{"expires_at":null}`)
 	step("expiry cleared", converges(t, b, "expiry cleared on A", time.Now(), code("VALID"), secret))
 
@@ -176,10 +163,64 @@ func everyChangeReachesB(t *testing.T, a, b *proc) {
 	if v := verifyOn(t, b, latest.Key); v.Code != "VALID" {
 		t.Fatalf("the newest secret on B: %+v", v)
 	}
+
+	// A grace period that runs out on its own, with no change to announce:
+	// B, which has the old secret cached, applies its end on the second.
+	// Every verification of the old secret answered before the end is
+	// VALID, every one sent from the end on is NOT_FOUND.
+	var graced struct {
+		Key                     string
+		PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	}
+	if err := json.Unmarshal(mustCall(t, 200, "POST", keyURL+"/rotate", a.root, `{"grace_period":"2s"}`), &graced); err != nil ||
+		graced.Key == "" || graced.PreviousSecretExpiresAt == nil {
+		t.Fatalf("rotate with a grace of 2s: %v, %+v", err, graced)
+	}
+	graceEnd := *graced.PreviousSecretExpiresAt
+	step("rotation with a 2s grace", converges(t, b, "rotated on A with a 2s grace", time.Now(), func(v verifyAnswer) bool {
+		return v.Code == "VALID" && v.SecretExpiresAt != nil && v.SecretExpiresAt.Equal(graceEnd)
+	}, latest.Key))
+	onTheSecond = append(onTheSecond, "grace end: "+changesOnTheSecond(t, b, "the grace period's end", graceEnd, "NOT_FOUND", latest.Key))
+	if v := verifyOn(t, b, graced.Key); v.Code != "VALID" || v.SecretExpiresAt != nil {
+		t.Fatalf("the new secret on B after the grace: %+v", v)
+	}
+
 	mustCall(t, 200, "DELETE", keyURL, a.root, "")
-	step("delete", converges(t, b, "deleted on A", time.Now(), code("NOT_FOUND"), latest.Key))
+	step("delete", converges(t, b, "deleted on A", time.Now(), code("NOT_FOUND"), graced.Key))
 	mustCall(t, 200, "POST", keyURL+"/restore", a.root, "")
-	step("restore", converges(t, b, "restored on A", time.Now(), code("VALID"), latest.Key))
+	step("restore", converges(t, b, "restored on A", time.Now(), code("VALID"), graced.Key))
 
 	t.Logf("A→B, from A's acknowledgment to B's new answer: %v", took)
+	t.Logf("on B, at a time set on A: %s", strings.Join(onTheSecond, "; "))
+}
+
+// changesOnTheSecond verifies key on b until a verification sent at or
+// after end has been answered, and fails the test unless every answer
+// received before end was VALID and the one sent from end on is after.
+// By the times of sending and answering alone, with no threshold: a
+// verification in flight across end may get either. It returns how many
+// verifications were answered VALID, how long before end the last of
+// them was answered, and how long after end the deciding one was sent.
+func changesOnTheSecond(t *testing.T, b *proc, what string, end time.Time, after, key string) string {
+	t.Helper()
+	valid, lastValid := 0, time.Time{}
+	for {
+		sent := time.Now()
+		v := verifyOn(t, b, key)
+		answered := time.Now()
+		if !sent.Before(end) {
+			if v.Code != after {
+				t.Fatalf("B answered %+v to a verification sent %v after %s, want %s", v, sent.Sub(end), what, after)
+			}
+			return fmt.Sprintf("%d VALID, the last answered %v before the end; %s to one sent %v after",
+				valid, end.Sub(lastValid).Round(time.Microsecond), after, sent.Sub(end).Round(time.Microsecond))
+		}
+		if answered.Before(end) {
+			if v.Code != "VALID" {
+				t.Fatalf("B answered %+v %v before %s, want VALID", v, end.Sub(answered), what)
+			}
+			valid, lastValid = valid+1, answered
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

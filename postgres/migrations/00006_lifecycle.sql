@@ -6,6 +6,9 @@
 -- last when it was created, made by no one recorded, without a previous
 -- secret.
 --
+-- The same checks as SQLite's migration 8: no empty metadata or creator
+-- (NULL is none), a version from 1, a previous secret whole or absent.
+--
 -- metadata is text, not jsonb: the service hands over a compact JSON object
 -- and answers with it byte for byte, member order included, which jsonb
 -- does not keep. NULL is no metadata (the domain's "").
@@ -25,6 +28,8 @@ ALTER TABLE api_keys
 	ADD COLUMN prev_secret_hash bytea       NULL,
 	ADD COLUMN prev_expires_at  timestamptz NULL,
 	ADD CONSTRAINT api_keys_metadata_not_empty CHECK (metadata <> ''),
+	ADD CONSTRAINT api_keys_created_by_not_empty CHECK (created_by <> ''),
+	ADD CONSTRAINT api_keys_version_positive CHECK (version >= 1),
 	ADD CONSTRAINT api_keys_prev_secret_hash_length CHECK (length(prev_secret_hash) = 32),
 	ADD CONSTRAINT api_keys_prev_secret_complete CHECK ((prev_secret_hash IS NULL) = (prev_expires_at IS NULL));
 
@@ -84,6 +89,8 @@ ALTER TABLE api_keys
 	DROP CONSTRAINT api_keys_prev_secret_complete,
 	DROP CONSTRAINT api_keys_prev_secret_hash_length,
 	DROP CONSTRAINT api_keys_metadata_not_empty,
+	DROP CONSTRAINT api_keys_version_positive,
+	DROP CONSTRAINT api_keys_created_by_not_empty,
 	DROP COLUMN prev_expires_at,
 	DROP COLUMN prev_secret_hash,
 	DROP COLUMN version,

@@ -66,6 +66,14 @@ CREATE INDEX audit_events_by_key ON audit_events (org_id, key_id, at, id);
 CREATE INDEX audit_events_by_time ON audit_events (at);
 
 -- +goose Down
+-- The older schema knows no disabled or expired key: dropping the columns
+-- would make such a key verify again. It is deleted instead (deleted_at,
+-- unix microseconds, now), which revokes it for good, as PostgreSQL's down
+-- migration does; a key expiring later will not expire there. Previous
+-- secrets stop verifying.
+UPDATE api_keys SET deleted_at = CAST(unixepoch('subsec') * 1000000 AS INTEGER)
+	WHERE deleted_at IS NULL
+	AND (disabled = 1 OR expires_at <= CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 DROP INDEX audit_events_by_time;
 DROP INDEX audit_events_by_key;
 DROP INDEX audit_events_by_org;

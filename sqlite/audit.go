@@ -31,7 +31,7 @@ func insertEvent(ctx context.Context, tx execer, ev *keyward.AuditEvent) error {
 // asked for, so SQLite stops at the limit without sorting.
 func (db *DB) ListAuditEvents(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditEvent, error) {
 	q, args := listEventsQuery(f)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", mapError(ctx, err))
 	}

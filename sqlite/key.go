@@ -167,7 +167,7 @@ func (db *DB) KeyByID(ctx context.Context, id keyward.KeyID) (*keyward.Key, erro
 // f.Limit of them; a Limit below 1 sets no limit.
 func (db *DB) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key, error) {
 	q, args := listKeysQuery(f)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", mapError(ctx, err))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -314,6 +315,24 @@ func (k *Key) Hashes() []SecretHash {
 // LogValue logs a key by what identifies it, never its hash.
 func (k *Key) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", k.ID.String()), slog.String("org_id", string(k.OrgID)), slog.Bool("root", k.Root))
+}
+
+// Clone returns a deep copy of k: a change to either leaves the other as
+// it is.
+func (k *Key) Clone() *Key {
+	c := *k
+	c.Permissions = slices.Clone(k.Permissions)
+	for _, t := range []**time.Time{&c.LastUsedAt, &c.DeletedAt, &c.ExpiresAt} {
+		if *t != nil {
+			v := **t
+			*t = &v
+		}
+	}
+	if k.Previous != nil {
+		p := *k.Previous
+		c.Previous = &p
+	}
+	return &c
 }
 
 // Has reports whether the key holds permission p. A root key holds every

@@ -237,6 +237,20 @@ func keyTarget(r *http.Request, resolve orgResolver) (keyward.OrgID, keyward.Key
 	return org, id, nil
 }
 
+// writeTarget is what every write to one key names: the key (keyTarget)
+// and the condition its If-Match sets.
+func writeTarget(r *http.Request, resolve orgResolver) (keyward.OrgID, keyward.KeyID, *keyward.Condition, error) {
+	org, id, err := keyTarget(r, resolve)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	cond, err := ifMatch(r)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	return org, id, cond, nil
+}
+
 // ifMatch reads the request's If-Match into a Condition: nil when there is
 // none. Several header lines are one list, as RFC 9110 says.
 func ifMatch(r *http.Request) (*keyward.Condition, error) {
@@ -271,12 +285,7 @@ func handleKeyDelete(svc *keyward.Service, resolve orgResolver) http.Handler {
 		Message string `json:"message"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		org, id, err := keyTarget(r, resolve)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		cond, err := ifMatch(r)
+		org, id, cond, err := writeTarget(r, resolve)
 		if err != nil {
 			writeError(w, r, err)
 			return

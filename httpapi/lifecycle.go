@@ -154,15 +154,12 @@ func handleKeyPatch(svc *keyward.Service, resolve orgResolver) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		org, id, err := keyTarget(r, resolve)
+		org, id, cond, err := writeTarget(r, resolve)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		if patch.If, err = ifMatch(r); err != nil {
-			writeError(w, r, err)
-			return
-		}
+		patch.If = cond
 		k, err := svc.UpdateKey(r.Context(), caller(r.Context()), org, id, patch)
 		if err != nil {
 			writeError(w, r, err)
@@ -222,12 +219,7 @@ func handleKeyRotate(svc *keyward.Service, resolve orgResolver) http.Handler {
 				return
 			}
 		}
-		org, id, err := keyTarget(r, resolve)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		cond, err := ifMatch(r)
+		org, id, cond, err := writeTarget(r, resolve)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -260,12 +252,7 @@ func handleKeyAction(svc *keyward.Service, resolve orgResolver, act keyAction) h
 			writeError(w, r, err)
 			return
 		}
-		org, id, err := keyTarget(r, resolve)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		cond, err := ifMatch(r)
+		org, id, cond, err := writeTarget(r, resolve)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -273,7 +273,7 @@ func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 	}
 	// Taken before update runs, which may change what old points to.
 	hashes := old.Hashes()
-	k, ev, err := update(*cloneKey(old))
+	k, ev, err := update(*old.Clone())
 	if err != nil {
 		return nil, fmt.Errorf("update key: %w", err)
 	}
@@ -309,24 +309,6 @@ func notify(ctx context.Context, tx pgx.Tx, hashes []keyward.SecretHash) error {
 	_, err := tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t (p, i) ORDER BY i`,
 		NotifyChannel, payloads)
 	return err
-}
-
-// cloneKey returns a deep copy of k, so that an updater that changes what
-// it was given in place changes nothing of the store's.
-func cloneKey(k *keyward.Key) *keyward.Key {
-	c := *k
-	c.Permissions = slices.Clone(k.Permissions)
-	for _, t := range []**time.Time{&c.LastUsedAt, &c.DeletedAt, &c.ExpiresAt} {
-		if *t != nil {
-			v := **t
-			*t = &v
-		}
-	}
-	if k.Previous != nil {
-		p := *k.Previous
-		c.Previous = &p
-	}
-	return &c
 }
 
 // TouchKeys records uses of keys in one statement, never moving a key's

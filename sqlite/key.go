@@ -207,7 +207,7 @@ func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 	}
 	// The updater gets a copy: what it changes in place (a permission, the
 	// previous secret) must not change old, whose hashes are invalidated.
-	k, ev, err := update(*cloneKey(old))
+	k, ev, err := update(*old.Clone())
 	if err != nil {
 		return nil, err
 	}
@@ -550,23 +550,6 @@ func scanKey(s rowScanner) (*keyward.Key, error) {
 		k.Previous = p
 	}
 	return &k, nil
-}
-
-// cloneKey returns a deep copy of k.
-func cloneKey(k *keyward.Key) *keyward.Key {
-	c := *k
-	c.Permissions = slices.Clone(k.Permissions)
-	for _, t := range []**time.Time{&c.LastUsedAt, &c.DeletedAt, &c.ExpiresAt} {
-		if *t != nil {
-			v := **t
-			*t = &v
-		}
-	}
-	if k.Previous != nil {
-		p := *k.Previous
-		c.Previous = &p
-	}
-	return &c
 }
 
 // joinPermissions encodes permissions as the permissions column holds them:

@@ -31,43 +31,20 @@ func newEvent(org keyward.OrgID, id keyward.KeyID, at time.Time, action keyward.
 // events returns every event f selects, checking that one page holds them.
 func events(t *testing.T, s keyward.KeyStore, f keyward.AuditFilter) []*keyward.AuditEvent {
 	t.Helper()
-	const limit = 10000
-	f.Limit = limit
-	evs, err := s.ListAuditEvents(t.Context(), f)
-	if err != nil {
-		t.Fatalf("ListAuditEvents(%+v): %v", f, err)
-	}
-	if len(evs) >= limit {
-		t.Fatalf("ListAuditEvents(%+v): %d events, more than the test made", f, len(evs))
-	}
-	return evs
+	return every(t, fmt.Sprintf("ListAuditEvents(%+v)", f), func(limit int) ([]*keyward.AuditEvent, error) {
+		f.Limit = limit
+		return s.ListAuditEvents(t.Context(), f)
+	})
 }
 
 // eventIDs returns the ids of evs, in order.
 func eventIDs(evs []*keyward.AuditEvent) []keyward.EventID {
-	out := make([]keyward.EventID, len(evs))
-	for i, e := range evs {
-		out[i] = e.ID
-	}
-	return out
+	return idsOf(evs, func(e *keyward.AuditEvent) keyward.EventID { return e.ID })
 }
 
 // newestEventsFirst sorts events as ListAuditEvents returns them.
 func newestEventsFirst(evs []*keyward.AuditEvent) []*keyward.AuditEvent {
-	evs = slices.Clone(evs)
-	slices.SortFunc(evs, func(a, b *keyward.AuditEvent) int {
-		if c := b.At.Compare(a.At); c != 0 {
-			return c
-		}
-		switch {
-		case a.ID > b.ID:
-			return -1
-		case a.ID < b.ID:
-			return 1
-		}
-		return 0
-	})
-	return evs
+	return byNewest(evs, func(e *keyward.AuditEvent) (time.Time, int64) { return e.At, int64(e.ID) })
 }
 
 // checkEvents checks that got holds exactly want, in want's order, each

@@ -22,6 +22,8 @@
 package storetest
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -402,43 +404,59 @@ func checkGone(t *testing.T, s keyward.KeyStore, k *keyward.Key) {
 // list returns every live key of f, checking that one page holds them.
 func list(t *testing.T, s keyward.KeyStore, f keyward.KeyFilter) []*keyward.Key {
 	t.Helper()
+	return every(t, fmt.Sprintf("ListKeys(%+v)", f), func(limit int) ([]*keyward.Key, error) {
+		f.Limit = limit
+		return s.ListKeys(t.Context(), f)
+	})
+}
+
+// every returns what a listing gives with a limit larger than any test
+// makes, checking that one page held it all.
+func every[T any](t *testing.T, what string, listing func(limit int) ([]T, error)) []T {
+	t.Helper()
 	const limit = 10000
-	f.Limit = limit
-	keys, err := s.ListKeys(t.Context(), f)
+	got, err := listing(limit)
 	if err != nil {
-		t.Fatalf("ListKeys(%+v): %v", f, err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	if len(keys) >= limit {
-		t.Fatalf("ListKeys(%+v): %d keys, more than the test made", f, len(keys))
+	if len(got) >= limit {
+		t.Fatalf("%s: %d records, more than the test made", what, len(got))
 	}
-	return keys
+	return got
 }
 
 // ids returns the ids of keys, in order.
 func ids(keys []*keyward.Key) []keyward.KeyID {
-	out := make([]keyward.KeyID, len(keys))
-	for i, k := range keys {
-		out[i] = k.ID
+	return idsOf(keys, func(k *keyward.Key) keyward.KeyID { return k.ID })
+}
+
+// idsOf returns the ids of records, in order.
+func idsOf[T any, ID any](records []T, id func(T) ID) []ID {
+	out := make([]ID, len(records))
+	for i, r := range records {
+		out[i] = id(r)
 	}
 	return out
 }
 
 // newestFirst sorts keys as ListKeys returns them.
 func newestFirst(keys []*keyward.Key) []*keyward.Key {
-	keys = slices.Clone(keys)
-	slices.SortFunc(keys, func(a, b *keyward.Key) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+	return byNewest(keys, func(k *keyward.Key) (time.Time, int64) { return k.CreatedAt, int64(k.ID) })
+}
+
+// byNewest sorts records as listings return them: by time, then id, both
+// descending.
+func byNewest[T any](records []T, order func(T) (time.Time, int64)) []T {
+	records = slices.Clone(records)
+	slices.SortFunc(records, func(a, b T) int {
+		at, aid := order(a)
+		bt, bid := order(b)
+		if c := bt.Compare(at); c != 0 {
 			return c
 		}
-		switch {
-		case a.ID > b.ID:
-			return -1
-		case a.ID < b.ID:
-			return 1
-		}
-		return 0
+		return cmp.Compare(bid, aid)
 	})
-	return keys
+	return records
 }
 
 // checkList checks that got holds exactly want, in want's order, each

@@ -16,8 +16,11 @@ const (
 	// one it claims to repeat (an idempotency key given again with another
 	// request).
 	EUNPROCESSABLE = "unprocessable"
-	EUNAVAILABLE   = "unavailable" // a dependency (the database) cannot be reached
-	EINTERNAL      = "internal"    // a fault of ours; details are logged, never shown
+	// EPRECONDITION: a conditional write (If-Match) found the key changed
+	// since the version it names.
+	EPRECONDITION = "precondition_failed"
+	EUNAVAILABLE  = "unavailable" // a dependency (the database) cannot be reached
+	EINTERNAL     = "internal"    // a fault of ours; details are logged, never shown
 )
 
 // Error is the one error type the domain returns to its callers. Its Message

@@ -144,6 +144,10 @@ type sealedAnswer struct {
 	Hint        string       `json:"hint"`
 	CreatedAt   time.Time    `json:"created_at"`
 	Secret      string       `json:"secret"`
+	// Sealed since keys have a lifecycle; absent from older records.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Metadata  string     `json:"metadata,omitempty"`
+	CreatedBy string     `json:"created_by,omitempty"`
 }
 
 // aead returns the cipher of records with this id, keyed by k and by
@@ -178,6 +182,7 @@ func newIdempotencyRecord(server []byte, caller KeyID, r *Retry, k *Key, secret 
 	plain, err := json.Marshal(sealedAnswer{
 		ID: k.ID, OrgID: k.OrgID, Name: k.Name, Permissions: k.Permissions,
 		Hint: k.Hint, CreatedAt: k.CreatedAt, Secret: secret.Reveal(),
+		ExpiresAt: k.ExpiresAt, Metadata: k.Metadata, CreatedBy: k.CreatedBy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("seal answer: %w", err)
@@ -219,9 +224,13 @@ func (rec *IdempotencyRecord) open(server []byte, k IdempotencyKey) (*Key, Secre
 	if err != nil || a.ID != rec.KeyID {
 		return nil, Secret{}, fmt.Errorf("open answer: the sealed answer is not the record's")
 	}
+	// The answer is the key as it was made: version 1, as the first
+	// answer said.
 	k2 := &Key{
 		ID: a.ID, OrgID: a.OrgID, Name: a.Name, Permissions: a.Permissions,
 		Hash: secret.Hash(), Hint: a.Hint, CreatedAt: a.CreatedAt.UTC(),
+		UpdatedAt: a.CreatedAt.UTC(), Version: 1,
+		ExpiresAt: a.ExpiresAt, Metadata: a.Metadata, CreatedBy: a.CreatedBy,
 	}
 	return k2, secret, nil
 }

@@ -105,7 +105,7 @@ func TestServiceIdempotentCreate(t *testing.T) {
 	if err != nil || k3.ID == k1.ID || s3.Reveal() == s1.Reveal() {
 		t.Errorf("another caller's create with the same idempotency key: %v, %v; want a new key", k3, err)
 	}
-	p, err := s.ListKeys(ctx, root, "acme", nil, 100)
+	p, err := s.ListKeys(ctx, root, "acme", "", nil, 100)
 	if err != nil || len(p.Keys) != 3 { // admin, k1, k3
 		t.Fatalf("acme has %d keys, want 3: %v", len(p.Keys), err)
 	}
@@ -189,7 +189,7 @@ func TestServiceIdempotentConcurrent(t *testing.T) {
 			t.Fatalf("concurrent repeats answered keys %v", ids)
 		}
 	}
-	if p, err := s.ListKeys(ctx, root, "acme", nil, 100); err != nil || len(p.Keys) != 1 {
+	if p, err := s.ListKeys(ctx, root, "acme", "", nil, 100); err != nil || len(p.Keys) != 1 {
 		t.Fatalf("%d keys after %d concurrent repeats, want 1: %v", len(p.Keys), n, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,11 +245,94 @@ type Key struct {
 	CreatedAt   time.Time
 	LastUsedAt  *time.Time
 	DeletedAt   *time.Time
+
+	// ExpiresAt, if set, is when the key stops verifying (EXPIRED).
+	ExpiresAt *time.Time
+	// Disabled keys verify as DISABLED until enabled again. The zero
+	// value is enabled, as a new key is.
+	Disabled bool
+	// Metadata is what the platform attaches to the key: a JSON object,
+	// compact, as ParseMetadata returns it; "" for none.
+	Metadata string
+	// UpdatedAt is when the key last changed (its creation, at first).
+	UpdatedAt time.Time
+	// CreatedBy is who made the key: a key id ("key-123") for a key made
+	// through the API, "cli" for one made from the command line, "" for
+	// a key made before Keyward recorded it.
+	CreatedBy string
+	// Version counts the key's changes from 1 at its creation; it is the
+	// key's ETag, so that a conditional write can tell whether the key
+	// changed since it was read.
+	Version int64
+	// Previous, if set, is the key's secret before its last rotation,
+	// which verifies until its grace period ends.
+	Previous *PreviousSecret
+}
+
+// PreviousSecret is a rotated key's former secret, still accepted for a
+// grace period.
+type PreviousSecret struct {
+	Hash      SecretHash
+	ExpiresAt time.Time // the end of the grace period
+}
+
+// KeyState is a key's state, derived from its record and the time.
+type KeyState string
+
+// Key states. A key is in exactly one, the first that applies in this
+// order: deleted, disabled, expired, active.
+const (
+	StateActive   KeyState = "active"
+	StateExpired  KeyState = "expired"
+	StateDisabled KeyState = "disabled"
+	StateDeleted  KeyState = "deleted"
+)
+
+// State returns the key's state at now. Expiry is exclusive of nothing:
+// at its ExpiresAt a key is expired.
+func (k *Key) State(now time.Time) KeyState {
+	switch {
+	case k.DeletedAt != nil:
+		return StateDeleted
+	case k.Disabled:
+		return StateDisabled
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return StateExpired
+	}
+	return StateActive
+}
+
+// Hashes returns every secret hash under which the key can be looked up:
+// its secret's and, during a grace period, its previous secret's. A change
+// to the key invalidates each of them.
+func (k *Key) Hashes() []SecretHash {
+	if k.Previous != nil {
+		return []SecretHash{k.Hash, k.Previous.Hash}
+	}
+	return []SecretHash{k.Hash}
 }
 
 // LogValue logs a key by what identifies it, never its hash.
 func (k *Key) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", k.ID.String()), slog.String("org_id", string(k.OrgID)), slog.Bool("root", k.Root))
+}
+
+// Clone returns a deep copy of k: a change to either leaves the other as
+// it is.
+func (k *Key) Clone() *Key {
+	c := *k
+	c.Permissions = slices.Clone(k.Permissions)
+	for _, t := range []**time.Time{&c.LastUsedAt, &c.DeletedAt, &c.ExpiresAt} {
+		if *t != nil {
+			v := **t
+			*t = &v
+		}
+	}
+	if k.Previous != nil {
+		p := *k.Previous
+		c.Previous = &p
+	}
+	return &c
 }
 
 // Has reports whether the key holds permission p. A root key holds every

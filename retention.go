@@ -18,12 +18,14 @@ const pruneBatch = 1000
 type Pruned struct {
 	DeletedKeys        int // records of keys deleted longer ago than the retention
 	IdempotencyRecords int // records of idempotent writes older than IdempotencyWindow
+	AuditEvents        int // audit events older than the audit retention
 }
 
 // Prune removes for good what is no longer kept, a batch at a time: the
 // records of keys deleted more than DeletedKeyRetention ago (until then a
 // deleted key's id and secret hash are not reused) and the records of
-// idempotent writes past their window.
+// idempotent writes past their window, and audit events older than
+// AuditRetention.
 func (s *Service) Prune(ctx context.Context) (Pruned, error) {
 	retention := s.DeletedKeyRetention
 	if retention <= 0 {
@@ -43,6 +45,16 @@ func (s *Service) Prune(ctx context.Context) (Pruned, error) {
 	})
 	if err != nil {
 		return p, fmt.Errorf("prune idempotency records: %w", err)
+	}
+	auditRetention := s.AuditRetention
+	if auditRetention <= 0 {
+		auditRetention = DefaultAuditRetention
+	}
+	p.AuditEvents, err = s.pruneBatches(ctx, func(ctx context.Context) (int, error) {
+		return s.store.PruneAuditEvents(ctx, now.Add(-auditRetention), pruneBatch)
+	})
+	if err != nil {
+		return p, fmt.Errorf("prune audit events: %w", err)
 	}
 	return p, nil
 }

@@ -27,6 +27,9 @@ type Service struct {
 	// DeletedKeyRetention is how long a deleted key's record is kept
 	// before Prune removes it (DefaultDeletedKeyRetention if zero).
 	DeletedKeyRetention time.Duration
+	// AuditRetention is how long audit events are kept before Prune
+	// removes them (DefaultAuditRetention if zero).
+	AuditRetention time.Duration
 	// IdempotencySecret, if set (at least MinIdempotencySecretLen bytes,
 	// the same on every instance), keys the records of idempotent writes,
 	// so that a copy of the database alone cannot open one even where the
@@ -47,6 +50,7 @@ func NewService(store KeyStore) *Service {
 		store: store, Now: time.Now,
 		LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout,
 		DeletedKeyRetention: DefaultDeletedKeyRetention,
+		AuditRetention:      DefaultAuditRetention,
 	}
 }
 
@@ -59,6 +63,11 @@ type NewKey struct {
 	// idempotency key within IdempotencyWindow, it answers with the key
 	// and secret of its first answer instead of making another key.
 	Retry *Retry
+	// ExpiresAt, if set, is when the key stops verifying; it must be in
+	// the future.
+	ExpiresAt *time.Time
+	// Metadata is a JSON object as ParseMetadata returns it, "" for none.
+	Metadata string
 }
 
 // maxCreateAttempts bounds the retries when a random id collides.
@@ -100,14 +109,36 @@ func write[T any](ctx context.Context, s *Service, f func(ctx context.Context) (
 	return call(ctx, s.WriteTimeout, f)
 }
 
-// Authenticate checks a presented secret and returns the live key it
-// belongs to. A malformed secret, or one whose checksum fails, is refused
-// before any lookup. Every refusal is the same EUNAUTHORIZED, whatever the
-// reason, so that a caller learns nothing about which keys exist.
+// Authenticate checks a presented secret and returns the active key it
+// belongs to, for the management API. A malformed secret, or one whose
+// checksum fails, is refused before any lookup. Every refusal is the same
+// EUNAUTHORIZED, whatever the reason (unknown, deleted, disabled, expired,
+// a previous secret past its grace period), so that a caller learns
+// nothing about which keys exist.
 func (s *Service) Authenticate(ctx context.Context, presented string) (*Key, error) {
+	now := s.Now()
+	k, _, err := s.resolve(ctx, presented, now)
+	switch {
+	case err != nil:
+		return nil, err
+	case k.State(now) != StateActive:
+		return nil, errUnauthenticated
+	}
+	if s.LastUsed != nil {
+		s.LastUsed.Record(k.ID, now)
+	}
+	return k, nil
+}
+
+// resolve finds the live key a presented secret belongs to, by its
+// current secret or by its previous one within its grace period (whose
+// end it then returns), whatever the key's state otherwise. State is
+// decided here, against the clock, after the cache: a cached key expires
+// and its grace period ends on time.
+func (s *Service) resolve(ctx context.Context, presented string, now time.Time) (*Key, *time.Time, error) {
 	secret, err := ParseSecret(presented)
 	if err != nil {
-		return nil, errUnauthenticated
+		return nil, nil, errUnauthenticated
 	}
 	// This lookup runs on every request, so it sets no deadline of its
 	// own (a timer per verification): the verification cache in front of
@@ -118,41 +149,51 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (*Key, err
 	err = timedOut(ctx, err)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
-		return nil, errUnauthenticated
+		return nil, nil, errUnauthenticated
 	case err != nil:
-		return nil, fmt.Errorf("authenticate: %w", err)
-	case !k.Hash.Equal(h) || k.DeletedAt != nil:
-		return nil, errUnauthenticated
+		return nil, nil, fmt.Errorf("authenticate: %w", err)
+	case k.DeletedAt != nil:
+		return nil, nil, errUnauthenticated
+	case k.Hash.Equal(h):
+		return k, nil, nil
+	case k.Previous != nil && k.Previous.Hash.Equal(h) && now.Before(k.Previous.ExpiresAt):
+		end := k.Previous.ExpiresAt
+		return k, &end, nil
 	}
-	if s.LastUsed != nil {
-		s.LastUsed.Record(k.ID, s.Now())
-	}
-	return k, nil
+	return nil, nil, errUnauthenticated
 }
 
 // VerifyCode is the outcome of a verification. The set grows as keys gain
-// states (expired, disabled, rate limited); a client treats a code it does
-// not know as invalid.
+// states (rate limits next); a client treats a code it does not know as
+// invalid.
 type VerifyCode string
 
 // Verification outcomes.
 const (
-	// VerifyValid: the key is live and holds every permission asked for.
+	// VerifyValid: the key is active and holds every permission asked for.
 	VerifyValid VerifyCode = "VALID"
 	// VerifyNotFound: the key is malformed, fails its checksum, is unknown,
-	// was deleted, or is a root key (the operator's credential, never a
-	// customer's); the answer does not say which.
+	// was deleted, is a previous secret past its grace period, or is a
+	// root key (the operator's credential, never a customer's); the
+	// answer does not say which.
 	VerifyNotFound VerifyCode = "NOT_FOUND"
-	// VerifyInsufficientPermissions: the key is live but lacks a
+	// VerifyDisabled: the key exists but is disabled.
+	VerifyDisabled VerifyCode = "DISABLED"
+	// VerifyExpired: the key exists but its expiry has passed.
+	VerifyExpired VerifyCode = "EXPIRED"
+	// VerifyInsufficientPermissions: the key is active but lacks a
 	// permission asked for.
 	VerifyInsufficientPermissions VerifyCode = "INSUFFICIENT_PERMISSIONS"
 )
 
 // Verdict is the answer to a verification: the outcome and, when the key
-// is live, the key.
+// exists, the key.
 type Verdict struct {
 	Code VerifyCode
 	Key  *Key // nil for VerifyNotFound
+	// SecretExpiresAt is set when the secret presented is a rotated key's
+	// previous one: the end of its grace period.
+	SecretExpiresAt *time.Time
 }
 
 // Valid reports whether the key may be used.
@@ -160,14 +201,17 @@ func (v Verdict) Valid() bool { return v.Code == VerifyValid }
 
 // Verify checks a presented secret, as a platform does on each request it
 // serves, and that its key holds every permission in required (matched
-// literally: manage does not imply write). It takes the same path as the
-// management API's authentication. A root key is the operator's
-// credential for the management API, not a customer's key: it verifies as
-// VerifyNotFound, so that a platform checking only "valid" cannot mistake
-// it for one. An error means the answer could not be had (the store is
-// unavailable), never that the key is bad.
+// literally: manage does not imply write). The checks go in this order:
+// the key exists (NOT_FOUND), is enabled (DISABLED), has not expired
+// (EXPIRED), holds the permissions (INSUFFICIENT_PERMISSIONS). A root key
+// is the operator's credential for the management API, not a customer's
+// key: it verifies as VerifyNotFound, so that a platform checking only
+// "valid" cannot mistake it for one. An error means the answer could not
+// be had (the store is unavailable), never that the key is bad. A use is
+// recorded for an enabled, unexpired key.
 func (s *Service) Verify(ctx context.Context, presented string, required []Permission) (Verdict, error) {
-	k, err := s.Authenticate(ctx, presented)
+	now := s.Now()
+	k, grace, err := s.resolve(ctx, presented, now)
 	switch {
 	case ErrorCode(err) == EUNAUTHORIZED:
 		return Verdict{Code: VerifyNotFound}, nil
@@ -176,12 +220,25 @@ func (s *Service) Verify(ctx context.Context, presented string, required []Permi
 	case k.Root:
 		return Verdict{Code: VerifyNotFound}, nil
 	}
+	v := Verdict{Code: VerifyValid, Key: k, SecretExpiresAt: grace}
+	switch k.State(now) {
+	case StateDisabled:
+		v.Code = VerifyDisabled
+		return v, nil
+	case StateExpired:
+		v.Code = VerifyExpired
+		return v, nil
+	}
+	if s.LastUsed != nil {
+		s.LastUsed.Record(k.ID, now)
+	}
 	for _, p := range required {
 		if !k.Has(p) {
-			return Verdict{Code: VerifyInsufficientPermissions, Key: k}, nil
+			v.Code = VerifyInsufficientPermissions
+			return v, nil
 		}
 	}
-	return Verdict{Code: VerifyValid, Key: k}, nil
+	return v, nil
 }
 
 var errUnauthenticated = Errorf(EUNAUTHORIZED, "a valid API key is required")
@@ -327,11 +384,12 @@ func (s *Service) CreateRootKey(ctx context.Context, name string) (*Key, Secret,
 // key. It reports whether it did; a store is bootstrapped once, ever, even
 // when several instances start together.
 func (s *Service) Bootstrap(ctx context.Context) (*Key, Secret, bool, error) {
-	k, secret, err := s.newKey("", true, NewKey{Name: "root", Permissions: AllPermissions})
+	k, secret, err := s.newKey(nil, "", true, NewKey{Name: "root", Permissions: AllPermissions})
 	if err != nil {
 		return nil, Secret{}, false, err
 	}
-	ok, err := write(ctx, s, func(ctx context.Context) (bool, error) { return s.store.BootstrapRootKey(ctx, k) })
+	ev := s.event(ctx, nil, ActionCreate, k, k.CreatedAt, nil)
+	ok, err := write(ctx, s, func(ctx context.Context) (bool, error) { return s.store.BootstrapRootKey(ctx, k, ev) })
 	if err != nil {
 		return nil, Secret{}, false, fmt.Errorf("bootstrap root key: %w", err)
 	}
@@ -345,10 +403,11 @@ func (s *Service) Bootstrap(ctx context.Context) (*Key, Secret, bool, error) {
 // record of an idempotent write with it if in.Retry says so.
 func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool, in NewKey) (*Key, Secret, error) {
 	for attempt := 1; ; attempt++ {
-		k, secret, err := s.newKey(org, root, in)
+		k, secret, err := s.newKey(caller, org, root, in)
 		if err != nil {
 			return nil, Secret{}, err
 		}
+		ev := s.event(ctx, caller, ActionCreate, k, k.CreatedAt, nil)
 		var rec *IdempotencyRecord
 		if in.Retry != nil && caller != nil {
 			if rec, err = newIdempotencyRecord(s.IdempotencySecret, caller.ID, in.Retry, k, secret, k.CreatedAt); err != nil {
@@ -357,9 +416,9 @@ func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool,
 		}
 		_, err = write(ctx, s, func(ctx context.Context) (struct{}, error) {
 			if rec != nil {
-				return struct{}{}, s.store.CreateKeyIdempotent(ctx, k, rec)
+				return struct{}{}, s.store.CreateKeyIdempotent(ctx, k, rec, ev)
 			}
-			return struct{}{}, s.store.CreateKey(ctx, k)
+			return struct{}{}, s.store.CreateKey(ctx, k, ev)
 		})
 		if ErrorCode(err) == ECONFLICT && rec != nil {
 			// Either the record's id is taken (a repeat committed first)
@@ -381,8 +440,10 @@ func (s *Service) create(ctx context.Context, caller *Key, org OrgID, root bool,
 	}
 }
 
-// newKey validates in and makes the record and secret of a new key.
-func (s *Service) newKey(org OrgID, root bool, in NewKey) (*Key, Secret, error) {
+// newKey validates in and makes the record and secret of a new key made
+// by caller (nil for the command line).
+func (s *Service) newKey(caller *Key, org OrgID, root bool, in NewKey) (*Key, Secret, error) {
+	now := s.Now().UTC().Truncate(time.Microsecond)
 	var bad []FieldError
 	name, err := ParseName(in.Name)
 	if err != nil {
@@ -396,6 +457,20 @@ func (s *Service) newKey(org OrgID, root bool, in NewKey) (*Key, Secret, error) 
 	if err != nil {
 		bad = append(bad, FieldError{Field: "permissions", Reason: err.Error()})
 	}
+	var expires *time.Time
+	if in.ExpiresAt != nil {
+		t := in.ExpiresAt.UTC().Truncate(time.Microsecond)
+		expires = &t
+		if fe := checkExpiry(expires, now); fe != nil {
+			bad = append(bad, *fe)
+		}
+	}
+	metadata := ""
+	if in.Metadata != "" {
+		if metadata, err = ParseMetadata([]byte(in.Metadata)); err != nil {
+			bad = append(bad, FieldError{Field: "metadata", Reason: err.Error()})
+		}
+	}
 	if len(bad) > 0 {
 		return nil, Secret{}, Invalid("invalid key", bad...)
 	}
@@ -408,7 +483,12 @@ func (s *Service) newKey(org OrgID, root bool, in NewKey) (*Key, Secret, error) 
 		Permissions: permissions,
 		Hash:        secret.Hash(),
 		Hint:        secret.Hint(),
-		CreatedAt:   s.Now().UTC().Truncate(time.Microsecond),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		CreatedBy:   createdBy(caller),
+		Version:     1,
+		ExpiresAt:   expires,
+		Metadata:    metadata,
 	}, secret, nil
 }
 
@@ -431,16 +511,56 @@ func (s *Service) Key(ctx context.Context, caller *Key, org OrgID, id KeyID) (*K
 type Page struct {
 	Keys []*Key
 	Next *Cursor
+	// Now is the instant the listing's state filter was evaluated at: render each key's state at it.
+	Now time.Time
 }
 
-// ListKeys returns a page of the live keys of org ("" for the caller's
-// own), newest first, at most limit of them (1 to MaxPageLimit).
-func (s *Service) ListKeys(ctx context.Context, caller *Key, org OrgID, after *Cursor, limit int) (*Page, error) {
+// ListState selects keys by state in a listing: one KeyState, or
+// ListAll.
+type ListState string
+
+// ListAll lists keys in every state, deleted ones too.
+const ListAll ListState = "all"
+
+// ParseListState validates a listing's state filter; "" is active.
+func ParseListState(s string) (ListState, error) {
+	switch KeyState(s) {
+	case "":
+		return ListState(StateActive), nil
+	case StateActive, StateExpired, StateDisabled, StateDeleted:
+		return ListState(s), nil
+	}
+	if ListState(s) == ListAll {
+		return ListAll, nil
+	}
+	return "", fmt.Errorf("must be one of: active, expired, disabled, deleted, all")
+}
+
+// ListKeys returns a page of the keys of org ("" for the caller's own) in
+// the given state ("" for active), newest first, at most limit of them
+// (1 to MaxPageLimit).
+func (s *Service) ListKeys(ctx context.Context, caller *Key, org OrgID, state ListState, after *Cursor, limit int) (*Page, error) {
 	org, err := scope(caller, org)
 	if err != nil {
 		return nil, err
 	}
-	return s.list(ctx, KeyFilter{OrgID: org, After: after, Limit: limit})
+	if state == "" {
+		state = ListState(StateActive)
+	}
+	if _, err := ParseListState(string(state)); err != nil {
+		return nil, Invalid("invalid state", FieldError{Field: "state", Reason: err.Error()})
+	}
+	states := []KeyState{KeyState(state)}
+	if state == ListAll {
+		states = []KeyState{StateActive, StateExpired, StateDisabled, StateDeleted}
+	}
+	now := s.Now()
+	p, err := s.list(ctx, KeyFilter{OrgID: org, States: states, Now: now, After: after, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	p.Now = now
+	return p, nil
 }
 
 // ListRootKeys returns a page of the live root keys, for the command line.
@@ -473,25 +593,39 @@ const (
 )
 
 // DeleteKey revokes key id of org ("" for the caller's own, or, for a root
-// key, the key's own), if caller may manage it. The key fails
-// authentication from the next request on.
-func (s *Service) DeleteKey(ctx context.Context, caller *Key, org OrgID, id KeyID) error {
+// key, the key's own), if caller may manage it and, with cond, if the key
+// is still at a version cond names. The key fails authentication from the
+// next request on, and a previous secret in its grace period with it; it
+// can be restored within DeletedKeyRetention.
+func (s *Service) DeleteKey(ctx context.Context, caller *Key, org OrgID, id KeyID, cond *Condition) error {
 	org, _, err := s.keyScope(ctx, caller, org, id)
 	if err != nil {
 		return err
 	}
-	return s.deleteKey(ctx, org, id)
+	_, err = s.deleteKey(ctx, caller, org, id, cond)
+	return err
 }
 
 // DeleteRootKey revokes a root key, for the command line.
 func (s *Service) DeleteRootKey(ctx context.Context, id KeyID) error {
-	return s.deleteKey(ctx, "", id)
+	_, err := s.deleteKey(ctx, nil, "", id, nil)
+	return err
 }
 
-func (s *Service) deleteKey(ctx context.Context, org OrgID, id KeyID) error {
-	at := s.Now().UTC().Truncate(time.Microsecond)
-	if _, err := write(ctx, s, func(ctx context.Context) (*Key, error) { return s.store.DeleteKey(ctx, org, id, at) }); err != nil {
-		return fmt.Errorf("delete key: %w", err)
+func (s *Service) deleteKey(ctx context.Context, caller *Key, org OrgID, id KeyID, cond *Condition) (*Key, error) {
+	k, err := s.change(ctx, org, id, func(k *Key, now time.Time) (*AuditEvent, error) {
+		if k.DeletedAt != nil {
+			return nil, errKeyNotFound
+		}
+		if err := cond.check(k); err != nil {
+			return nil, err
+		}
+		k.DeletedAt = &now
+		k.Previous = nil // a grace period ends with the key
+		return s.event(ctx, caller, ActionDelete, k, now, nil), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete key: %w", err)
 	}
-	return nil
+	return k, nil
 }

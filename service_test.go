@@ -101,7 +101,7 @@ func TestServiceAuthorization(t *testing.T) {
 	wantCode(t, "missing key in another org", err, keyward.ENOTFOUND)
 	_, err = s.Key(ctx, nil, "acme", target.ID)
 	wantCode(t, "no caller", err, keyward.EUNAUTHORIZED)
-	err = s.DeleteKey(ctx, other, "acme", target.ID)
+	err = s.DeleteKey(ctx, other, "acme", target.ID, nil)
 	wantCode(t, "delete from another org", err, keyward.ENOTFOUND)
 	if _, err := s.Key(ctx, root, "acme", target.ID); err != nil {
 		t.Errorf("a failed delete changed the key: %v", err)
@@ -119,9 +119,9 @@ func TestServiceRootKeysUnreachable(t *testing.T) {
 	root := mustRoot(t, s)
 	_, err := s.Key(ctx, root, "", root.ID)
 	wantCode(t, "get root key by id alone", err, keyward.ENOTFOUND)
-	_, err = s.ListKeys(ctx, root, "", nil, 10)
+	_, err = s.ListKeys(ctx, root, "", "", nil, 10)
 	wantCode(t, "list empty org", err, keyward.EINVALID)
-	err = s.DeleteKey(ctx, root, "", root.ID)
+	err = s.DeleteKey(ctx, root, "", root.ID, nil)
 	wantCode(t, "delete root key by id alone", err, keyward.ENOTFOUND)
 	if _, err := s.Authenticate(ctx, mustRootSecret(t, s)); err != nil {
 		t.Fatalf("a root key stopped working: %v", err)
@@ -145,7 +145,7 @@ func TestServiceAuthenticate(t *testing.T) {
 	if err != nil || got.ID != k.ID {
 		t.Fatalf("Authenticate live key: %v, %v", got, err)
 	}
-	if err := s.DeleteKey(ctx, root, "acme", k.ID); err != nil {
+	if err := s.DeleteKey(ctx, root, "acme", k.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Authenticate(ctx, secret.Reveal())
@@ -154,7 +154,7 @@ func TestServiceAuthenticate(t *testing.T) {
 	wantCode(t, "unknown key", err, keyward.EUNAUTHORIZED)
 	_, err = s.Authenticate(ctx, "kw_nope")
 	wantCode(t, "malformed key", err, keyward.EUNAUTHORIZED)
-	err = s.DeleteKey(ctx, root, "acme", k.ID)
+	err = s.DeleteKey(ctx, root, "acme", k.ID, nil)
 	wantCode(t, "second delete", err, keyward.ENOTFOUND)
 }
 
@@ -178,7 +178,7 @@ func TestServiceListPages(t *testing.T) {
 		if pages > 10 {
 			t.Fatal("listing does not end")
 		}
-		p, err := s.ListKeys(ctx, root, "acme", after, 3)
+		p, err := s.ListKeys(ctx, root, "acme", "", after, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +199,7 @@ func TestServiceListPages(t *testing.T) {
 		}
 	}
 	for _, bad := range []int{0, -1, keyward.MaxPageLimit + 1} {
-		_, err := s.ListKeys(ctx, root, "acme", nil, bad)
+		_, err := s.ListKeys(ctx, root, "acme", "", nil, bad)
 		wantCode(t, "limit out of range", err, keyward.EINVALID)
 	}
 }
@@ -224,7 +224,7 @@ func TestServiceScope(t *testing.T) {
 	wantCode(t, "root key, unknown id", err, keyward.ENOTFOUND)
 	_, _, err = s.CreateKey(ctx, root, "", keyward.NewKey{Name: "x", Permissions: []keyward.Permission{keyward.PermRead}})
 	wantCode(t, "root key creating in no org", err, keyward.EINVALID)
-	if err := s.DeleteKey(ctx, root, "", k.ID); err != nil {
+	if err := s.DeleteKey(ctx, root, "", k.ID, nil); err != nil {
 		t.Errorf("root key, delete by id alone: %v", err)
 	}
 }
@@ -251,7 +251,7 @@ func TestServiceNoEscalation(t *testing.T) {
 	if _, _, err := s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: "x", Permissions: keyward.AllPermissions}); err != nil {
 		t.Errorf("root key granting every permission: %v", err)
 	}
-	p, err := s.ListKeys(ctx, root, "acme", nil, 100)
+	p, err := s.ListKeys(ctx, root, "acme", "", nil, 100)
 	if err != nil || len(p.Keys) != 5 {
 		t.Fatalf("acme has %d keys after 4 creates allowed, want 5 (with admin): %v", len(p.Keys), err)
 	}
@@ -295,12 +295,22 @@ func TestServiceDeadlines(t *testing.T) {
 		},
 		"Key":      func(ctx context.Context) error { _, err := s.Key(ctx, root, "acme", 5); return err },
 		"KeyByID":  func(ctx context.Context) error { _, err := s.Key(ctx, root, "", 5); return err },
-		"ListKeys": func(ctx context.Context) error { _, err := s.ListKeys(ctx, root, "acme", nil, 10); return err },
+		"ListKeys": func(ctx context.Context) error { _, err := s.ListKeys(ctx, root, "acme", "", nil, 10); return err },
 		"CreateKey": func(ctx context.Context) error {
 			_, _, err := s.CreateKey(ctx, root, "acme", keyward.NewKey{Name: "x", Permissions: []keyward.Permission{keyward.PermRead}})
 			return err
 		},
-		"DeleteKey": func(ctx context.Context) error { return s.DeleteKey(ctx, root, "acme", 5) },
+		"DeleteKey": func(ctx context.Context) error { return s.DeleteKey(ctx, root, "acme", 5, nil) },
+		"UpdateKey": func(ctx context.Context) error {
+			_, err := s.UpdateKey(ctx, root, "acme", 5, keyward.KeyPatch{Enabled: new(bool)})
+			return err
+		},
+		"RotateKey":  func(ctx context.Context) error { _, _, err := s.RotateKey(ctx, root, "acme", 5, 0, nil); return err },
+		"RestoreKey": func(ctx context.Context) error { _, err := s.RestoreKey(ctx, root, "acme", 5, nil); return err },
+		"ListAuditEvents": func(ctx context.Context) error {
+			_, err := s.ListAuditEvents(ctx, root, "acme", keyward.AuditFilter{Limit: 10})
+			return err
+		},
 		"Bootstrap": func(ctx context.Context) error { _, _, _, err := s.Bootstrap(ctx); return err },
 	}
 	for name, call := range calls {
@@ -326,8 +336,10 @@ func (silentStore) wait(ctx context.Context) error {
 	<-ctx.Done()
 	return fmt.Errorf("silent store: %w", ctx.Err())
 }
-func (s silentStore) CreateKey(ctx context.Context, _ *keyward.Key) error { return s.wait(ctx) }
-func (s silentStore) BootstrapRootKey(ctx context.Context, _ *keyward.Key) (bool, error) {
+func (s silentStore) CreateKey(ctx context.Context, _ *keyward.Key, _ *keyward.AuditEvent) error {
+	return s.wait(ctx)
+}
+func (s silentStore) BootstrapRootKey(ctx context.Context, _ *keyward.Key, _ *keyward.AuditEvent) (bool, error) {
 	return false, s.wait(ctx)
 }
 func (s silentStore) KeyByHash(ctx context.Context, _ keyward.SecretHash) (*keyward.Key, error) {
@@ -342,7 +354,10 @@ func (s silentStore) KeyByID(ctx context.Context, _ keyward.KeyID) (*keyward.Key
 func (s silentStore) ListKeys(ctx context.Context, _ keyward.KeyFilter) ([]*keyward.Key, error) {
 	return nil, s.wait(ctx)
 }
-func (s silentStore) DeleteKey(ctx context.Context, _ keyward.OrgID, _ keyward.KeyID, _ time.Time) (*keyward.Key, error) {
+func (s silentStore) ListAuditEvents(ctx context.Context, _ keyward.AuditFilter) ([]*keyward.AuditEvent, error) {
+	return nil, s.wait(ctx)
+}
+func (s silentStore) UpdateKey(ctx context.Context, _ keyward.OrgID, _ keyward.KeyID, _ keyward.KeyUpdate) (*keyward.Key, error) {
 	return nil, s.wait(ctx)
 }
 
@@ -364,13 +379,13 @@ func TestServicePrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range old {
-		if err := s.DeleteKey(ctx, root, "acme", k.ID); err != nil {
+		if err := s.DeleteKey(ctx, root, "acme", k.ID, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	now = now.Add(12 * time.Hour)
 	recent, _ := mustKey(t, s, root, "acme", keyward.PermRead)
-	if err := s.DeleteKey(ctx, root, "acme", recent.ID); err != nil {
+	if err := s.DeleteKey(ctx, root, "acme", recent.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := s.Prune(ctx); err != nil || p.DeletedKeys != 0 {

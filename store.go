@@ -16,16 +16,19 @@ import (
 // Errors are *Error with ENOTFOUND, ECONFLICT or EUNAVAILABLE where those
 // apply; anything else is internal. Every acknowledged write is durable.
 type KeyStore interface {
-	// CreateKey stores a new key. It fails with ECONFLICT if the id or the
-	// secret hash is already taken (by a live or a deleted key).
-	CreateKey(ctx context.Context, k *Key) error
+	// CreateKey stores a new key and, in the same transaction, ev, the
+	// audit event of its creation (nil for none: bulk imports). It fails
+	// with ECONFLICT if the id or the secret hash is already taken (by a
+	// live or a deleted key).
+	CreateKey(ctx context.Context, k *Key, ev *AuditEvent) error
 
 	// CreateKeyIdempotent stores k as CreateKey does and, in the same
 	// transaction, rec, the record of the idempotent write that made it:
 	// both or neither. A record with rec's ID that expired by
 	// rec.CreatedAt is replaced. It fails with ECONFLICT, storing
 	// neither, if k's id or hash is taken or a live record has rec's ID.
-	CreateKeyIdempotent(ctx context.Context, k *Key, rec *IdempotencyRecord) error
+	// ev is written with them, as by CreateKey.
+	CreateKeyIdempotent(ctx context.Context, k *Key, rec *IdempotencyRecord, ev *AuditEvent) error
 
 	// IdempotencyRecord returns the record with the given id, expired or
 	// not, or ENOTFOUND.
@@ -38,10 +41,15 @@ type KeyStore interface {
 	// BootstrapRootKey stores k, a root key, only if the store has never
 	// held a key and has never been bootstrapped, atomically even when
 	// several processes start at once. It reports whether k was stored.
-	BootstrapRootKey(ctx context.Context, k *Key) (bool, error)
+	// ev, the audit event of the key's creation, is stored with it (nil
+	// for none).
+	BootstrapRootKey(ctx context.Context, k *Key, ev *AuditEvent) (bool, error)
 
-	// KeyByHash returns the live key with the given secret hash, or
-	// ENOTFOUND (also for a deleted key).
+	// KeyByHash returns the live key whose secret hash, or previous
+	// secret's hash (Key.Previous), is h, or ENOTFOUND (also for a
+	// deleted key). It returns a key whatever its state otherwise
+	// (disabled, expired, a grace period ended): the service decides
+	// that against its clock, so that a cached key expires on time.
 	KeyByHash(ctx context.Context, h SecretHash) (*Key, error)
 
 	// Key returns the live key id of org, or ENOTFOUND. Root keys live in
@@ -57,12 +65,34 @@ type KeyStore interface {
 	// then ID, both descending), starting after f.After, at most f.Limit.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*Key, error)
 
-	// DeleteKey marks the live key id of org deleted at the given time and
-	// returns it as it now stands. It fails with ENOTFOUND if there is no
-	// such live key, so that of two concurrent deletes exactly one succeeds.
-	// The record stays as a tombstone, never listed or returned again,
-	// until PruneDeletedKeys removes it.
-	DeleteKey(ctx context.Context, org OrgID, id KeyID, at time.Time) (*Key, error)
+	// UpdateKey changes the record of key id of org (root keys are in
+	// the empty organization), live or deleted, in one transaction: it
+	// reads the record, passes it to update, and writes what update
+	// returns together with the audit event update returns (nil for
+	// none), dex's update contract. update changes only the fields it
+	// means to change on the value it is given, so that fields added later
+	// are kept; the store keeps ID, OrgID, Root, CreatedAt, CreatedBy and
+	// LastUsedAt as they are, and sets Version to the old one plus one. If
+	// update fails, nothing is written and UpdateKey returns its error.
+	// It fails with ENOTFOUND if there is no such record, and ECONFLICT if
+	// a new secret hash is taken by another key's secret. (A previous
+	// secret's hash is not checked against other keys' current ones:
+	// secrets are 256 random bits, and the check would cost an index.) Concurrent updates of one key are
+	// serialized: each update sees the record the previous one wrote.
+	//
+	// The change travels the invalidation feed under every hash the key
+	// had before it and has after it (Key.Hashes), in the same
+	// transaction.
+	UpdateKey(ctx context.Context, org OrgID, id KeyID, update KeyUpdate) (*Key, error)
+
+	// ListAuditEvents returns the audit events of f.OrgID that match f,
+	// newest first (by At, then ID, both descending), after f.After, at
+	// most f.Limit.
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+
+	// PruneAuditEvents removes at most limit audit events older than the
+	// given time, oldest first, and reports how many it removed.
+	PruneAuditEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// PruneDeletedKeys removes for good the records of keys deleted
 	// before the given time, with their last uses, at most limit of them
@@ -88,8 +118,9 @@ type KeyStore interface {
 // InvalidationFeed is implemented by stores that several processes may
 // share (PostgreSQL; SQLite, whose file other processes may open): it tells
 // this process of every change, made by any process, that alters a verify
-// answer (today a delete; a create needs none, as no process can have
-// looked up a secret that did not exist), so that a cache of keys in front
+// answer (every change to a key: update, disable, enable, rotation,
+// delete, restore; a create needs none, as no process can have looked up
+// a secret that did not exist), so that a cache of keys in front
 // of the store answers within a staleness bound.
 //
 // The feed proves itself live: it calls Confirm(t) once every invalidation
@@ -128,10 +159,19 @@ type KeyUse struct {
 	At time.Time
 }
 
+// KeyUpdate is a change to a key for KeyStore.UpdateKey: given the key as
+// stored, it returns the key as it should be and the audit event of the
+// change, or an error to change nothing.
+type KeyUpdate func(old Key) (Key, *AuditEvent, error)
+
 // KeyFilter selects a page of one organization's keys.
 type KeyFilter struct {
 	OrgID OrgID
 	Root  bool // list root keys (OrgID must then be empty)
+	// States selects keys by state at Now (Key.State); nil selects every
+	// key not deleted, whatever its state, and an empty list none.
+	States []KeyState
+	Now    time.Time
 	// After is the position of the last key of the previous page; nil for
 	// the first page.
 	After *Cursor
@@ -148,13 +188,10 @@ type Cursor struct {
 func CursorAfter(k *Key) *Cursor { return &Cursor{CreatedAt: k.CreatedAt, ID: k.ID} }
 
 // Encode returns the cursor as an opaque URL-safe token.
-func (c *Cursor) Encode() string {
-	var b [17]byte
-	b[0] = 1 // version
-	binary.BigEndian.PutUint64(b[1:], uint64(c.CreatedAt.UnixMicro()))
-	binary.BigEndian.PutUint64(b[9:], uint64(c.ID))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func (c *Cursor) Encode() string { return encodeCursor(1, c.CreatedAt, int64(c.ID)) }
+
+// cursorEncoding writes cursor tokens.
+var cursorEncoding = base64.RawURLEncoding
 
 // Cursor times are within the years 1 to 9999, which every backend stores
 // and RFC 3339 writes: a token outside them is no cursor this server made.
@@ -171,20 +208,29 @@ var cursorLen = base64.RawURLEncoding.EncodedLen(17)
 // spelling, and a token Encode could not have made (another length or
 // version, an id or a time out of range, stray bits) is EINVALID.
 func ParseCursor(s string) (*Cursor, error) {
+	at, id, err := parseCursor(1, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Cursor{CreatedAt: at, ID: KeyID(id)}, nil
+}
+
+// parseCursor decodes a token of the given version made by encodeCursor.
+func parseCursor(version byte, s string) (time.Time, int64, error) {
 	bad := Invalid("invalid cursor", FieldError{Field: "cursor", Reason: "is not a cursor this server issued"})
 	// encoding/base64 skips '\r' and '\n' anywhere in its input, even in
 	// strict mode: only the exact length leaves a token one spelling.
 	if len(s) != cursorLen {
-		return nil, bad
+		return time.Time{}, 0, bad
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != 17 || b[0] != 1 {
-		return nil, bad
+	b, err := cursorEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != 17 || b[0] != version {
+		return time.Time{}, 0, bad
 	}
 	us := int64(binary.BigEndian.Uint64(b[1:]))
-	id := KeyID(binary.BigEndian.Uint64(b[9:]))
+	id := int64(binary.BigEndian.Uint64(b[9:]))
 	if id <= 0 || id >= MaxKeyID || us < minCursorTime || us > maxCursorTime {
-		return nil, bad
+		return time.Time{}, 0, bad
 	}
-	return &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: id}, nil
+	return time.UnixMicro(us).UTC(), id, nil
 }

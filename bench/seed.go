@@ -251,6 +251,7 @@ func newRecord(org keyward.OrgID, root bool, name string, perms []keyward.Permis
 		panic(err) // the bench's own names are valid
 	}
 	secret := keyward.NewSecret()
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	return &keyward.Key{
 		ID:          keyward.NewKeyID(),
 		OrgID:       org,
@@ -259,7 +260,10 @@ func newRecord(org keyward.OrgID, root bool, name string, perms []keyward.Permis
 		Permissions: perms,
 		Hash:        secret.Hash(),
 		Hint:        secret.Hint(),
-		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		CreatedBy:   keyward.ActorCLI,
+		Version:     1,
 	}, secret
 }
 

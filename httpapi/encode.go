@@ -71,6 +71,12 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return nil, errStatus(http.StatusUnsupportedMediaType, "the request body must be JSON (Content-Type: application/json)")
 	}
+	return readRaw(w, r)
+}
+
+// readRaw reads a body of at most maxBodyBytes, whatever its type. The
+// error says what is wrong (a 400 or 413).
+func readRaw(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	var body []byte
 	var err error
 	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {

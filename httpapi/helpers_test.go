@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,33 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvAt is newEnv with the service's clock the given fake one, set
+// before the server starts.
+func newEnvAt(t *testing.T, clock *fakeClock) *env {
+	t.Helper()
+	return newEnvWith(t, func(svc *keyward.Service) { svc.Now = clock.Now })
+}
+
+// fakeClock is a clock a test moves; safe for the server's goroutines.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock(t time.Time) *fakeClock {
+	c := &fakeClock{}
+	c.Set(t)
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// newEnvWith is newEnv with configure, if not nil, applied to the service
+// before anything uses it.
+func newEnvWith(t *testing.T, configure func(svc *keyward.Service)) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
 	if err != nil {
@@ -83,6 +111,9 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	svc := keyward.NewService(cache)
+	if configure != nil {
+		configure(svc)
+	}
 	lastUsed := keyward.NewLastUsedRecorder(db)
 	svc.LastUsed = lastUsed
 	_, root, ok, err := svc.Bootstrap(ctx)
@@ -181,6 +212,15 @@ type keyBody struct {
 	Hint        string   `json:"hint"`
 	LastUsedAt  *string  `json:"last_used_at"`
 	Key         string   `json:"key"`
+
+	ExpiresAt               *string         `json:"expires_at"`
+	Enabled                 bool            `json:"enabled"`
+	Metadata                json.RawMessage `json:"metadata"`
+	UpdatedAt               string          `json:"updated_at"`
+	CreatedBy               *string         `json:"created_by"`
+	State                   string          `json:"state"`
+	DeletedAt               *string         `json:"deleted_at"`
+	PreviousSecretExpiresAt *string         `json:"previous_secret_expires_at"`
 }
 
 // req sends a request with an optional key (Bearer) and body (a string is

@@ -67,3 +67,36 @@ func TestIdempotentCreate(t *testing.T) {
 		t.Errorf("acme has %d keys after two idempotent creates and their repeats, want 2", len(list))
 	}
 }
+
+// An expiry whose offset puts it in the year 10000 in UTC is a 400 naming
+// expires_at, with an Idempotency-Key too (its answer could not be sealed
+// for a repeat), while the last instant of 9999 in UTC is a key that
+// repeats byte for byte.
+func TestIdempotentCreateExpiryYears(t *testing.T) {
+	e := newEnv(t)
+	const idem = "0b9f6a52-3c1d-4e7a-8f20-6d5e4c3b2a19"
+	for i, at := range []string{"9999-12-31T23:59:59-23:59", "9999-12-31T23:59:30.5-00:01"} {
+		body := map[string]any{"name": "far", "permissions": []string{"read"}, "expires_at": at}
+		for range 2 {
+			r := e.req("POST", "/orgs/acme/api_keys", e.root, body, "Idempotency-Key", idem+"-"+string(rune('a'+i)))
+			want(t, r, http.StatusBadRequest)
+			if p := r.problem(t); !strings.Contains(p.fieldErr("expires_at"), "9999") {
+				t.Errorf("expires_at %s: %+v", at, p)
+			}
+		}
+	}
+	body := map[string]any{"name": "far", "permissions": []string{"read"}, "expires_at": "9999-12-31T23:59:59.999999Z"}
+	first := e.req("POST", "/orgs/acme/api_keys", e.root, body, "Idempotency-Key", idem)
+	want(t, first, http.StatusCreated)
+	var k keyBody
+	first.decode(t, &k)
+	e.secrets = append(e.secrets, k.Key)
+	if k.ExpiresAt == nil || *k.ExpiresAt != "9999-12-31T23:59:59.999999Z" {
+		t.Errorf("expires_at %s", first.body)
+	}
+	again := e.req("POST", "/orgs/acme/api_keys", e.root, body, "Idempotency-Key", idem)
+	want(t, again, http.StatusCreated)
+	if string(again.body) != string(first.body) {
+		t.Errorf("the repeat answered\n%s\nthe first answer was\n%s", again.body, first.body)
+	}
+}

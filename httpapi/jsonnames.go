@@ -24,6 +24,11 @@ import (
 // simple folding: the Kelvin sign K matches k, and ſ matches s), so that
 // no name encoding/json would match to a field slips through.
 //
+// A freeForm value (a key's metadata) is the client's own JSON, kept as
+// given and never matched to fields: there, at every depth, only a name
+// given twice exactly is refused, and {"ID":1,"id":2} is two members, as
+// the domain takes it.
+//
 // t is the type the body is decoded into; a struct or a map must come from
 // an object, not null. A body that is not valid JSON returns nil: decoding
 // it explains what is wrong.
@@ -38,6 +43,7 @@ func checkNames(body []byte, t reflect.Type) error {
 		seen   map[string]string       // folded name → the name as given
 		name   bool                    // an object expects a name next
 		path   string                  // where the frame is, for errors
+		free   bool                    // inside a freeForm value
 	}
 	var stack []*frame
 	next, path := t, ""
@@ -74,7 +80,10 @@ func checkNames(body []byte, t reflect.Type) error {
 				continue
 			}
 			name, _ := tok.(string) // json.Decoder gives nothing else here
-			folded := foldName(name)
+			folded := name
+			if !top.free {
+				folded = foldName(name)
+			}
 			if first, dup := top.seen[folded]; dup {
 				field := joinPath(top.path, first)
 				if first != name {
@@ -107,13 +116,14 @@ func checkNames(body []byte, t reflect.Type) error {
 			// encoding/json would take null as an empty object.
 			return keyward.Invalid("the request body must be a JSON object")
 		}
+		free := top != nil && top.free || next == freeFormType
 		switch tok {
 		case json.Delim('{'):
 			fields, elem := objectType(next)
-			stack = append(stack, &frame{object: true, fields: fields, elem: elem, name: true, path: path})
+			stack = append(stack, &frame{object: true, fields: fields, elem: elem, name: true, path: path, free: free})
 			continue
 		case json.Delim('['):
-			stack = append(stack, &frame{elem: arrayElem(next), path: path})
+			stack = append(stack, &frame{elem: arrayElem(next), path: path, free: free})
 			next = arrayElem(next)
 			continue
 		case json.Delim(']'):
@@ -124,6 +134,22 @@ func checkNames(body []byte, t reflect.Type) error {
 		}
 	}
 }
+
+// freeForm is a request member whose value is the client's own JSON, such
+// as a key's metadata: read raw, as json.RawMessage is, and checked by
+// checkNames for exact duplicate names only, since no name in it is matched
+// to a field.
+type freeForm []byte
+
+// UnmarshalJSON keeps the value as given; null stays "null", told from
+// absent (nil).
+func (f *freeForm) UnmarshalJSON(b []byte) error {
+	*f = append((*f)[:0], b...)
+	return nil
+}
+
+// freeFormType is checkNames' marker of a freeForm value.
+var freeFormType = reflect.TypeFor[freeForm]()
 
 // unmarshalerType is json.Unmarshaler, whose implementations (such as
 // json.RawMessage) read any JSON value of their own.

@@ -37,6 +37,10 @@ type (
 	embeddedBody struct {
 		E string `json:"e"`
 	}
+	metadataBody struct {
+		Name     *string  `json:"name"`
+		Metadata freeForm `json:"metadata"`
+	}
 )
 
 // TestDecodeStrictNames: every name must be spelled exactly as a field's
@@ -61,6 +65,13 @@ func TestDecodeStrictNames(t *testing.T) {
 		{"any value", `{"any":{"x":[{"y":1},{"y":2}]}}`, newNested, "", ""},
 		{"names inside strings", `{"name":"\"name\":","permissions":["NAME"]}`, newOrgCreate, "", ""},
 
+		// Inside a free-form value (metadata), names differing in case
+		// are distinct members, at every depth, and any name is allowed.
+		{"metadata: names differing in case", `{"metadata":{"ID":1,"id":2}}`, newMetadata, "", ""},
+		{"metadata: Kelvin sign beside k", `{"metadata":{"key":1,"\u212Aey":2}}`, newMetadata, "", ""},
+		{"metadata: nested case variants", `{"metadata":{"a":{"X":1,"x":[{"Y":1,"y":2}]}}}`, newMetadata, "", ""},
+		{"metadata: names a struct would not know", `{"metadata":{"Name":"n","name":"m"},"name":"k"}`, newMetadata, "", ""},
+
 		// Duplicates, exact or in another case, at every level.
 		{"exact duplicate", `{"name":"a","name":"b","permissions":["read"]}`, newOrgCreate, "name", "more than once"},
 		{"escaped duplicate", `{"key":"a","k\u0065y":"b"}`, newVerify, "key", "more than once"},
@@ -78,7 +89,13 @@ func TestDecodeStrictNames(t *testing.T) {
 		{"duplicate in any", `{"any":{"deep":{"deeper":[{"z":1,"Z":2}]}}}`, newNested, "any.deep.deeper.z", "more than once"},
 		{"duplicate after a nested object", `{"inner":{"a":"x"},"list":[],"inner":{}}`, newNested, "inner", "more than once"},
 
+		{"metadata: an exact duplicate", `{"metadata":{"a":1,"a":2}}`, newMetadata, "metadata.a", "more than once"},
+		{"metadata: an exact duplicate, nested", `{"metadata":{"a":[{"ID":1,"id":2,"id":3}]}}`, newMetadata, "metadata.a.id", "more than once"},
+		{"metadata given twice in two cases", `{"metadata":{},"METADATA":{}}`, newMetadata, "metadata", "differing only in case"},
+		{"metadata given twice", `{"metadata":{"a":1},"metadata":{"A":1}}`, newMetadata, "metadata", "more than once"},
+
 		// Names that encoding/json would match to a field, not spelled so.
+		{"metadata in title case", `{"Metadata":{"id":1}}`, newMetadata, "Metadata", `did you mean "metadata"`},
 		{"upper case alone", `{"NAME":"x","permissions":["read"]}`, newOrgCreate, "NAME", `did you mean "name"`},
 		{"title case alone", `{"Key":"x"}`, newVerify, "Key", `did you mean "key"`},
 		{"Kelvin sign alone", `{"` + "\u212a" + `ey":"x"}`, newVerify, "\u212aey", `did you mean "key"`},
@@ -199,3 +216,4 @@ func newOrgCreate() any    { return new(orgCreateBody) }
 func newCallerCreate() any { return new(callerCreateBody) }
 func newVerify() any       { return new(verifyRequest) }
 func newNested() any       { return new(nestedBody) }
+func newMetadata() any     { return new(metadataBody) }

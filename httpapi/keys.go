@@ -3,17 +3,20 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 )
 
 // keyJSON is the key object of the API: the seed contract's id, name,
-// created_at and permissions, with org_id and hint beside them. It never
-// holds the secret or its hash.
+// created_at and permissions, with org_id, hint and the lifecycle's fields
+// beside them (new fields only add). It never holds the secret or its
+// hash.
 type keyJSON struct {
 	ID          string               `json:"id"`
 	Name        string               `json:"name"`
@@ -22,13 +25,39 @@ type keyJSON struct {
 	OrgID       string               `json:"org_id"`
 	Hint        string               `json:"hint"`
 	LastUsedAt  *string              `json:"last_used_at"` // null if never used
+	// ExpiresAt is exact (RFC 3339 with its fraction, if any): it decides
+	// verification to the microsecond, and a time cut to the second would
+	// show a key still valid for up to a second after it expired.
+	ExpiresAt *string          `json:"expires_at"` // null: never expires
+	Enabled   bool             `json:"enabled"`
+	Metadata  json.RawMessage  `json:"metadata"` // {} for none
+	UpdatedAt string           `json:"updated_at"`
+	CreatedBy *string          `json:"created_by"` // null when not recorded
+	State     keyward.KeyState `json:"state"`
+	DeletedAt *string          `json:"deleted_at"` // null unless deleted
 }
 
-func toKeyJSON(k *keyward.Key) keyJSON {
+// emptyObject is the metadata of a key without any.
+var emptyObject = json.RawMessage(`{}`)
+
+// toKeyJSON describes k, its state decided at now (the service's clock).
+func toKeyJSON(k *keyward.Key, now time.Time) keyJSON {
 	var lastUsed *string
 	if k.LastUsedAt != nil {
 		s := k.LastUsedAt.UTC().Format(time.RFC3339)
 		lastUsed = &s
+	}
+	metadata := emptyObject
+	if k.Metadata != "" {
+		metadata = json.RawMessage(k.Metadata)
+	}
+	updated := k.UpdatedAt
+	if updated.IsZero() { // a record older than the field
+		updated = k.CreatedAt
+	}
+	var createdBy *string
+	if k.CreatedBy != "" {
+		createdBy = &k.CreatedBy
 	}
 	return keyJSON{
 		LastUsedAt:  lastUsed,
@@ -38,7 +67,34 @@ func toKeyJSON(k *keyward.Key) keyJSON {
 		Permissions: k.Permissions,
 		OrgID:       string(k.OrgID),
 		Hint:        k.Hint,
+		ExpiresAt:   exactTime(k.ExpiresAt),
+		Enabled:     !k.Disabled,
+		Metadata:    metadata,
+		UpdatedAt:   updated.UTC().Format(time.RFC3339),
+		CreatedBy:   createdBy,
+		State:       k.State(now),
+		DeletedAt:   secondTime(k.DeletedAt),
 	}
+}
+
+// exactTime writes t in RFC 3339 with its fraction of a second, if it has
+// one; nil for none.
+func exactTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// secondTime writes t in RFC 3339 to the second, as created_at; nil for
+// none.
+func secondTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
 }
 
 // createdKeyJSON is the create response: the key object and, this one
@@ -46,6 +102,13 @@ func toKeyJSON(k *keyward.Key) keyJSON {
 type createdKeyJSON struct {
 	keyJSON
 	Key string `json:"key"`
+}
+
+// writeKey answers with one key, its ETag (its version, for If-Match)
+// beside it.
+func writeKey(w http.ResponseWriter, r *http.Request, svc *keyward.Service, status int, k *keyward.Key) {
+	w.Header().Set("ETag", k.ETag())
+	encode(w, r, status, toKeyJSON(k, svc.Now()))
 }
 
 // orgResolver finds the organization a request names: from the path, or
@@ -92,18 +155,34 @@ func keyIDFromPath(r *http.Request) (keyward.KeyID, error) {
 	return id, nil
 }
 
+// parseLimit reads ?limit= as every listing takes it.
+func parseLimit(q url.Values, bad []keyward.FieldError) (int, []keyward.FieldError) {
+	if !q.Has("limit") {
+		return keyward.DefaultPageLimit, bad
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil {
+		bad = append(bad, keyward.FieldError{Field: "limit", Reason: "must be an integer from 1 to " + strconv.Itoa(keyward.MaxPageLimit)})
+	}
+	return n, bad
+}
+
+// setNextLink gives a listing's answer the Link to its next page: the
+// request's own query with limit and the next page's cursor.
+func setNextLink(w http.ResponseWriter, r *http.Request, limit int, cursor string) {
+	next := url.Values{}
+	for name, v := range r.URL.Query() {
+		next[name] = v
+	}
+	next.Set("limit", strconv.Itoa(limit))
+	next.Set("cursor", cursor)
+	w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
+}
+
 func handleKeyList(svc *keyward.Service, resolve orgResolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		limit := keyward.DefaultPageLimit
-		var bad []keyward.FieldError
-		if q.Has("limit") {
-			n, err := strconv.Atoi(q.Get("limit"))
-			if err != nil {
-				bad = append(bad, keyward.FieldError{Field: "limit", Reason: "must be an integer from 1 to " + strconv.Itoa(keyward.MaxPageLimit)})
-			}
-			limit = n
-		}
+		limit, bad := parseLimit(q, nil)
 		var after *keyward.Cursor
 		if q.Has("cursor") {
 			c, err := keyward.ParseCursor(q.Get("cursor"))
@@ -111,6 +190,10 @@ func handleKeyList(svc *keyward.Service, resolve orgResolver) http.Handler {
 				bad = append(bad, keyward.ErrorFields(err)...)
 			}
 			after = c
+		}
+		state, err := keyward.ParseListState(q.Get("state"))
+		if err != nil || q.Has("state") && q.Get("state") == "" {
+			bad = append(bad, keyward.FieldError{Field: "state", Reason: "must be one of: active, expired, disabled, deleted, all"})
 		}
 		if len(bad) > 0 {
 			writeError(w, r, keyward.Invalid("invalid query", bad...))
@@ -121,36 +204,66 @@ func handleKeyList(svc *keyward.Service, resolve orgResolver) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		page, err := svc.ListKeys(r.Context(), caller(r.Context()), org, after, limit)
+		page, err := svc.ListKeys(r.Context(), caller(r.Context()), org, state, after, limit)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
+		// Each key's state is rendered at the instant the service filtered
+		// by state: a second reading of the clock could show a key listed
+		// as active "expired".
 		out := make([]keyJSON, len(page.Keys))
 		for i, k := range page.Keys {
-			out[i] = toKeyJSON(k)
+			out[i] = toKeyJSON(k, page.Now)
 		}
 		if page.Next != nil {
-			next := url.Values{}
-			for name, v := range q {
-				next[name] = v
-			}
-			next.Set("limit", strconv.Itoa(limit))
-			next.Set("cursor", page.Next.Encode())
-			w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
+			setNextLink(w, r, limit, page.Next.Encode())
 		}
 		encode(w, r, http.StatusOK, out)
 	})
 }
 
+// keyTarget is what every request about one key names: its organization
+// (as the route resolves it) and its id.
+func keyTarget(r *http.Request, resolve orgResolver) (keyward.OrgID, keyward.KeyID, error) {
+	org, err := resolve(r)
+	if err != nil {
+		return "", 0, err
+	}
+	id, err := keyIDFromPath(r)
+	if err != nil {
+		return "", 0, err
+	}
+	return org, id, nil
+}
+
+// writeTarget is what every write to one key names: the key (keyTarget)
+// and the condition its If-Match sets.
+func writeTarget(r *http.Request, resolve orgResolver) (keyward.OrgID, keyward.KeyID, *keyward.Condition, error) {
+	org, id, err := keyTarget(r, resolve)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	cond, err := ifMatch(r)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	return org, id, cond, nil
+}
+
+// ifMatch reads the request's If-Match into a Condition: nil when there is
+// none. Several header lines are one list, as RFC 9110 says.
+func ifMatch(r *http.Request) (*keyward.Condition, error) {
+	values := r.Header.Values("If-Match")
+	if len(values) == 0 {
+		return nil, nil
+	}
+	return keyward.ParseIfMatch(strings.Join(values, ","))
+}
+
 func handleKeyGet(svc *keyward.Service, resolve orgResolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		org, err := resolve(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		id, err := keyIDFromPath(r)
+		org, id, err := keyTarget(r, resolve)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -160,7 +273,10 @@ func handleKeyGet(svc *keyward.Service, resolve orgResolver) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		encode(w, r, http.StatusOK, toKeyJSON(k))
+		// The key's audit events, by the organization-scoped route, which
+		// every caller that may see the key may use.
+		w.Header().Set("Link", "</orgs/"+string(k.OrgID)+"/audit_events?key_id="+k.ID.String()+`>; rel="audit"`)
+		writeKey(w, r, svc, http.StatusOK, k)
 	})
 }
 
@@ -169,17 +285,12 @@ func handleKeyDelete(svc *keyward.Service, resolve orgResolver) http.Handler {
 		Message string `json:"message"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		org, err := resolve(r)
+		org, id, cond, err := writeTarget(r, resolve)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		id, err := keyIDFromPath(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		if err := svc.DeleteKey(r.Context(), caller(r.Context()), org, id); err != nil {
+		if err := svc.DeleteKey(r.Context(), caller(r.Context()), org, id, cond); err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -193,6 +304,8 @@ func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 	type request struct {
 		Name        *string   `json:"name"`
 		Permissions *[]string `json:"permissions"`
+		ExpiresAt   *string   `json:"expires_at"`
+		Metadata    freeForm  `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -202,8 +315,9 @@ func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 			return
 		}
 		in, err := parseNewKey(req.Name, "name", req.Permissions, "permissions")
-		if err != nil {
-			writeError(w, r, err)
+		bad := append(keyward.ErrorFields(err), parseNewKeyLifecycle(req.ExpiresAt, req.Metadata, &in)...)
+		if len(bad) > 0 {
+			writeError(w, r, keyward.Invalid("invalid key", bad...))
 			return
 		}
 		in.Retry = retry
@@ -226,6 +340,8 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		Name           *string         `json:"name"`
 		Permissions    *[]string       `json:"permissions"`
 		OrganizationID json.RawMessage `json:"organization_id"`
+		ExpiresAt      *string         `json:"expires_at"`
+		Metadata       freeForm        `json:"metadata"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -251,6 +367,7 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		}
 		in, err := parseNewKey(name, nameField, perms, permsField)
 		bad = append(bad, keyward.ErrorFields(err)...)
+		bad = append(bad, parseNewKeyLifecycle(req.ExpiresAt, req.Metadata, &in)...)
 		org, err := organizationID(req.OrganizationID)
 		bad = append(bad, keyward.ErrorFields(err)...)
 		if len(bad) > 0 {
@@ -287,6 +404,45 @@ func organizationID(raw json.RawMessage) (keyward.OrgID, error) {
 	return "", bad
 }
 
+// parseNewKeyLifecycle sets in's expiry and metadata, what both creates
+// take beside a name and permissions, each optional (null is none), and
+// returns what is wrong with them. That an expiry is in the future is the
+// service's to check.
+func parseNewKeyLifecycle(expiresAt *string, metadata freeForm, in *keyward.NewKey) []keyward.FieldError {
+	var bad []keyward.FieldError
+	if expiresAt != nil {
+		t, err := parseTime(*expiresAt)
+		if err != nil {
+			bad = append(bad, keyward.FieldError{Field: "expires_at", Reason: err.Error()})
+		}
+		in.ExpiresAt = &t
+	}
+	if md := bytes.TrimSpace(metadata); len(md) > 0 && !bytes.Equal(md, []byte("null")) {
+		m, err := keyward.ParseMetadata(md)
+		if err != nil {
+			bad = append(bad, keyward.FieldError{Field: "metadata", Reason: err.Error()})
+		}
+		in.Metadata = m
+	}
+	return bad
+}
+
+// parseTime reads a time given in a request: RFC 3339, with an offset or
+// Z, in the years 1 to 9999 once in UTC. The year is checked in UTC
+// because every answer writes times in UTC: 9999-12-31T23:59:59-23:59 is
+// in the year 10000 there, which RFC 3339 cannot write (nor could the
+// answers and idempotency records that would hold it).
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errors.New(`must be an RFC 3339 time, such as "2030-01-01T00:00:00Z"`)
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, errors.New("must be in the years 0001 to 9999 once converted to UTC (Z)")
+	}
+	return t, nil
+}
+
 // parseNewKey validates a create request's name and permissions, naming
 // the fields as the request did.
 func parseNewKey(name *string, nameField string, perms *[]string, permsField string) (keyward.NewKey, error) {
@@ -320,5 +476,6 @@ func createKey(w http.ResponseWriter, r *http.Request, svc *keyward.Service, org
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Location", "/orgs/"+url.PathEscape(string(k.OrgID))+"/api_keys/"+k.ID.String())
-	encode(w, r, http.StatusCreated, createdKeyJSON{keyJSON: toKeyJSON(k), Key: secret.Reveal()})
+	h.Set("ETag", k.ETag())
+	encode(w, r, http.StatusCreated, createdKeyJSON{keyJSON: toKeyJSON(k, svc.Now()), Key: secret.Reveal()})
 }

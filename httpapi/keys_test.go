@@ -466,5 +466,5 @@ func TestMethodNotAllowed(t *testing.T) {
 			t.Errorf("Allow %q lacks %s", allow, m)
 		}
 	}
-	want(t, e.req("PATCH", "/api_keys/key-1", e.root, `{}`), http.StatusMethodNotAllowed)
+	want(t, e.req("PUT", "/api_keys/key-1", e.root, `{}`), http.StatusMethodNotAllowed)
 }

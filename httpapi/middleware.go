@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -275,8 +276,20 @@ func presentedKey(r *http.Request) (string, bool) {
 	return "", false
 }
 
+// clientIP is the address of the connection the request came on. A
+// forwarding header is not read: any client can write one, and which
+// proxies to trust is the deployment's to say, not the request's.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 // requireAuth admits only requests that carry a live key, and puts that key
-// in the request's context for the handler.
+// in the request's context for the handler, with what the audit events of
+// the request's changes record of its origin (keyward.RequestInfo).
 func requireAuth(svc *keyward.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		presented, ok := presentedKey(r)
@@ -293,6 +306,12 @@ func requireAuth(svc *keyward.Service, next http.Handler) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey, k)))
+		ctx := context.WithValue(r.Context(), callerKey, k)
+		ctx = keyward.WithRequestInfo(ctx, keyward.RequestInfo{
+			RequestID: requestID(w),
+			ClientIP:  clientIP(r),
+			UserAgent: r.UserAgent(),
+		})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

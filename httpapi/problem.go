@@ -30,6 +30,7 @@ var problemTypes = map[int]string{
 	http.StatusNotFound:              "urn:keyward:problem:not-found",
 	http.StatusMethodNotAllowed:      "urn:keyward:problem:method-not-allowed",
 	http.StatusConflict:              "urn:keyward:problem:conflict",
+	http.StatusPreconditionFailed:    "urn:keyward:problem:precondition-failed",
 	http.StatusUnprocessableEntity:   "urn:keyward:problem:unprocessable",
 	http.StatusRequestEntityTooLarge: "urn:keyward:problem:payload-too-large",
 	http.StatusUnsupportedMediaType:  "urn:keyward:problem:unsupported-media-type",
@@ -52,6 +53,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case keyward.EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
+	case keyward.EPRECONDITION:
+		return http.StatusPreconditionFailed
 	case keyward.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:

@@ -19,6 +19,9 @@ var quietRoutes = map[string]bool{
 	"GET /openapi.yaml": true,
 }
 
+// auditParams are the query parameters of the audit log.
+var auditParams = []string{"key_id", "action", "since", "until", "limit", "cursor"}
+
 // addRoutes lists the entire API surface. Each route that reads input
 // declares the query parameters it takes (query); any other, or one given
 // twice, is a 400.
@@ -37,16 +40,30 @@ func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger) {
 	mux.Handle("POST /verify", query(handleVerify(svc)))
 
 	// Organization-scoped: the organization is in the path.
-	mux.Handle("GET /orgs/{org_id}/api_keys", auth(query(handleKeyList(svc, orgFromPath), "limit", "cursor")))
+	mux.Handle("GET /orgs/{org_id}/api_keys", auth(query(handleKeyList(svc, orgFromPath), "state", "limit", "cursor")))
 	mux.Handle("POST /orgs/{org_id}/api_keys", auth(query(handleOrgKeyCreate(svc))))
 	mux.Handle("GET /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyGet(svc, orgFromPath))))
+	mux.Handle("PATCH /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyPatch(svc, orgFromPath))))
 	mux.Handle("DELETE /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyDelete(svc, orgFromPath))))
+	mux.Handle("POST /orgs/{org_id}/api_keys/{key_id}/rotate", auth(query(handleKeyRotate(svc, orgFromPath))))
+	mux.Handle("POST /orgs/{org_id}/api_keys/{key_id}/restore", auth(query(handleKeyAction(svc, orgFromPath, restoreKey(svc)))))
+	mux.Handle("POST /orgs/{org_id}/api_keys/{key_id}/disable", auth(query(handleKeyAction(svc, orgFromPath, setEnabled(svc, false)))))
+	mux.Handle("POST /orgs/{org_id}/api_keys/{key_id}/enable", auth(query(handleKeyAction(svc, orgFromPath, setEnabled(svc, true)))))
+	mux.Handle("GET /orgs/{org_id}/audit_events", auth(query(handleAuditList(svc, orgFromPath), auditParams...)))
 
 	// Caller-scoped: the caller's own organization, or the one a root key
 	// names with ?organization_id= (or organization_id in a create body);
 	// for one key, a root key may leave the organization out.
-	mux.Handle("GET /api_keys", auth(query(handleKeyList(svc, orgFromQuery), "organization_id", "limit", "cursor")))
+	mux.Handle("GET /api_keys", auth(query(handleKeyList(svc, orgFromQuery), "organization_id", "state", "limit", "cursor")))
 	mux.Handle("POST /api_keys", auth(query(handleCallerKeyCreate(svc))))
 	mux.Handle("GET /api_keys/{key_id}", auth(query(handleKeyGet(svc, orgFromQuery), "organization_id")))
+	mux.Handle("PATCH /api_keys/{key_id}", auth(query(handleKeyPatch(svc, orgFromQuery), "organization_id")))
 	mux.Handle("DELETE /api_keys/{key_id}", auth(query(handleKeyDelete(svc, orgFromQuery), "organization_id")))
+	mux.Handle("POST /api_keys/{key_id}/rotate", auth(query(handleKeyRotate(svc, orgFromQuery), "organization_id")))
+	mux.Handle("POST /api_keys/{key_id}/restore", auth(query(handleKeyAction(svc, orgFromQuery, restoreKey(svc)), "organization_id")))
+	mux.Handle("POST /api_keys/{key_id}/disable", auth(query(handleKeyAction(svc, orgFromQuery, setEnabled(svc, false)), "organization_id")))
+	mux.Handle("POST /api_keys/{key_id}/enable", auth(query(handleKeyAction(svc, orgFromQuery, setEnabled(svc, true)), "organization_id")))
+	// The audit log: a root key names the organization, or, naming none,
+	// reads the events about root keys.
+	mux.Handle("GET /audit_events", auth(query(handleAuditList(svc, orgFromQuery), append([]string{"organization_id"}, auditParams...)...)))
 }

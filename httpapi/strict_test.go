@@ -82,3 +82,50 @@ func TestPermissionsCaseInASCII(t *testing.T) {
 		t.Errorf("ASCII case and white space: %+v", v)
 	}
 }
+
+// TestMetadataNamesDifferingInCase: metadata is the client's own JSON
+// object, so members whose names differ only in case are distinct, at any
+// depth, on both creates and on PATCH, and come back as given; a name
+// given twice exactly is still a 400, and the request's own fields keep
+// their strict names.
+func TestMetadataNamesDifferingInCase(t *testing.T) {
+	e := newEnv(t)
+	const md = `{"ID":1,"id":2,"nested":{"K":"a","k":"b"}}`
+	for _, c := range []struct{ path, body string }{
+		{"/orgs/acme/api_keys", `{"name":"a","permissions":["read"],"metadata":` + md + `}`},
+		{"/api_keys", `{"key_name":"b","key_scope":["read"],"organization_id":"acme","metadata":` + md + `}`},
+	} {
+		r := e.req("POST", c.path, e.root, c.body)
+		want(t, r, http.StatusCreated)
+		var k keyBody
+		r.decode(t, &k)
+		e.secrets = append(e.secrets, k.Key)
+		if string(k.Metadata) != md {
+			t.Errorf("%s: metadata %s, want %s", c.path, k.Metadata, md)
+		}
+		if v := e.verify(map[string]any{"key": k.Key}); string(v.Metadata) != md {
+			t.Errorf("%s: verify's metadata %s, want %s", c.path, v.Metadata, md)
+		}
+	}
+	k := e.createKey("acme", "patched", "read")
+	path := "/orgs/acme/api_keys/" + k.ID
+	r := e.patch(path, e.root, `{"metadata":{"Plan":"pro","plan":"free"}}`)
+	want(t, r, http.StatusOK)
+	var got keyBody
+	r.decode(t, &got)
+	if string(got.Metadata) != `{"Plan":"pro","plan":"free"}` {
+		t.Errorf("patched metadata %s", got.Metadata)
+	}
+	for _, tt := range []struct{ body, field, why string }{
+		{`{"metadata":{"id":1,"id":2}}`, "metadata.id", "more than once"},
+		{`{"metadata":{"a":{"ID":1,"ID":2}}}`, "metadata.a.ID", "more than once"},
+		{`{"Metadata":{"id":1}}`, "Metadata", "case-sensitive"},
+		{`{"metadata":{},"METADATA":{"id":1}}`, "metadata", "differing only in case"},
+	} {
+		r := e.patch(path, e.root, tt.body)
+		want(t, r, http.StatusBadRequest)
+		if reason := r.problem(t).fieldErr(tt.field); !strings.Contains(reason, tt.why) {
+			t.Errorf("%s: the problem gives %s %q, want it saying %q", tt.body, tt.field, reason, tt.why)
+		}
+	}
+}

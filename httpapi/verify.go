@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -21,7 +22,30 @@ type verifyJSON struct {
 	OrgID       string               `json:"org_id,omitempty"`
 	Name        string               `json:"name,omitempty"`
 	Permissions []keyward.Permission `json:"permissions,omitempty"`
+	// Metadata is the key's, compact JSON as the domain keeps it ({} for
+	// none), written as it is; "" when no key is described.
+	Metadata rawJSON `json:"metadata,omitempty"`
+	// ExpiresAt is the key's expiry, if it has one.
+	ExpiresAt *jsonTime `json:"expires_at,omitempty"`
+	// SecretExpiresAt is set when the secret presented is the key's
+	// previous one, in its grace period: when it stops verifying.
+	SecretExpiresAt *jsonTime `json:"secret_expires_at,omitempty"`
 }
+
+// rawJSON is a JSON value held as a string, so that a key's metadata is
+// written without a copy into a []byte.
+type rawJSON string
+
+func (v rawJSON) MarshalJSON() ([]byte, error) { return []byte(v), nil }
+
+// jsonTime is a time written exactly (RFC 3339 with its fraction, if any),
+// in UTC.
+type jsonTime time.Time
+
+func (t jsonTime) MarshalText() ([]byte, error) { return appendExactTime(nil, time.Time(t)), nil }
+
+// appendExactTime appends t as exactTime writes it.
+func appendExactTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, time.RFC3339Nano) }
 
 // jsonKeyID is a key id that encoding/json writes as its string
 // ("key-123"); zero is none.
@@ -77,6 +101,12 @@ func handleVerify(svc *keyward.Service) http.Handler {
 			out.OrgID = string(k.OrgID)
 			out.Name = k.Name
 			out.Permissions = k.Permissions
+			out.Metadata = "{}"
+			if k.Metadata != "" {
+				out.Metadata = rawJSON(k.Metadata)
+			}
+			out.ExpiresAt = (*jsonTime)(k.ExpiresAt)
+			out.SecretExpiresAt = (*jsonTime)(v.SecretExpiresAt)
 		}
 		h := w.Header()
 		h["Cache-Control"] = headerNoStore

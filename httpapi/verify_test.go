@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +19,10 @@ type verifyBody struct {
 	OrgID       string   `json:"org_id"`
 	Name        string   `json:"name"`
 	Permissions []string `json:"permissions"`
+
+	Metadata        json.RawMessage `json:"metadata"`
+	ExpiresAt       *string         `json:"expires_at"`
+	SecretExpiresAt *string         `json:"secret_expires_at"`
 }
 
 func (e *env) verify(body any) verifyBody {

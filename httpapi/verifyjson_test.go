@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -165,32 +166,58 @@ func TestAppendVerifyJSON(t *testing.T) {
 		{Code: keyward.VerifyInsufficientPermissions, KeyID: 1, OrgID: "o", Name: "reader", Permissions: []keyward.Permission{"manage"}},
 		{Valid: true, Code: keyward.VerifyValid, KeyID: 9007199254740991, OrgID: "acme", Name: `quote " back \ <b>&</b> é 日本 ` + "\u2028\x01\t\x7f\xff"},
 		{Code: "SOME_NEW_CODE", Permissions: []keyward.Permission{}},
+		{Code: keyward.VerifyDisabled, KeyID: 7, OrgID: "o", Name: "n", Permissions: []keyward.Permission{"read"}, Metadata: "{}"},
+		{Valid: true, Code: keyward.VerifyValid, KeyID: 7, OrgID: "o", Name: "n", Metadata: `{"plan":"pro","nested":{"a":[1,2.5,null,true]},"html":"<b>&amp;</b>","sep":"` + " " + `"}`,
+			ExpiresAt: &exp, SecretExpiresAt: &graceEnd},
+		{Code: keyward.VerifyExpired, KeyID: 7, ExpiresAt: &exp},
 	} {
 		checkVerifyJSON(t, v)
 	}
 }
 
+var (
+	exp      = jsonTime(time.Date(2031, 3, 4, 11, 0, 0, 0, time.UTC))
+	graceEnd = jsonTime(time.Date(2031, 3, 4, 11, 0, 0, 123456000, time.FixedZone("x", 3600)))
+)
+
 func FuzzAppendVerifyJSON(f *testing.F) {
 	f.Add(true, "VALID", uint64(1), "acme", "name", "read")
 	f.Add(false, "NOT_FOUND", uint64(0), "", "<&>\u2028", "")
 	f.Add(true, "VALID", uint64(1<<53-1), "o", "\xff\xfe", "a\"b")
+	f.Add(true, "VALID", uint64(9), "o", "n", `{"a":"<b>&\u2028","b":[1,{"c":null}]}`)
 	f.Fuzz(func(t *testing.T, valid bool, code string, keyID uint64, org string, name, perm string) {
 		v := verifyJSON{Valid: valid, Code: keyward.VerifyCode(code), KeyID: jsonKeyID(keyID % (1 << 53)), OrgID: org, Name: name}
 		if perm != "" {
 			v.Permissions = []keyward.Permission{keyward.Permission(perm), "read"}
 		}
+		// The permission's text, when it is metadata the domain takes,
+		// is the metadata too, as the domain keeps it.
+		if md, err := keyward.ParseMetadata([]byte(perm)); err == nil {
+			v.Metadata = rawJSON(md)
+			if md == "" {
+				v.Metadata = "{}"
+			}
+			t := time.Unix(int64(keyID%(1<<34)), int64(keyID%1e9)).UTC()
+			v.ExpiresAt, v.SecretExpiresAt = (*jsonTime)(&t), (*jsonTime)(&t)
+		}
 		checkVerifyJSON(t, v)
 	})
 }
 
+// checkVerifyJSON holds appendVerifyJSON to json.Marshal, byte for byte
+// once HTML's characters are escaped: the metadata is appended as the
+// domain keeps it, without json.Marshal's escapes of <, >, &, U+2028 and
+// U+2029, which change the bytes and not the value.
 func checkVerifyJSON(t *testing.T, v verifyJSON) {
 	t.Helper()
 	want, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := appendVerifyJSON(nil, v); !bytes.Equal(got, want) {
-		t.Fatalf("appendVerifyJSON wrote\n%s\njson.Marshal writes\n%s", got, want)
+	var got bytes.Buffer
+	json.HTMLEscape(&got, appendVerifyJSON(nil, v))
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("appendVerifyJSON wrote\n%s\njson.Marshal writes\n%s", got.Bytes(), want)
 	}
 }
 

@@ -199,12 +199,12 @@ func BenchmarkPut(b *testing.B) {
 	var sh shard
 	sh.init(capacity, 1)
 	for _, k := range keys[:capacity] {
-		sh.put(k, never, 0)
+		sh.put(k.Hash, k, never, 0)
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		sh.put(keys[i%len(keys)], never, 0)
+		sh.put(keys[i%len(keys)].Hash, keys[i%len(keys)], never, 0)
 		i++
 	}
 	b.ReportMetric(float64(len(sh.arena))/float64(len(sh.arena)-sh.garbage), "arena/live")

@@ -250,7 +250,7 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen, 
 		if now := c.now(); sh.gen == gen {
 			if notFound {
 				sh.putNegative(h, now+c.negTTL)
-			} else if sh.put(k, now+c.ttl, now) {
+			} else if sh.put(h, k, now+c.ttl, now) {
 				c.evictions.Add(1)
 			}
 		}
@@ -281,8 +281,8 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen, 
 }
 
 // CreateKey stores k and forgets any earlier "unknown" answer for its hash.
-func (c *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
-	err := c.store.CreateKey(ctx, k)
+func (c *Store) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) error {
+	err := c.store.CreateKey(ctx, k, ev)
 	if err == nil {
 		c.Invalidate(k.Hash)
 	}
@@ -291,8 +291,8 @@ func (c *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
 
 // CreateKeyIdempotent stores k and the record of the write that made it,
 // and forgets any earlier "unknown" answer for k's hash.
-func (c *Store) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
-	err := c.store.CreateKeyIdempotent(ctx, k, rec)
+func (c *Store) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord, ev *keyward.AuditEvent) error {
+	err := c.store.CreateKeyIdempotent(ctx, k, rec, ev)
 	if err == nil {
 		c.Invalidate(k.Hash)
 	}
@@ -311,22 +311,47 @@ func (c *Store) PruneIdempotencyRecords(ctx context.Context, expiredBefore time.
 
 // BootstrapRootKey stores k if the store is new, and then forgets any
 // earlier "unknown" answer for its hash.
-func (c *Store) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
-	ok, err := c.store.BootstrapRootKey(ctx, k)
+func (c *Store) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (bool, error) {
+	ok, err := c.store.BootstrapRootKey(ctx, k, ev)
 	if ok {
 		c.Invalidate(k.Hash)
 	}
 	return ok, err
 }
 
-// DeleteKey deletes the key in the store and forgets it before returning,
-// so that the next request with it fails.
-func (c *Store) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
-	k, err := c.store.DeleteKey(ctx, org, id, at)
-	if err == nil {
-		c.Invalidate(k.Hash)
+// UpdateKey changes the key in the store and, before returning, forgets
+// it under every hash it had before the change and has after, so that the
+// next request here sees the change; the store's invalidation feed tells
+// the other instances. It forgets them also when the update fails after
+// reaching the store: a write whose outcome is unknown (a timeout at
+// commit) may have happened.
+func (c *Store) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, update keyward.KeyUpdate) (*keyward.Key, error) {
+	var seen []keyward.SecretHash // every hash of every version update saw
+	k, err := c.store.UpdateKey(ctx, org, id, func(old keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		seen = append(seen, old.Hashes()...)
+		nk, ev, err := update(old)
+		if err == nil {
+			seen = append(seen, nk.Hashes()...)
+		}
+		return nk, ev, err
+	})
+	if k != nil {
+		seen = append(seen, k.Hashes()...)
+	}
+	for _, h := range seen {
+		c.Invalidate(h)
 	}
 	return k, err
+}
+
+// ListAuditEvents reads the store.
+func (c *Store) ListAuditEvents(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditEvent, error) {
+	return c.store.ListAuditEvents(ctx, f)
+}
+
+// PruneAuditEvents removes old audit events from the store.
+func (c *Store) PruneAuditEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	return c.store.PruneAuditEvents(ctx, before, limit)
 }
 
 // Key reads the store: the management API's reads are not cached.

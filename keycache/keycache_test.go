@@ -186,18 +186,36 @@ func newKey(org keyward.OrgID, name string, perms ...keyward.Permission) *keywar
 // add stores k directly in the database, bypassing the cache.
 func (e *env) add(t testing.TB, k *keyward.Key) *keyward.Key {
 	t.Helper()
-	if err := e.db.CreateKey(context.Background(), k); err != nil {
+	if err := e.db.CreateKey(context.Background(), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	return k
 }
 
-// addKeys stores n new keys of org "acme" directly in the database.
+// addKeys stores n new keys of org "acme" directly in the database, with
+// the lifecycle's fields varied among them: metadata of several sizes or
+// none, a creator or none, an expiry or none, some disabled.
 func (e *env) addKeys(t testing.TB, n int) []*keyward.Key {
 	t.Helper()
 	keys := make([]*keyward.Key, n)
+	base := time.Now().UTC().Truncate(time.Microsecond)
 	for i := range keys {
-		keys[i] = e.add(t, newKey("acme", fmt.Sprintf("key %d", i), keyward.PermRead, keyward.PermWrite))
+		k := newKey("acme", fmt.Sprintf("key %d", i), keyward.PermRead, keyward.PermWrite)
+		if i%3 > 0 {
+			k.Metadata = fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("é", i%200))
+		}
+		switch i % 4 {
+		case 1:
+			k.CreatedBy = "cli"
+		case 2, 3:
+			k.CreatedBy = keyward.KeyID(1000 + i).String()
+		}
+		if i%5 == 0 {
+			at := base.Add(time.Duration(i+1) * time.Hour)
+			k.ExpiresAt = &at
+		}
+		k.Disabled = i%7 == 3
+		keys[i] = e.add(t, k)
 	}
 	return keys
 }
@@ -246,8 +264,8 @@ func (e *env) wantCalls(t testing.TB, h keyward.SecretHash, n int) {
 	}
 }
 
-// describe prints every field of k, the hash included (Key's own
-// formatting redacts it).
+// describe prints every field of k, the hashes included (Key's own
+// formatting redacts them).
 func describe(k *keyward.Key) string {
 	if k == nil {
 		return "<nil>"
@@ -258,8 +276,14 @@ func describe(k *keyward.Key) string {
 		}
 		return p.Format(time.RFC3339Nano) + " " + p.Location().String()
 	}
-	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%s DeletedAt:%s}",
-		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, t(&k.CreatedAt), t(k.LastUsedAt), t(k.DeletedAt))
+	prev := "nil"
+	if k.Previous != nil {
+		prev = fmt.Sprintf("{Hash:%x ExpiresAt:%s}", k.Previous.Hash[:], t(&k.Previous.ExpiresAt))
+	}
+	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%s DeletedAt:%s "+
+		"ExpiresAt:%s Disabled:%v Metadata:%q UpdatedAt:%s CreatedBy:%q Version:%d Previous:%s}",
+		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, t(&k.CreatedAt), t(k.LastUsedAt), t(k.DeletedAt),
+		t(k.ExpiresAt), k.Disabled, k.Metadata, t(&k.UpdatedAt), k.CreatedBy, k.Version, prev)
 }
 
 // checkKey fails the test unless got is want in every field but
@@ -676,14 +700,14 @@ func TestCreateKeyClearsNegative(t *testing.T) {
 	e.getNotFound(t, k.Hash)
 	e.getNotFound(t, k.Hash)
 	e.wantCalls(t, k.Hash, 1) // the second answer came from memory
-	if err := e.cache.CreateKey(t.Context(), k); err != nil {
+	if err := e.cache.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	checkKey(t, e.get(t, k.Hash), k)
 	e.wantCalls(t, k.Hash, 2)
 
 	// A create that fails forgets nothing it should not.
-	if err := e.cache.CreateKey(t.Context(), k); keyward.ErrorCode(err) != keyward.ECONFLICT {
+	if err := e.cache.CreateKey(t.Context(), k, nil); keyward.ErrorCode(err) != keyward.ECONFLICT {
 		t.Fatalf("second CreateKey = %v, want %s", err, keyward.ECONFLICT)
 	}
 	checkKey(t, e.get(t, k.Hash), k)
@@ -706,7 +730,7 @@ func TestDeleteKeyEvicts(t *testing.T) {
 			checkKey(t, e.get(t, k.Hash), k) // a hit
 			e.wantCalls(t, k.Hash, 1)
 
-			deleted, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now())
+			deleted, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now())
 			if err != nil {
 				t.Fatalf("DeleteKey: %v", err)
 			}
@@ -721,7 +745,7 @@ func TestDeleteKeyEvicts(t *testing.T) {
 			checkKey(t, e.get(t, other.Hash), other) // untouched
 			e.wantCalls(t, other.Hash, 1)
 
-			if _, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			if _, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now()); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 				t.Fatalf("second DeleteKey = %v, want %s", err, keyward.ENOTFOUND)
 			}
 		})
@@ -772,7 +796,7 @@ func TestInvalidationDuringLoad(t *testing.T) {
 		release := e.store.hold(t, true)
 		ch := e.goGet(t.Context(), k.Hash)
 		e.store.waitEntered(t, 1)
-		if _, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+		if _, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now()); err != nil {
 			t.Fatalf("DeleteKey: %v", err)
 		}
 		release()
@@ -791,7 +815,7 @@ func TestInvalidationDuringLoad(t *testing.T) {
 		release := e.store.hold(t, true)
 		ch := e.goGet(t.Context(), k.Hash)
 		e.store.waitEntered(t, 1)
-		if err := e.cache.CreateKey(t.Context(), k); err != nil {
+		if err := e.cache.CreateKey(t.Context(), k, nil); err != nil {
 			t.Fatalf("CreateKey: %v", err)
 		}
 		release()
@@ -886,7 +910,7 @@ func TestTTL(t *testing.T) {
 
 	// Deleted behind the cache's back (another process, no
 	// notification): served until TTL, and not after.
-	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.db, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatalf("DeleteKey: %v", err)
 	}
 	e.clock.advance(ttl - 1)
@@ -1048,7 +1072,7 @@ func TestConcurrentUse(t *testing.T) {
 		for i, k := range keys[:50] {
 			st := states[k.Hash]
 			st.deleting.Store(true)
-			if _, err := e.cache.DeleteKey(ctx, k.OrgID, k.ID, time.Now()); err != nil {
+			if _, err := storetest.Delete(ctx, e.cache, k.OrgID, k.ID, time.Now()); err != nil {
 				t.Errorf("DeleteKey: %v", err)
 				return
 			}
@@ -1092,7 +1116,7 @@ func TestStalenessBound(t *testing.T) {
 
 	// Another process deletes the key and the feed goes silent: once the
 	// bound has passed since the last confirmation, the store answers.
-	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.db, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.advance(time.Nanosecond)
@@ -1137,18 +1161,18 @@ func TestWritesInvalidate(t *testing.T) {
 	e := newEnv(t, keycache.Options{})
 	root := newKey("", "root", keyward.AllPermissions...)
 	e.getNotFound(t, root.Hash)
-	if ok, err := e.cache.BootstrapRootKey(t.Context(), root); err != nil || !ok {
+	if ok, err := e.cache.BootstrapRootKey(t.Context(), root, nil); err != nil || !ok {
 		t.Fatalf("BootstrapRootKey = %v, %v", ok, err)
 	}
 	checkKey(t, e.get(t, root.Hash), root)
 
 	k := newKey("acme", "k", keyward.PermRead)
 	e.getNotFound(t, k.Hash) // remembered as unknown
-	if err := e.cache.CreateKey(t.Context(), k); err != nil {
+	if err := e.cache.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkKey(t, e.get(t, k.Hash), k)
-	if _, err := e.cache.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.cache, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.getNotFound(t, k.Hash)
@@ -1156,7 +1180,7 @@ func TestWritesInvalidate(t *testing.T) {
 	idem := newKey("acme", "idempotent", keyward.PermRead)
 	e.getNotFound(t, idem.Hash)
 	rec := &keyward.IdempotencyRecord{ID: [32]byte{7}, KeyID: idem.ID, Sealed: []byte("sealed"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	if err := e.cache.CreateKeyIdempotent(t.Context(), idem, rec); err != nil {
+	if err := e.cache.CreateKeyIdempotent(t.Context(), idem, rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkKey(t, e.get(t, idem.Hash), idem)
@@ -1176,7 +1200,7 @@ func TestUnconfirmedJoinsNoOldLookup(t *testing.T) {
 	e.store.waitEntered(t, 1)
 
 	// Another process deletes the key; nothing tells this one.
-	if _, err := e.db.DeleteKey(t.Context(), k.OrgID, k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), e.db, k.OrgID, k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	joined := e.goGet(t.Context(), k.Hash) // same span of the bound: may share the first read
@@ -1208,4 +1232,62 @@ func waitBypasses(t *testing.T, e *env, n uint64) {
 			t.Fatalf("%d bypasses within %v, want %d", e.cache.Stats().Bypasses, patience, n)
 		}
 	}
+}
+
+// A rotated key is cached under each of its secrets: looked up by its
+// previous secret, the key comes back whole (its current hash, and the
+// previous one with the end of its grace period), from memory the second
+// time. An update forgets the key under every hash it had and has, so the
+// next lookup of each reads the store.
+func TestUpdateKeyEvictsEveryHash(t *testing.T) {
+	e := newEnv(t, keycache.Options{})
+	k := e.add(t, newKey("acme", "rotating", keyward.PermRead))
+	old := k.Hash
+	e.get(t, old)
+	e.wantCalls(t, old, 1)
+
+	fresh := keyward.NewSecret().Hash()
+	end := time.Date(2026, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	rotated, err := e.cache.UpdateKey(t.Context(), "acme", k.ID, func(k keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		k.Previous = &keyward.PreviousSecret{Hash: k.Hash, ExpiresAt: end}
+		k.Hash = fresh
+		k.Metadata = `{"tier":"gold"}`
+		return k, nil, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	byOld := e.get(t, old) // forgotten: read again
+	e.wantCalls(t, old, 2)
+	checkKey(t, byOld, rotated)
+	checkKey(t, e.get(t, old), rotated) // a hit, built from the slot
+	e.wantCalls(t, old, 2)
+	checkKey(t, e.get(t, fresh), rotated)
+	checkKey(t, e.get(t, fresh), rotated)
+	e.wantCalls(t, fresh, 1)
+
+	// Ending the grace period forgets both entries.
+	disabled, err := e.cache.UpdateKey(t.Context(), "acme", k.ID, func(k keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		k.Previous = nil
+		k.Disabled = true
+		return k, nil, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	e.getNotFound(t, old)
+	e.wantCalls(t, old, 3)
+	checkKey(t, e.get(t, fresh), disabled)
+	e.wantCalls(t, fresh, 2)
+
+	// A failed update forgets the key all the same: a write that fails
+	// at its commit may have happened, and one more read costs little.
+	boom := errors.New("boom")
+	if _, err := e.cache.UpdateKey(t.Context(), "acme", k.ID, func(k keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		return k, nil, boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("UpdateKey with a failing updater: %v", err)
+	}
+	checkKey(t, e.get(t, fresh), disabled)
+	e.wantCalls(t, fresh, 3)
 }

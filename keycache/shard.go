@@ -22,8 +22,7 @@ type shard struct {
 	free  []int32          // unused slots below len(slots)
 	hand  int              // the CLOCK hand
 
-	// arena holds each entry's text: organization, name, hint, then one
-	// byte per permission (its index in keyward.AllPermissions).
+	// arena holds each entry's variable part (see slot.text).
 	arena   []byte
 	garbage int // bytes of arena no slot refers to
 
@@ -31,28 +30,53 @@ type shard struct {
 	negCap int
 }
 
-// slot is one cached key, fixed-size and pointer-free.
+// slot is one cached key, fixed-size and pointer-free. hash is the hash
+// the key was looked up by: its secret's or, during a grace period, its
+// previous secret's (flagByPrevious); the other one, if the key has both,
+// is in the arena.
 type slot struct {
-	hash    keyward.SecretHash
-	id      int64
-	created int64 // unix microseconds
-	expires int64 // Store.now nanoseconds
-	off     uint32
-	nameLen uint16
-	orgLen  uint8
-	hintLen uint8
-	permLen uint8
-	flags   uint8
+	hash       keyward.SecretHash
+	id         int64
+	created    int64 // unix microseconds
+	updated    int64 // unix microseconds
+	version    int64
+	keyExpires int64 // unix microseconds, if flagExpiry
+	graceEnd   int64 // unix microseconds, if flagPrevious
+	expires    int64 // Store.now nanoseconds: when the entry goes stale
+	off        uint32
+	nameLen    uint16
+	metaLen    uint16
+	orgLen     uint8
+	hintLen    uint8
+	byLen      uint8
+	permLen    uint8
+	flags      uint8
 }
 
 const (
-	flagUsed = 1 << iota // the slot holds a key
-	flagRoot             // the key is a root key
-	flagRef              // used since the CLOCK hand last passed
+	flagUsed       = 1 << iota // the slot holds a key
+	flagRoot                   // the key is a root key
+	flagRef                    // used since the CLOCK hand last passed
+	flagDisabled               // the key is disabled
+	flagExpiry                 // the key has an expiry, keyExpires
+	flagPrevious               // the key has a previous secret; the other hash is in the arena
+	flagByPrevious             // hash is the previous secret's; the arena holds the current one
 )
 
+// The arena holds, per slot, in this order: organization, name, hint,
+// created-by and metadata (one string when materialized), one byte per
+// permission (its index in keyward.AllPermissions), and, with
+// flagPrevious, the key's other hash.
+func (s *slot) text() int {
+	return int(s.orgLen) + int(s.nameLen) + int(s.hintLen) + int(s.byLen) + int(s.metaLen)
+}
+
 func (s *slot) size() int {
-	return int(s.orgLen) + int(s.nameLen) + int(s.hintLen) + int(s.permLen)
+	n := s.text() + int(s.permLen)
+	if s.flags&flagPrevious != 0 {
+		n += len(keyward.SecretHash{})
+	}
+	return n
 }
 
 func (sh *shard) init(capacity, negCap int) {
@@ -101,42 +125,70 @@ func (sh *shard) get(h keyward.SecretHash, now int64) (k *keyward.Key, found, kn
 }
 
 // materialize builds a Key from slot s: one allocation for its text and
-// one for its permissions.
+// one for its permissions, and one each for an expiry and a previous
+// secret where the key has them.
 func (sh *shard) materialize(s *slot) *keyward.Key {
-	text := int(s.orgLen) + int(s.nameLen) + int(s.hintLen)
+	text := s.text()
 	b := sh.arena[s.off : int(s.off)+s.size()]
 	str := string(b[:text])
-	o, n := int(s.orgLen), int(s.orgLen)+int(s.nameLen)
+	o := int(s.orgLen)
+	n := o + int(s.nameLen)
+	h := n + int(s.hintLen)
+	by := h + int(s.byLen)
 	var perms []keyward.Permission // nil for none, as the store gives it
 	if s.permLen > 0 {
 		perms = make([]keyward.Permission, s.permLen)
-		for j, p := range b[text:] {
+		for j, p := range b[text : text+int(s.permLen)] {
 			perms[j] = keyward.AllPermissions[p]
 		}
 	}
-	return &keyward.Key{
+	k := &keyward.Key{
 		ID:          keyward.KeyID(s.id),
 		OrgID:       keyward.OrgID(str[:o]),
 		Root:        s.flags&flagRoot != 0,
 		Name:        str[o:n],
 		Permissions: perms,
 		Hash:        s.hash,
-		Hint:        str[n:],
+		Hint:        str[n:h],
 		CreatedAt:   time.UnixMicro(s.created).UTC(),
+		Disabled:    s.flags&flagDisabled != 0,
+		Metadata:    str[by:],
+		UpdatedAt:   time.UnixMicro(s.updated).UTC(),
+		CreatedBy:   str[h:by],
+		Version:     s.version,
 	}
+	if s.flags&flagExpiry != 0 {
+		t := time.UnixMicro(s.keyExpires).UTC()
+		k.ExpiresAt = &t
+	}
+	if s.flags&flagPrevious != 0 {
+		var other keyward.SecretHash
+		copy(other[:], b[text+int(s.permLen):])
+		k.Previous = &keyward.PreviousSecret{Hash: other, ExpiresAt: time.UnixMicro(s.graceEnd).UTC()}
+		if s.flags&flagByPrevious != 0 {
+			k.Hash, k.Previous.Hash = other, s.hash
+		}
+	}
+	return k
 }
 
 // maxArena bounds a shard's arena, whose offsets are 32 bits. It is a
 // variable so that a test can make it small.
 var maxArena = min(math.MaxUint32, math.MaxInt)
 
-// put caches k until expires, and reports whether it pushed another key
-// out to make room. A key that cannot be encoded is not cached.
-func (sh *shard) put(k *keyward.Key, expires, now int64) (evicted bool) {
+// put caches k, looked up by h, until expires, and reports whether it
+// pushed another key out to make room. A key that cannot be encoded, or
+// that h is not a hash of, is not cached.
+func (sh *shard) put(h keyward.SecretHash, k *keyward.Key, expires, now int64) (evicted bool) {
 	// Whatever is cached for this hash is older than k: forget it, even if
 	// k itself cannot be cached.
-	sh.remove(k.Hash)
-	if len(k.OrgID) > math.MaxUint8 || len(k.Hint) > math.MaxUint8 || len(k.Name) > math.MaxUint16 || len(k.Permissions) > math.MaxUint8 {
+	sh.remove(h)
+	byPrevious := !k.Hash.Equal(h)
+	if byPrevious && (k.Previous == nil || !k.Previous.Hash.Equal(h)) {
+		return false
+	}
+	if len(k.OrgID) > math.MaxUint8 || len(k.Hint) > math.MaxUint8 || len(k.Name) > math.MaxUint16 ||
+		len(k.Permissions) > math.MaxUint8 || len(k.CreatedBy) > math.MaxUint8 || len(k.Metadata) > math.MaxUint16 {
 		return false
 	}
 	for _, p := range k.Permissions {
@@ -144,14 +196,50 @@ func (sh *shard) put(k *keyward.Key, expires, now int64) (evicted bool) {
 			return false
 		}
 	}
-	need := len(k.OrgID) + len(k.Name) + len(k.Hint) + len(k.Permissions)
+	flags := uint8(flagUsed)
+	if k.Root {
+		flags |= flagRoot
+	}
+	if k.Disabled {
+		flags |= flagDisabled
+	}
+	var keyExpires, graceEnd int64
+	if k.ExpiresAt != nil {
+		flags |= flagExpiry
+		keyExpires = k.ExpiresAt.UnixMicro()
+	}
+	if k.Previous != nil {
+		flags |= flagPrevious
+		graceEnd = k.Previous.ExpiresAt.UnixMicro()
+		if byPrevious {
+			flags |= flagByPrevious
+		}
+	}
+	ns := slot{
+		hash:       h,
+		id:         int64(k.ID),
+		created:    k.CreatedAt.UnixMicro(),
+		updated:    k.UpdatedAt.UnixMicro(),
+		version:    k.Version,
+		keyExpires: keyExpires,
+		graceEnd:   graceEnd,
+		expires:    expires,
+		nameLen:    uint16(len(k.Name)),
+		metaLen:    uint16(len(k.Metadata)),
+		orgLen:     uint8(len(k.OrgID)),
+		hintLen:    uint8(len(k.Hint)),
+		byLen:      uint8(len(k.CreatedBy)),
+		permLen:    uint8(len(k.Permissions)),
+		flags:      flags,
+	}
+	need := ns.size()
 	if len(sh.arena)-sh.garbage+need > maxArena {
 		return false // even compacted, the arena could not take it
 	}
 	// The index holds one slot per 8-byte prefix: a cached key whose hash
-	// shares k's prefix (another hash, as k's own is gone) gives way, or
+	// shares h's prefix (another hash, as h's own is gone) gives way, or
 	// its slot would be left used but unindexed.
-	if j, ok := sh.index[prefix(k.Hash)]; ok {
+	if j, ok := sh.index[prefix(h)]; ok {
 		sh.drop(j)
 	}
 	var i int32
@@ -167,30 +255,23 @@ func (sh *shard) put(k *keyward.Key, expires, now int64) (evicted bool) {
 		evicted = true
 	}
 	sh.compact(need)
-	off := len(sh.arena)
+	ns.off = uint32(len(sh.arena))
 	sh.arena = append(sh.arena, k.OrgID...)
 	sh.arena = append(sh.arena, k.Name...)
 	sh.arena = append(sh.arena, k.Hint...)
+	sh.arena = append(sh.arena, k.CreatedBy...)
+	sh.arena = append(sh.arena, k.Metadata...)
 	for _, p := range k.Permissions {
 		sh.arena = append(sh.arena, byte(permIndex(p)))
 	}
-	flags := uint8(flagUsed)
-	if k.Root {
-		flags |= flagRoot
+	switch {
+	case byPrevious:
+		sh.arena = append(sh.arena, k.Hash[:]...)
+	case k.Previous != nil:
+		sh.arena = append(sh.arena, k.Previous.Hash[:]...)
 	}
-	sh.slots[i] = slot{
-		hash:    k.Hash,
-		id:      int64(k.ID),
-		created: k.CreatedAt.UnixMicro(),
-		expires: expires,
-		off:     uint32(off),
-		nameLen: uint16(len(k.Name)),
-		orgLen:  uint8(len(k.OrgID)),
-		hintLen: uint8(len(k.Hint)),
-		permLen: uint8(len(k.Permissions)),
-		flags:   flags,
-	}
-	sh.index[prefix(k.Hash)] = i
+	sh.slots[i] = ns
+	sh.index[prefix(h)] = i
 	return evicted
 }
 

@@ -20,20 +20,19 @@ const never = int64(1) << 62
 // randKey returns a key with random fields, each within what the compact
 // encoding holds: sometimes a root key, a name of up to a few hundred bytes
 // of mixed ASCII and non-ASCII text, a random subset of the permissions in
-// random order.
+// random order; and the lifecycle's fields: metadata of up to a few hundred
+// bytes (or none), a creator (or none), an expiry (or none), disabled or
+// not, a version, a time of last change, and for about half of the keys a
+// previous secret in its grace period.
 func randKey(rng *rand.Rand) *keyward.Key {
-	var h keyward.SecretHash
-	for i := 0; i < len(h); i += 8 {
-		v := rng.Uint64()
-		for j := range 8 {
-			h[i+j] = byte(v >> (8 * j))
-		}
-	}
 	k := &keyward.Key{
 		ID:        keyward.KeyID(1 + rng.Int64N(keyward.MaxKeyID-1)),
-		Hash:      h,
+		Hash:      randHash(rng),
 		Hint:      "kw_" + randText(rng, 4, "abcXYZ019") + "..." + randText(rng, 4, "abcXYZ019"),
-		CreatedAt: time.UnixMicro(rng.Int64N(4e15) - 1e15).UTC(),
+		CreatedAt: randTime(rng),
+		UpdatedAt: randTime(rng),
+		Disabled:  rng.IntN(4) == 0,
+		Version:   1 + rng.Int64N(1<<40),
 	}
 	if rng.IntN(8) == 0 {
 		k.Root = true
@@ -43,6 +42,63 @@ func randKey(rng *rand.Rand) *keyward.Key {
 	k.Name = randText(rng, rng.IntN(120), "aé東🔑 z")
 	for _, i := range rng.Perm(len(keyward.AllPermissions))[:rng.IntN(len(keyward.AllPermissions)+1)] {
 		k.Permissions = append(k.Permissions, keyward.AllPermissions[i])
+	}
+	if rng.IntN(3) > 0 {
+		k.Metadata = `{"k":"` + randText(rng, rng.IntN(150), "aé東🔑 z\\\"{}:,") + `"}`
+	}
+	switch rng.IntN(3) {
+	case 0: // made before Keyward recorded it
+	case 1:
+		k.CreatedBy = "cli"
+	default:
+		k.CreatedBy = keyward.KeyID(1 + rng.Int64N(keyward.MaxKeyID-1)).String()
+	}
+	if rng.IntN(2) == 0 {
+		t := randTime(rng)
+		k.ExpiresAt = &t
+	}
+	if rng.IntN(2) == 0 {
+		k.Previous = &keyward.PreviousSecret{Hash: randHash(rng), ExpiresAt: randTime(rng)}
+	}
+	return k
+}
+
+// randHash returns a random secret hash.
+func randHash(rng *rand.Rand) keyward.SecretHash {
+	var h keyward.SecretHash
+	for i := 0; i < len(h); i += 8 {
+		v := rng.Uint64()
+		for j := range 8 {
+			h[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return h
+}
+
+// randTime returns a random time to the microsecond, in UTC, as the cache
+// gives times back.
+func randTime(rng *rand.Rand) time.Time {
+	return time.UnixMicro(rng.Int64N(4e15) - 1e15).UTC()
+}
+
+// lookupHash returns the hash k is to be cached under: for half of the keys
+// with a previous secret, that secret's hash (the slot then holds k's own
+// hash in the arena, after the permissions); otherwise k's own.
+func lookupHash(rng *rand.Rand, k *keyward.Key) keyward.SecretHash {
+	if k.Previous != nil && rng.IntN(2) == 0 {
+		return k.Previous.Hash
+	}
+	return k.Hash
+}
+
+// randKeyUnder returns a random key that h finds: h is its secret's hash
+// or, for about a third of them, its previous secret's.
+func randKeyUnder(rng *rand.Rand, h keyward.SecretHash) *keyward.Key {
+	k := randKey(rng)
+	if rng.IntN(3) == 0 {
+		k.Previous = &keyward.PreviousSecret{Hash: h, ExpiresAt: randTime(rng)}
+	} else {
+		k.Hash = h
 	}
 	return k
 }
@@ -57,19 +113,32 @@ func randText(rng *rand.Rand, n int, alphabet string) string {
 	return b.String()
 }
 
-// describeKey prints every field of k, the hash included.
+// describeKey prints every field of k, the hashes included.
 func describeKey(k *keyward.Key) string {
 	if k == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%v DeletedAt:%v}",
-		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, k.CreatedAt.Format(time.RFC3339Nano), k.LastUsedAt, k.DeletedAt)
+	prev := "nil"
+	if k.Previous != nil {
+		prev = fmt.Sprintf("{Hash:%x ExpiresAt:%s}", k.Previous.Hash[:], k.Previous.ExpiresAt.Format(time.RFC3339Nano))
+	}
+	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%v DeletedAt:%v "+
+		"ExpiresAt:%v Disabled:%v Metadata:%q UpdatedAt:%s CreatedBy:%q Version:%d Previous:%s}",
+		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, k.CreatedAt.Format(time.RFC3339Nano), k.LastUsedAt, k.DeletedAt,
+		k.ExpiresAt, k.Disabled, k.Metadata, k.UpdatedAt.Format(time.RFC3339Nano), k.CreatedBy, k.Version, prev)
 }
 
-// checkGet fails the test unless sh holds k, intact.
+// checkGet fails the test unless sh holds k under its own hash, intact.
 func checkGet(t *testing.T, sh *shard, k *keyward.Key, now int64) {
 	t.Helper()
-	got, found, known := sh.get(k.Hash, now)
+	checkGetBy(t, sh, k.Hash, k, now)
+}
+
+// checkGetBy fails the test unless sh holds k under h (its secret's hash
+// or its previous secret's), intact in every field.
+func checkGetBy(t *testing.T, sh *shard, h keyward.SecretHash, k *keyward.Key, now int64) {
+	t.Helper()
+	got, found, known := sh.get(h, now)
 	if !found || !known {
 		t.Fatalf("get(%d) = found %v, known %v; want the key", k.ID, found, known)
 	}
@@ -277,7 +346,7 @@ func TestArenaStaysCompact(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
 			var sh shard
 			sh.init(64, 16)
-			model := make(map[keyward.SecretHash]*keyward.Key) // what sh should hold
+			model := make(map[keyward.SecretHash]*keyward.Key) // what sh should hold, by lookup hash
 			var hashes []keyward.SecretHash                    // model's keys, for random picks
 			forget := func(h keyward.SecretHash) {
 				delete(model, h)
@@ -285,16 +354,20 @@ func TestArenaStaysCompact(t *testing.T) {
 				hashes[i] = hashes[len(hashes)-1]
 				hashes = hashes[:len(hashes)-1]
 			}
-			compactions, peak := 0, 0
+			compactions, peak, byPrevious := 0, 0, 0
 			for step := range 10_000 {
 				arena := len(sh.arena)
 				put := true
 				switch r := rng.IntN(10); {
 				case r < 6 || len(hashes) == 0: // a new key
 					k := randKey(rng)
-					evicted := sh.put(k, never, 0)
-					model[k.Hash] = k
-					hashes = append(hashes, k.Hash)
+					h := lookupHash(rng, k)
+					if !h.Equal(k.Hash) {
+						byPrevious++
+					}
+					evicted := sh.put(h, k, never, 0)
+					model[h] = k
+					hashes = append(hashes, h)
 					if evicted != (len(model) > cap(sh.slots)) {
 						t.Fatalf("step %d: put reported eviction %v with %d keys in %d slots", step, evicted, len(model), cap(sh.slots))
 					}
@@ -303,7 +376,7 @@ func TestArenaStaysCompact(t *testing.T) {
 							forget(h) // pushed out by the CLOCK
 						}
 					}
-					checkGet(t, &sh, k, 0)
+					checkGetBy(t, &sh, h, k, 0)
 				case r < 8: // a removal
 					put = false
 					h := hashes[rng.IntN(len(hashes))]
@@ -311,13 +384,12 @@ func TestArenaStaysCompact(t *testing.T) {
 					forget(h)
 				default: // the same hash again, with other fields
 					h := hashes[rng.IntN(len(hashes))]
-					k := randKey(rng)
-					k.Hash = h
-					if sh.put(k, never, 0) {
+					k := randKeyUnder(rng, h)
+					if sh.put(h, k, never, 0) {
 						t.Fatalf("step %d: replacing a cached key evicted another", step)
 					}
 					model[h] = k
-					checkGet(t, &sh, k, 0)
+					checkGetBy(t, &sh, h, k, 0)
 				}
 				checkShard(t, &sh)
 				live := len(sh.arena) - sh.garbage
@@ -337,15 +409,18 @@ func TestArenaStaysCompact(t *testing.T) {
 					if compacted {
 						compactions++
 					}
-					for _, k := range model {
-						checkGet(t, &sh, k, 0)
+					for h, k := range model {
+						checkGetBy(t, &sh, h, k, 0)
 					}
 				}
 			}
 			if compactions == 0 {
 				t.Fatal("the arena was never compacted: the test proves nothing")
 			}
-			t.Logf("%d compactions, arena peak %d bytes", compactions, peak)
+			if byPrevious == 0 {
+				t.Fatal("no key was cached under its previous secret's hash: the test proves nothing of it")
+			}
+			t.Logf("%d compactions, arena peak %d bytes, %d keys cached under a previous secret", compactions, peak, byPrevious)
 		})
 	}
 }
@@ -356,25 +431,31 @@ func TestArenaBoundAfterPut(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	var sh shard
 	sh.init(512, 1)
-	var keys []*keyward.Key
+	type entry struct {
+		h keyward.SecretHash // what k is cached under
+		k *keyward.Key
+	}
+	var entries []entry
 	for range 512 {
 		k := randKey(rng)
 		k.Name = strings.Repeat("名", 100)
-		sh.put(k, never, 0)
-		keys = append(keys, k)
+		h := lookupHash(rng, k)
+		sh.put(h, k, never, 0)
+		entries = append(entries, entry{h, k})
 	}
-	for _, k := range keys[:500] {
-		sh.remove(k.Hash)
+	for _, e := range entries[:500] {
+		sh.remove(e.h)
 	}
 	k := randKey(rng)
-	sh.put(k, never, 0)
-	keys = append(keys[500:], k)
+	h := lookupHash(rng, k)
+	sh.put(h, k, never, 0)
+	entries = append(entries[500:], entry{h, k})
 	checkShard(t, &sh)
 	if live := len(sh.arena) - sh.garbage; len(sh.arena) > 2*live+4096 {
 		t.Fatalf("arena %d bytes for %d live", len(sh.arena), live)
 	}
-	for _, k := range keys {
-		checkGet(t, &sh, k, 0)
+	for _, e := range entries {
+		checkGetBy(t, &sh, e.h, e.k, 0)
 	}
 }
 
@@ -386,9 +467,9 @@ func TestPrefixCollision(t *testing.T) {
 	sh.init(8, 8)
 	a, b := randKey(rng), randKey(rng)
 	copy(b.Hash[:8], a.Hash[:8])
-	sh.put(a, never, 0)
+	sh.put(a.Hash, a, never, 0)
 	checkShard(t, &sh)
-	sh.put(b, never, 0)
+	sh.put(b.Hash, b, never, 0)
 	checkShard(t, &sh)
 	checkGet(t, &sh, b, 0)
 	if k, found, _ := sh.get(a.Hash, 0); found {
@@ -398,23 +479,28 @@ func TestPrefixCollision(t *testing.T) {
 	checkShard(t, &sh)
 	checkGet(t, &sh, b, 0)
 
-	// Around the CLOCK a few times, with collisions among the newcomers.
-	keys := []*keyward.Key{b}
+	// Around the CLOCK a few times, with collisions among the newcomers,
+	// some cached under their previous secret's hash.
+	hashes, keys := []keyward.SecretHash{b.Hash}, []*keyward.Key{b}
 	for i := range 40 {
 		k := randKey(rng)
-		if i%3 == 0 {
-			copy(k.Hash[:8], keys[rng.IntN(len(keys))].Hash[:8])
+		h := &k.Hash
+		if lookupHash(rng, k) != k.Hash {
+			h = &k.Previous.Hash
 		}
-		sh.put(k, never, 0)
-		keys = append(keys, k)
+		if i%3 == 0 {
+			copy(h[:8], hashes[rng.IntN(len(hashes))][:8])
+		}
+		sh.put(*h, k, never, 0)
+		hashes, keys = append(hashes, *h), append(keys, k)
 		checkShard(t, &sh)
-		for _, k := range keys {
-			if got, found, _ := sh.get(k.Hash, 0); found && !reflect.DeepEqual(got, k) {
-				t.Fatalf("get(%d) = %s", k.ID, describeKey(got))
+		for j, k := range keys {
+			if got, found, _ := sh.get(hashes[j], 0); found && !reflect.DeepEqual(got, k) {
+				t.Fatalf("get(%d):\ngot  %s\nwant %s", k.ID, describeKey(got), describeKey(k))
 			}
 		}
 	}
-	sh.remove(keys[len(keys)-1].Hash)
+	sh.remove(hashes[len(hashes)-1])
 	checkShard(t, &sh)
 }
 
@@ -425,12 +511,19 @@ func TestSweep(t *testing.T) {
 	var sh shard
 	sh.init(3, 1)
 	a, b, c, d, e := randKey(rng), randKey(rng), randKey(rng), randKey(rng), randKey(rng)
-	sh.put(a, 100, 0)
-	sh.put(b, never, 0)
-	sh.put(c, never, 0)
+	// b and d are cached under their previous secrets' hashes.
+	for _, k := range []*keyward.Key{b, d} {
+		if k.Previous == nil {
+			k.Previous = &keyward.PreviousSecret{Hash: randHash(rng), ExpiresAt: randTime(rng)}
+		}
+	}
+	bh, dh := b.Previous.Hash, d.Previous.Hash
+	sh.put(a.Hash, a, 100, 0)
+	sh.put(bh, b, never, 0)
+	sh.put(c.Hash, c, never, 0)
 	checkGet(t, &sh, a, 50) // a and b used
-	checkGet(t, &sh, b, 50)
-	if !sh.put(d, never, 60) { // a, b get a second chance; c goes
+	checkGetBy(t, &sh, bh, b, 50)
+	if !sh.put(dh, d, never, 60) { // a, b get a second chance; c goes
 		t.Fatal("put into a full shard reported no eviction")
 	}
 	checkShard(t, &sh)
@@ -439,17 +532,17 @@ func TestSweep(t *testing.T) {
 	}
 	checkGet(t, &sh, a, 60)
 	// a is used again, but has expired by the time e needs a slot.
-	sh.put(e, never, 200)
+	sh.put(e.Hash, e, never, 200)
 	checkShard(t, &sh)
 	if _, found, _ := sh.get(a.Hash, 200); found {
 		t.Fatal("a survived its expiry")
 	}
-	checkGet(t, &sh, b, 200)
-	checkGet(t, &sh, d, 200)
+	checkGetBy(t, &sh, bh, b, 200)
+	checkGetBy(t, &sh, dh, d, 200)
 	checkGet(t, &sh, e, 200)
 
 	// get drops what has expired, and says nothing is known of it.
-	sh.put(a, 300, 200)
+	sh.put(a.Hash, a, 300, 200)
 	if _, found, known := sh.get(a.Hash, 300); found || known {
 		t.Fatalf("get of an expired entry = found %v, known %v", found, known)
 	}
@@ -517,15 +610,16 @@ func TestArenaLimit(t *testing.T) {
 	for range 200 {
 		k := randKey(rng)
 		k.Name = strings.Repeat("x", 200+rng.IntN(200))
+		h := lookupHash(rng, k)
 		before := len(sh.index)
-		sh.put(k, never, 0)
+		sh.put(h, k, never, 0)
 		checkShard(t, &sh)
 		if len(sh.arena) > maxArena {
 			t.Fatalf("arena grew to %d bytes, limit %d", len(sh.arena), maxArena)
 		}
-		if _, found, _ := sh.get(k.Hash, 0); found {
+		if _, found, _ := sh.get(h, 0); found {
 			cached++
-			checkGet(t, &sh, k, 0)
+			checkGetBy(t, &sh, h, k, 0)
 		} else {
 			refused++
 			if len(sh.index) != before {

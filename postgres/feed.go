@@ -18,9 +18,11 @@ import (
 
 var _ keyward.InvalidationFeed = (*DB)(nil)
 
-// NotifyChannel is the channel on which every change that alters a verify
-// answer (today a delete) is announced, in the changing transaction,
-// with the lower-case hex of the key's secret hash as the payload: the
+// NotifyChannel is the channel on which every change to a key (UpdateKey:
+// an update, a disable or enable, a rotation, a delete, a restore) is
+// announced, in the changing transaction, once for each secret hash the
+// key had before the change or has after it (Key.Hashes), with the
+// lower-case hex of the hash as the payload: the
 // notification is delivered when the change commits, and never for one
 // that does not. Notifications are per database, not per schema: a watcher
 // hears the changes of every store in the database.
@@ -81,8 +83,8 @@ func (db *DB) WatchInvalidations(ctx context.Context, w keyward.InvalidationWatc
 
 // Watch passes on the changes of keys, committed by any process, that
 // alter a verify answer, so that a cache of keys can forget them: it calls
-// w.Invalidate with the secret hash of each key deleted, once the change
-// is committed. It runs until ctx is done or the DB is closed,
+// w.Invalidate with each secret hash of each key changed (see
+// NotifyChannel), once the change is committed. It runs until ctx is done or the DB is closed,
 // and then returns nil; it returns an error only if w is nil.
 //
 // It proves that it hears every change with a heartbeat: every interval it

@@ -91,10 +91,10 @@ func changeAndCheck(t *testing.T, db *postgres.DB, w *storetest.Watcher) {
 func createAndDelete(t *testing.T, db *postgres.DB) (*keyward.Key, time.Time) {
 	t.Helper()
 	k := storetest.NewKey("acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
+	if err := db.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
-	if _, err := db.DeleteKey(t.Context(), "acme", k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), db, "acme", k.ID, time.Now()); err != nil {
 		t.Fatalf("DeleteKey: %v", err)
 	}
 	return k, time.Now()

@@ -8,9 +8,9 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// CreateKeyIdempotent stores k and rec in one transaction, replacing an
-// expired record with rec's id.
-func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
+// CreateKeyIdempotent stores k, rec and ev (nil for none) in one
+// transaction, replacing an expired record with rec's id.
+func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord, ev *keyward.AuditEvent) error {
 	if rec == nil {
 		return fmt.Errorf("create key: no idempotency record")
 	}
@@ -30,6 +30,11 @@ func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyw
 	}
 	if err := insertKey(ctx, tx, k); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return fmt.Errorf("create key: %w", mapError(ctx, err))
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))

@@ -19,15 +19,23 @@ import (
 // selected from (or returned by a change to) api_keys. The last use lives in
 // key_last_used, a row per used key, found through its primary key.
 const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
-	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), deleted_at`
+	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id) AS last_used_at, deleted_at,
+	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at`
 
 // insertColumns are api_keys' own columns, as insertKey and ImportKeys
 // write them.
-var insertColumns = []string{"id", "org_id", "root", "name", "permissions", "secret_hash", "hint", "created_at", "deleted_at"}
+var insertColumns = []string{
+	"id", "org_id", "root", "name", "permissions", "secret_hash", "hint", "created_at", "deleted_at",
+	"expires_at", "disabled", "metadata", "updated_at", "created_by", "version", "prev_secret_hash", "prev_expires_at",
+}
 
-// queryKeyByHash finds a live key by its secret hash, through the unique
-// index on secret_hash.
-const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_hash = $1 AND deleted_at IS NULL`
+// queryKeyByHash finds a live key by its secret hash or by its previous
+// secret's, each through its unique index: the first branch is read first,
+// so a key found by its current secret costs one index probe.
+const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_hash = $1 AND deleted_at IS NULL
+	UNION ALL
+	SELECT ` + keyColumns + ` FROM api_keys WHERE prev_secret_hash = $1 AND deleted_at IS NULL
+	LIMIT 1`
 
 // queryKey finds a live key by id, through the primary key.
 const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
@@ -36,10 +44,46 @@ const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
 // queryKeyByID finds a live key by id alone, through the primary key.
 const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = $1 AND deleted_at IS NULL`
 
-// CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
-// taken, by a live key or a deleted one.
-func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
-	if err := insertKey(ctx, db.pool, k); err != nil {
+// queryKeyForUpdate reads a key, live or deleted, for UpdateKey, and locks
+// its row until the transaction ends. FOR NO KEY UPDATE, not FOR UPDATE:
+// it holds off every other update of the key, but not the foreign-key
+// checks of TouchKeys, which take KEY SHARE locks on the keys they touch.
+const queryKeyForUpdate = `SELECT ` + keyColumns + ` FROM api_keys
+	WHERE id = $1 AND org_id = $2 AND root = $3
+	FOR NO KEY UPDATE`
+
+// updateKey writes UpdateKey's change: the mutable columns, in
+// updateValues' order after the id, and the next version.
+const updateKey = `UPDATE api_keys SET
+	name = $2, permissions = $3, secret_hash = $4, hint = $5, deleted_at = $6,
+	expires_at = $7, disabled = $8, metadata = $9, updated_at = $10,
+	prev_secret_hash = $11, prev_expires_at = $12, version = version + 1
+	WHERE id = $1
+	RETURNING ` + keyColumns
+
+// CreateKey stores k and, in the same transaction, ev, the audit event of
+// its creation (nil for none). It fails with ECONFLICT if k's id or secret
+// hash is taken, by a live key or a deleted one.
+func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) error {
+	if ev == nil {
+		// One statement: a transaction of its own, in one round trip.
+		if err := insertKey(ctx, db.pool, k); err != nil {
+			return fmt.Errorf("create key: %w", mapError(ctx, err))
+		}
+		return nil
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
+	defer rollback(ctx, tx)
+	if err := insertKey(ctx, tx, k); err != nil {
+		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
+	if err := insertEvent(ctx, tx, ev); err != nil {
+		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
 	}
 	return nil
@@ -56,8 +100,8 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
 	var used [][]any
 	for i, k := range keys {
-		if k == nil {
-			return fmt.Errorf("import keys: no key")
+		if err := checkNewKey(k); err != nil {
+			return fmt.Errorf("import keys: %w", err)
 		}
 		rows[i] = insertValues(k)
 		if k.LastUsedAt != nil {
@@ -93,7 +137,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 // holds off, every transaction writing to the table; the look again under
 // the lock then sees every key committed, and of several processes
 // bootstrapping one store exactly one stores its key.
-func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
+func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (bool, error) {
 	if k == nil || !k.Root || k.OrgID != "" {
 		return false, fmt.Errorf("bootstrap root key: the key is not a root key")
 	}
@@ -130,15 +174,22 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	if err := insertKey(ctx, tx, k); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	return true, nil
 }
 
-// KeyByHash returns the live key whose secret hashes to h, or ENOTFOUND.
-// It runs on every authenticated request: one statement, which pgx
-// prepares once per connection, through the unique index on secret_hash.
+// KeyByHash returns the live key whose secret, or previous secret (in a
+// grace period or not: the service decides), hashes to h, or ENOTFOUND. It
+// runs on every authenticated request: one statement, which pgx prepares
+// once per connection, through the unique indexes on secret_hash and
+// prev_secret_hash.
 func (db *DB) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
 	k, err := scanKey(db.pool.QueryRow(ctx, queryKeyByHash, h[:]))
 	if err != nil {
@@ -167,11 +218,18 @@ func (db *DB) KeyByID(ctx context.Context, id keyward.KeyID) (*keyward.Key, erro
 	return k, nil
 }
 
-// ListKeys returns f.OrgID's live keys (or, with f.Root, the live root
-// keys), newest first by creation time and then id, after f.After, at most
-// f.Limit of them; a Limit below 1 sets no limit.
+// ListKeys returns f.OrgID's keys (or, with f.Root, the root keys) in the
+// states f.States at f.Now (every live key if States is nil), newest first
+// by creation time and then id, after f.After, at most f.Limit of them; a
+// Limit below 1 sets no limit.
 func (db *DB) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key, error) {
-	q, args := listKeysQuery(f)
+	q, args, err := listKeysQuery(f)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	if q == "" {
+		return []*keyward.Key{}, nil
+	}
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", mapError(ctx, err))
@@ -191,36 +249,66 @@ func (db *DB) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key
 	return keys, nil
 }
 
-// DeleteKey marks the live key id of org deleted at the given time and
-// returns it as it now stands, or fails with ENOTFOUND. The check and the
-// change are one statement, so of two concurrent deletes exactly one finds
-// the key live (the other waits for its row lock, then sees it deleted).
-//
-// The same transaction notifies NotifyChannel with the key's hash, so that
-// every Watch hears of the delete once it is committed, and never of one
-// that is not.
-func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
+// UpdateKey changes key id of org, live or deleted, with update, in one
+// transaction (keyward.KeyStore's contract). It reads the row and locks it
+// (concurrent updates of the key queue behind the lock, and each reads
+// what the one before wrote), calls update, writes the mutable fields it
+// returns with the next version, the audit event it returns, and a
+// notification on NotifyChannel for every hash the key had before and has
+// after (Key.Hashes), so that every Watch hears of the change once it is
+// committed, and never of one that is not. If update fails nothing is
+// written, and its error is returned, wrapped.
+func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, update keyward.KeyUpdate) (*keyward.Key, error) {
+	if update == nil {
+		return nil, fmt.Errorf("update key: no update")
+	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}
 	defer rollback(ctx, tx)
-	k, err := scanKey(tx.QueryRow(ctx,
-		`UPDATE api_keys SET deleted_at = $1
-		WHERE id = $2 AND org_id = $3 AND root = $4 AND deleted_at IS NULL
-		RETURNING `+keyColumns,
-		micros(at), int64(id), string(org), org == "",
-	))
+	old, err := scanKey(tx.QueryRow(ctx, queryKeyForUpdate, int64(id), string(org), org == ""))
 	if err != nil {
-		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, hex.EncodeToString(k.Hash[:])); err != nil {
-		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+	// Taken before update runs, which may change what old points to.
+	hashes := old.Hashes()
+	k, ev, err := update(*old.Clone())
+	if err != nil {
+		return nil, fmt.Errorf("update key: %w", err)
+	}
+	// ID, OrgID, Root, CreatedAt, CreatedBy and LastUsedAt are not
+	// written: the row keeps them whatever update returned.
+	updated, err := scanKey(tx.QueryRow(ctx, updateKey, updateValues(old.ID, &k)...))
+	if err != nil {
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
+	}
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
+		}
+	}
+	if err := notify(ctx, tx, append(hashes, updated.Hashes()...)); err != nil {
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}
-	return k, nil
+	return updated, nil
+}
+
+// notify announces on NotifyChannel, in tx, that the keys with the given
+// hashes changed: one notification per distinct hash, in one statement.
+func notify(ctx context.Context, tx pgx.Tx, hashes []keyward.SecretHash) error {
+	payloads := make([]string, 0, len(hashes))
+	for _, h := range hashes {
+		if p := hex.EncodeToString(h[:]); !slices.Contains(payloads, p) {
+			payloads = append(payloads, p)
+		}
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t (p, i) ORDER BY i`,
+		NotifyChannel, payloads)
+	return err
 }
 
 // TouchKeys records uses of keys in one statement, never moving a key's
@@ -275,26 +363,108 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 	_ = tx.Rollback(ctx) // after Commit, pgx.ErrTxClosed; otherwise the failure the caller returns says more
 }
 
-// listKeysQuery returns ListKeys' statement and its arguments. The
-// condition on deleted_at matches the partial index's, and the order its
-// order, so the server walks the index and stops at the limit, without
-// sorting.
-func listKeysQuery(f keyward.KeyFilter) (string, []any) {
-	q := `SELECT ` + keyColumns + ` FROM api_keys
-		WHERE org_id = $1 AND root = $2 AND deleted_at IS NULL`
+// listKeysQuery returns ListKeys' statement and its arguments, or no
+// statement for a filter that selects nothing (an empty, non-nil States).
+//
+// Live keys are read through api_keys_live_by_org, deleted ones through
+// api_keys_deleted_by_org; each branch's condition on deleted_at matches
+// its partial index's and its order the index's order, so the server walks
+// the index and stops at the limit, without sorting. A listing of live and
+// deleted keys is the two branches, merged in order (a Merge Append). The
+// state of a live key, which depends on the time, filters the index's
+// rows.
+func listKeysQuery(f keyward.KeyFilter) (string, []any, error) {
+	live, deleted, err := stateConditions(f.States)
+	if err != nil {
+		return "", nil, err
+	}
 	args := []any{string(f.OrgID), f.Root}
+	var cursor string
 	if f.After != nil {
 		// A row comparison: the index range starts just past the cursor.
-		q += ` AND (created_at, id) < ($3, $4)`
+		cursor = ` AND (created_at, id) < ($3, $4)`
 		args = append(args, micros(f.After.CreatedAt), int64(f.After.ID))
 	}
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args)+1)
+	if live != "" && strings.Contains(live, "$now") {
+		args = append(args, micros(f.Now))
+		live = strings.ReplaceAll(live, "$now", fmt.Sprintf("$%d", len(args)))
+	}
 	var limit *int64 // NULL: no limit
 	if f.Limit >= 1 {
 		n := int64(f.Limit)
 		limit = &n
 	}
-	return q, append(args, limit)
+	args = append(args, limit)
+	order := fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	branch := func(cond string) string {
+		return `SELECT ` + keyColumns + ` FROM api_keys
+		WHERE org_id = $1 AND root = $2 AND ` + cond + cursor
+	}
+	switch {
+	case live != "" && deleted:
+		// A UNION ALL in a subquery, each branch in order, is one
+		// relation of two parts that the planner can merge in order (a
+		// UNION ALL at the top is appended, then sorted; and a branch
+		// without its ORDER BY is planned as if its order did not matter).
+		return `SELECT * FROM ((` + branch(live) + order + `) UNION ALL (` + branch(`deleted_at IS NOT NULL`) + order + `)) AS k` + order, args, nil
+	case live != "":
+		return branch(live) + order, args, nil
+	case deleted:
+		return branch(`deleted_at IS NOT NULL`) + order, args, nil
+	}
+	return "", nil, nil
+}
+
+// stateConditions returns the condition on a live key's row that selects
+// the live states among states (none if it selects no live key), with
+// $now standing for the time the states are at, and whether states
+// selects deleted keys. nil states selects every live key.
+func stateConditions(states []keyward.KeyState) (live string, deleted bool, err error) {
+	if states == nil {
+		return `deleted_at IS NULL`, false, nil
+	}
+	var active, disabled, expired bool
+	for _, s := range states {
+		switch s {
+		case keyward.StateActive:
+			active = true
+		case keyward.StateDisabled:
+			disabled = true
+		case keyward.StateExpired:
+			expired = true
+		case keyward.StateDeleted:
+			deleted = true
+		default:
+			return "", false, keyward.Invalid("invalid key filter", keyward.FieldError{Field: "state", Reason: fmt.Sprintf("unknown state %q", s)})
+		}
+	}
+	// As keyward.Key.State decides, with the expiry exclusive: a key is
+	// expired at its expires_at.
+	var conds []string
+	switch {
+	case active && disabled && expired:
+		conds = nil // every live key
+	case active && expired:
+		conds = []string{`NOT disabled`}
+	default:
+		if active {
+			conds = append(conds, `(NOT disabled AND (expires_at IS NULL OR expires_at > $now))`)
+		}
+		if expired {
+			conds = append(conds, `(NOT disabled AND expires_at <= $now)`)
+		}
+		if disabled {
+			conds = append(conds, `disabled`)
+		}
+	}
+	if !active && !disabled && !expired {
+		return "", deleted, nil
+	}
+	live = `deleted_at IS NULL`
+	if len(conds) > 0 {
+		live += ` AND (` + strings.Join(conds, ` OR `) + `)`
+	}
+	return live, deleted, nil
 }
 
 // querier is a pool or a transaction.
@@ -309,30 +479,84 @@ type querier interface {
 // unknown, a secret that did not exist (and a NOTIFY would serialize the
 // commits of every create on the server's notification queue).
 func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
-	if k == nil {
-		return fmt.Errorf("no key")
+	if err := checkNewKey(k); err != nil {
+		return err
 	}
-	insert := `INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	params := make([]string, len(insertColumns))
+	for i := range params {
+		params[i] = fmt.Sprintf("$%d", i+1)
+	}
+	insert := `INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `) VALUES (` + strings.Join(params, ", ") + `)`
 	args := insertValues(k)
 	if k.LastUsedAt != nil {
 		insert = `WITH k AS (` + insert + ` RETURNING id)
-			INSERT INTO key_last_used (id, last_used_at) SELECT id, $10 FROM k`
+			INSERT INTO key_last_used (id, last_used_at) SELECT id, $` + fmt.Sprint(len(args)+1) + ` FROM k`
 		args = append(args, micros(*k.LastUsedAt))
 	}
 	_, err := q.Exec(ctx, insert, args...)
 	return err
 }
 
+// checkNewKey refuses what no new key can be, before any statement runs,
+// as SQLite's insertKey does: no key at all, or a version below 1 (which
+// the schema's api_keys_version_positive refuses too, less clearly).
+func checkNewKey(k *keyward.Key) error {
+	if k == nil {
+		return fmt.Errorf("no key")
+	}
+	if k.Version < 1 {
+		return fmt.Errorf("key %v: version %d; a key's version starts at 1", k.ID, k.Version)
+	}
+	return nil
+}
+
 // insertValues are k's values of insertColumns.
 func insertValues(k *keyward.Key) []any {
-	perms := make([]string, len(k.Permissions)) // never nil: NOT NULL
-	for i, p := range k.Permissions {
-		perms[i] = string(p)
-	}
+	prevHash, prevExpires := previousValues(k.Previous)
 	return []any{
-		int64(k.ID), string(k.OrgID), k.Root, k.Name, perms, k.Hash[:], k.Hint,
+		int64(k.ID), string(k.OrgID), k.Root, k.Name, permissionNames(k.Permissions), k.Hash[:], k.Hint,
 		micros(k.CreatedAt), microsOrNull(k.DeletedAt),
+		microsOrNull(k.ExpiresAt), k.Disabled, textOrNull(k.Metadata), micros(k.UpdatedAt),
+		textOrNull(k.CreatedBy), k.Version, prevHash, prevExpires,
 	}
+}
+
+// updateValues are updateKey's arguments: the id of the key to change,
+// then k's values of the columns an update writes.
+func updateValues(id keyward.KeyID, k *keyward.Key) []any {
+	prevHash, prevExpires := previousValues(k.Previous)
+	return []any{
+		int64(id), k.Name, permissionNames(k.Permissions), k.Hash[:], k.Hint, microsOrNull(k.DeletedAt),
+		microsOrNull(k.ExpiresAt), k.Disabled, textOrNull(k.Metadata), micros(k.UpdatedAt),
+		prevHash, prevExpires,
+	}
+}
+
+// permissionNames is ps as the permissions column holds it: never nil, as
+// the column is NOT NULL.
+func permissionNames(ps []keyward.Permission) []string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = string(p)
+	}
+	return names
+}
+
+// previousValues are the values of prev_secret_hash and prev_expires_at:
+// both NULL for none.
+func previousValues(p *keyward.PreviousSecret) (hash []byte, expires *time.Time) {
+	if p == nil {
+		return nil, nil
+	}
+	return p.Hash[:], microsOrNull(&p.ExpiresAt)
+}
+
+// textOrNull is s, or NULL for "": the columns whose empty value is NULL.
+func textOrNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // PruneDeletedKeys removes, in one statement, the records of at most limit
@@ -376,15 +600,19 @@ func everUsed(ctx context.Context, q querier) (bool, error) {
 // scanKey reads one row of keyColumns into a new Key.
 func scanKey(row pgx.Row) (*keyward.Key, error) {
 	var (
-		k                 keyward.Key
-		id                int64
-		org               string
-		perms             []string
-		hash              []byte
-		createdAt         time.Time
-		lastUsed, deleted *time.Time
+		k                    keyward.Key
+		id                   int64
+		org                  string
+		perms                []string
+		hash, prevHash       []byte
+		createdAt, updatedAt time.Time
+		lastUsed, deleted    *time.Time
+		expires, prevExpires *time.Time
+		metadata, createdBy  *string
 	)
-	if err := row.Scan(&id, &org, &k.Root, &k.Name, &perms, &hash, &k.Hint, &createdAt, &lastUsed, &deleted); err != nil {
+	if err := row.Scan(&id, &org, &k.Root, &k.Name, &perms, &hash, &k.Hint, &createdAt, &lastUsed, &deleted,
+		&expires, &k.Disabled, &metadata, &updatedAt, &createdBy, &k.Version, &prevHash, &prevExpires,
+	); err != nil {
 		return nil, err
 	}
 	k.ID = keyward.KeyID(id)
@@ -400,15 +628,35 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		}
 	}
 	k.CreatedAt = createdAt.UTC()
-	if lastUsed != nil {
-		t := lastUsed.UTC()
-		k.LastUsedAt = &t
+	k.UpdatedAt = updatedAt.UTC()
+	k.LastUsedAt = utcOrNil(lastUsed)
+	k.DeletedAt = utcOrNil(deleted)
+	k.ExpiresAt = utcOrNil(expires)
+	if metadata != nil {
+		k.Metadata = *metadata
 	}
-	if deleted != nil {
-		t := deleted.UTC()
-		k.DeletedAt = &t
+	if createdBy != nil {
+		k.CreatedBy = *createdBy
+	}
+	if prevHash != nil {
+		p := &keyward.PreviousSecret{}
+		if len(prevHash) != len(p.Hash) || prevExpires == nil {
+			return nil, fmt.Errorf("key %v: stored previous secret is incomplete", k.ID)
+		}
+		copy(p.Hash[:], prevHash)
+		p.ExpiresAt = prevExpires.UTC()
+		k.Previous = p
 	}
 	return &k, nil
+}
+
+// utcOrNil is *t in UTC, or nil.
+func utcOrNil(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // micros is t in UTC, its nanoseconds below the microsecond dropped, as a

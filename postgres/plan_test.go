@@ -14,9 +14,11 @@ import (
 
 // The hot queries read an index and never sort or scan the table: a change
 // to a query or to the schema that loses its index fails here, not in
-// production under load. The test tables are tiny, so the planner is told
+// production under load. The test tables are small, so the planner is told
 // to avoid sequential and bitmap scans where it can: it still picks them
-// when no index serves the query.
+// when no index serves the query. They are not empty, and analyzed: on an
+// empty table every index costs the same, and the planner may walk a whole
+// index where one probe of another would do.
 func TestQueryPlans(t *testing.T) {
 	db, err := Open(t.Context(), pgtest.URL(t))
 	if err != nil {
@@ -34,6 +36,28 @@ func TestQueryPlans(t *testing.T) {
 	for _, set := range []string{"enable_seqscan", "enable_bitmapscan"} {
 		if _, err := tx.Exec(t.Context(), `SELECT set_config($1, 'off', true)`, set); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Keys of many organizations, some deleted, some rotated, and many
+	// more organizations' events, as in a store of many tenants, where an
+	// organization's rows are few among the table's; ANALYZE counts the
+	// rows its own transaction inserted.
+	for _, q := range []string{
+		`INSERT INTO api_keys (id, org_id, root, name, permissions, secret_hash, hint, created_at, updated_at,
+			deleted_at, prev_secret_hash, prev_expires_at)
+		SELECT i, 'org' || (i % 200), false, 'k', '{read}', sha256(int8send(i)), 'hint',
+			now() - i * interval '1 minute', now(),
+			CASE WHEN i % 7 = 0 THEN now() END,
+			CASE WHEN i % 5 = 0 THEN sha256(int8send(-i)) END,
+			CASE WHEN i % 5 = 0 THEN now() END
+		FROM generate_series(1, 20000) AS i`,
+		`INSERT INTO audit_events (id, org_id, at, actor, action, key_id, request_id, client_ip, user_agent)
+		SELECT i, 'org' || (i % 200), now() - i * interval '1 second', 'cli', 'create', i % 20000 + 1, '', '', ''
+		FROM generate_series(1, 20000) AS i`,
+		`ANALYZE api_keys, audit_events, key_last_used`,
+	} {
+		if _, err := tx.Exec(t.Context(), q); err != nil {
+			t.Fatalf("fill the tables: %v", err)
 		}
 	}
 	explain := func(q string, args ...any) string {
@@ -80,7 +104,8 @@ func TestQueryPlans(t *testing.T) {
 					t.Errorf("%s: plan lacks %q:\n%s", name, w, plan)
 				}
 			}
-			for _, bad := range []string{"Seq Scan", "Sort", "Bitmap"} {
+			// "Sort  (" is a sort node (a Merge Append has a Sort Key).
+			for _, bad := range []string{"Seq Scan", "Sort  (", "Bitmap"} {
 				if strings.Contains(plan, bad) {
 					t.Errorf("%s: plan has %q:\n%s", name, bad, plan)
 				}
@@ -89,28 +114,94 @@ func TestQueryPlans(t *testing.T) {
 	}
 
 	custom, generic := plan(queryKeyByHash, make([]byte, 32))
-	check("KeyByHash", custom, generic, "Index Scan using api_keys_secret_hash_key")
+	check("KeyByHash", custom, generic,
+		"Index Scan using api_keys_secret_hash_key", "Index Scan using api_keys_prev_secret_hash_key")
+	// The previous secret's branch runs only if the current secret's finds
+	// nothing: the LIMIT is above the Append of the two.
+	for _, p := range []string{custom, generic} {
+		if !strings.HasPrefix(strings.TrimSpace(p), "Limit") || !strings.Contains(p, "Append") {
+			t.Errorf("KeyByHash: not a limited Append:\n%s", p)
+		}
+	}
+	custom, generic = plan(queryKeyForUpdate, 1, "acme", false)
+	check("UpdateKey's read", custom, generic, "Index Scan using api_keys_pkey")
 	after := &keyward.Cursor{CreatedAt: time.Now(), ID: 42}
-	for name, f := range map[string]keyward.KeyFilter{
-		"first page":      {OrgID: "acme", Limit: 101},
-		"next page":       {OrgID: "acme", After: after, Limit: 101},
-		"root keys":       {Root: true, Limit: 101},
-		"next root keys":  {Root: true, After: after, Limit: 101},
-		"without a limit": {OrgID: "acme"},
+	now := time.Now()
+	active, deleted := []keyward.KeyState{keyward.StateActive}, []keyward.KeyState{keyward.StateDeleted}
+	every := []keyward.KeyState{keyward.StateActive, keyward.StateExpired, keyward.StateDisabled, keyward.StateDeleted}
+	live, gone := "Index Scan using api_keys_live_by_org", "Index Scan using api_keys_deleted_by_org"
+	// A listing of live and deleted keys merges the two indexes in order;
+	// its limit is below an organization's keys, where merging, rather
+	// than reading all and sorting, pays.
+	for name, c := range map[string]struct {
+		f    keyward.KeyFilter
+		want []string
+	}{
+		"first page":          {keyward.KeyFilter{OrgID: "org1", Limit: 101}, []string{live}},
+		"next page":           {keyward.KeyFilter{OrgID: "org1", After: after, Limit: 101}, []string{live}},
+		"root keys":           {keyward.KeyFilter{Root: true, Limit: 101}, []string{live}},
+		"next root keys":      {keyward.KeyFilter{Root: true, After: after, Limit: 101}, []string{live}},
+		"without a limit":     {keyward.KeyFilter{OrgID: "org1"}, []string{live}},
+		"active":              {keyward.KeyFilter{OrgID: "org1", States: active, Now: now, Limit: 101}, []string{live}},
+		"next active":         {keyward.KeyFilter{OrgID: "org1", States: active, Now: now, After: after, Limit: 101}, []string{live}},
+		"disabled or expired": {keyward.KeyFilter{OrgID: "org1", States: []keyward.KeyState{keyward.StateDisabled, keyward.StateExpired}, Now: now, Limit: 101}, []string{live}},
+		"deleted":             {keyward.KeyFilter{OrgID: "org1", States: deleted, Now: now, Limit: 101}, []string{gone}},
+		"next deleted":        {keyward.KeyFilter{OrgID: "org1", States: deleted, Now: now, After: after, Limit: 101}, []string{gone}},
+		"all":                 {keyward.KeyFilter{OrgID: "org1", States: every, Now: now, Limit: 11}, []string{"Merge Append", live, gone}},
+		"next all":            {keyward.KeyFilter{OrgID: "org1", States: every, Now: now, After: after, Limit: 11}, []string{"Merge Append", live, gone}},
 	} {
-		q, args := listKeysQuery(f)
+		q, args, err := listKeysQuery(c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		custom, generic := plan(q, args...)
-		check("ListKeys, "+name, custom, generic, "Index Scan using api_keys_live_by_org")
-		if f.After == nil {
+		check("ListKeys, "+name, custom, generic, c.want...)
+		if c.f.After == nil {
 			continue
 		}
-		// The cursor bounds the scan, rather than filtering its rows.
+		// The cursor bounds the scan of each index, rather than filtering
+		// its rows.
 		for _, p := range []string{custom, generic} {
-			if !strings.Contains(indexCond(p), "ROW(created_at, id) < ROW(") {
+			scans := 0
+			for _, w := range c.want {
+				if strings.HasPrefix(w, "Index Scan") {
+					scans++
+				}
+			}
+			if strings.Count(indexConds(p), "ROW(created_at, id) < ROW(") != scans {
 				t.Errorf("ListKeys, %s: the cursor is not a condition of the index scan:\n%s", name, p)
 			}
 		}
 	}
+	since, until := now.Add(-time.Hour), now
+	byOrg, byKey := "Index Scan using audit_events_by_org", "Index Scan using audit_events_by_key"
+	for name, c := range map[string]struct {
+		f    keyward.AuditFilter
+		want string
+	}{
+		"first page":      {keyward.AuditFilter{OrgID: "org1", Limit: 101}, byOrg},
+		"next page":       {keyward.AuditFilter{OrgID: "org1", After: &keyward.EventCursor{At: now, ID: 42}, Limit: 101}, byOrg},
+		"of an action":    {keyward.AuditFilter{OrgID: "org1", Action: keyward.ActionRotate, Limit: 101}, byOrg},
+		"in a time range": {keyward.AuditFilter{OrgID: "org1", Since: &since, Until: &until, Limit: 101}, byOrg},
+		"of a key":        {keyward.AuditFilter{OrgID: "org1", KeyID: 11, Limit: 101}, byKey},
+		"next of a key":   {keyward.AuditFilter{OrgID: "org1", KeyID: 11, After: &keyward.EventCursor{At: now, ID: 42}, Limit: 101}, byKey},
+		"without a limit": {keyward.AuditFilter{OrgID: "org1"}, byOrg},
+	} {
+		q, args := listEventsQuery(c.f)
+		custom, generic := plan(q, args...)
+		check("ListAuditEvents, "+name, custom, generic, c.want)
+		if c.f.After == nil {
+			continue
+		}
+		for _, p := range []string{custom, generic} {
+			if !strings.Contains(indexConds(p), "ROW(at, id) < ROW(") {
+				t.Errorf("ListAuditEvents, %s: the cursor is not a condition of the index scan:\n%s", name, p)
+			}
+		}
+	}
+	custom, generic = plan(queryPrunableEvents, now, int64(1000))
+	check("PruneAuditEvents", custom, generic, "Index Scan using audit_events_at")
+
 	// Either index finds one key by id: the primary key, or the listing's,
 	// which holds the id and only live keys.
 	custom, generic = plan(queryKey, 1, "acme", false)
@@ -142,12 +233,13 @@ func literal(t *testing.T, v any) string {
 	return ""
 }
 
-// indexCond returns the line of plan that holds its index condition.
-func indexCond(plan string) string {
+// indexConds returns the lines of plan that hold index conditions.
+func indexConds(plan string) string {
+	var b strings.Builder
 	for line := range strings.Lines(plan) {
 		if strings.Contains(line, "Index Cond:") {
-			return line
+			b.WriteString(line)
 		}
 	}
-	return ""
+	return b.String()
 }

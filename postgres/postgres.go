@@ -4,8 +4,8 @@
 //
 // Any number of keyward processes may share one database. The server does
 // what SQLite's write lock does in package sqlite: a unique violation
-// settles a race between two creates; the check and the change of a delete
-// are one UPDATE; TouchKeys locks its rows in id order, so that two batches
+// settles a race between two creates; UpdateKey reads a key with a row
+// lock, so that concurrent updates of a key queue; TouchKeys locks its rows in id order, so that two batches
 // cannot deadlock; BootstrapRootKey holds a table lock while it checks that
 // the store is new, so that of several processes starting at once exactly
 // one bootstraps it. Migrate holds a session advisory lock, so that several
@@ -16,7 +16,8 @@
 // run-time setting), so that several stores, or tests, can share one
 // database. Goose's version table lives beside them.
 //
-// KeyByHash, the check on every request, is one indexed SELECT. pgx
+// KeyByHash, the check on every request, is one statement of two index
+// probes (the secret's hash, then a rotated key's previous one). pgx
 // prepares each statement once per connection and caches it (its default
 // query mode), so the lookup is one round trip. Behind a pooler that
 // cannot hold prepared statements, such as PgBouncer in transaction mode,
@@ -29,7 +30,7 @@
 // would bring a revoked key back to life.
 //
 // A cache of keys in front of the store learns of the changes made by
-// every process through PostgreSQL's LISTEN/NOTIFY: DeleteKey notifies
+// every process through PostgreSQL's LISTEN/NOTIFY: UpdateKey notifies
 // NotifyChannel in the changing transaction, and Watch passes each
 // changed key's hash on, with heartbeats that prove it hears them all (see
 // feed.go).
@@ -231,7 +232,9 @@ func mapError(ctx context.Context, err error) error {
 	}
 	if e, ok := errors.AsType[*pgconn.PgError](err); ok {
 		switch {
-		case e.Code == "23505": // unique_violation
+		case e.Code == "23505" && e.ConstraintName == "audit_events_pkey": // unique_violation
+			return &keyward.Error{Code: keyward.ECONFLICT, Message: "an audit event with this id already exists", Err: err}
+		case e.Code == "23505":
 			return &keyward.Error{Code: keyward.ECONFLICT, Message: "an API key with this id or secret already exists", Err: err}
 		case unavailableCode(e.Code):
 			return errUnavailable(err)

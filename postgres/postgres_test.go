@@ -160,8 +160,8 @@ func TestBootstrapWaitsForCreate(t *testing.T) {
 	defer tx.Rollback(context.Background())
 	k := storetest.NewKey("acme")
 	if _, err := tx.Exec(t.Context(),
-		`INSERT INTO api_keys (id, org_id, root, name, permissions, secret_hash, hint, created_at)
-		VALUES ($1, 'acme', false, 'in flight', '{read}', $2, 'hint', now())`, int64(k.ID), k.Hash[:],
+		`INSERT INTO api_keys (id, org_id, root, name, permissions, secret_hash, hint, created_at, updated_at)
+		VALUES ($1, 'acme', false, 'in flight', '{read}', $2, 'hint', now(), now())`, int64(k.ID), k.Hash[:],
 	); err != nil {
 		t.Fatalf("insert a key: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestBootstrapWaitsForCreate(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""))
+		ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""), nil)
 		done <- result{ok, err}
 	}()
 	// Wait until the bootstrap waits for a lock, or has returned (wrongly:
@@ -309,7 +309,7 @@ func TestSessionSettings(t *testing.T) {
 func TestTerminatedBackends(t *testing.T) {
 	db, rawURL := openTestDB(t)
 	k := storetest.NewKey("acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
+	if err := db.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	// Several connections in the pool, all of them recently used.
@@ -347,7 +347,7 @@ func TestTouchKeysConcurrent(t *testing.T) {
 	keys := make([]*keyward.Key, 50)
 	for i := range keys {
 		keys[i] = storetest.NewKey("acme")
-		if err := db.CreateKey(t.Context(), keys[i]); err != nil {
+		if err := db.CreateKey(t.Context(), keys[i], nil); err != nil {
 			t.Fatalf("CreateKey: %v", err)
 		}
 	}
@@ -394,7 +394,7 @@ func TestTouchKeysConcurrent(t *testing.T) {
 func checkWorks(t *testing.T, db *postgres.DB) {
 	t.Helper()
 	k := storetest.NewKey("acme")
-	eventually(t, "CreateKey", func() error { return db.CreateKey(t.Context(), k) })
+	eventually(t, "CreateKey", func() error { return db.CreateKey(t.Context(), k, nil) })
 	eventually(t, "Ping", func() error { return db.Ping(t.Context()) })
 	eventually(t, "Key", func() error { _, err := db.Key(t.Context(), "acme", k.ID); return err })
 	eventually(t, "ListKeys", func() error {
@@ -404,7 +404,11 @@ func checkWorks(t *testing.T, db *postgres.DB) {
 	eventually(t, "TouchKeys", func() error {
 		return db.TouchKeys(t.Context(), []keyward.KeyUse{{ID: k.ID, At: time.Now()}})
 	})
-	eventually(t, "DeleteKey", func() error { _, err := db.DeleteKey(t.Context(), "acme", k.ID, time.Now()); return err })
+	eventually(t, "ListAuditEvents", func() error {
+		_, err := db.ListAuditEvents(t.Context(), keyward.AuditFilter{OrgID: "acme"})
+		return err
+	})
+	eventually(t, "DeleteKey", func() error { _, err := storetest.Delete(t.Context(), db, "acme", k.ID, time.Now()); return err })
 }
 
 // While the server cannot be reached every call fails, promptly, with
@@ -414,16 +418,16 @@ func TestServerUnreachable(t *testing.T) {
 	p := pgtest.NewProxy(t, rawURL)
 	db := openAt(t, p.URL)
 	live := storetest.NewKey("acme")
-	if err := db.CreateKey(t.Context(), live); err != nil {
+	if err := db.CreateKey(t.Context(), live, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 
 	for round := range 2 {
 		p.Stop()
 		calls := map[string]func() error{
-			"CreateKey": func() error { return db.CreateKey(t.Context(), storetest.NewKey("acme")) },
+			"CreateKey": func() error { return db.CreateKey(t.Context(), storetest.NewKey("acme"), nil) },
 			"BootstrapRootKey": func() error {
-				_, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""))
+				_, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""), nil)
 				return err
 			},
 			"KeyByHash": func() error { _, err := db.KeyByHash(t.Context(), live.Hash); return err },
@@ -432,7 +436,16 @@ func TestServerUnreachable(t *testing.T) {
 				_, err := db.ListKeys(t.Context(), keyward.KeyFilter{OrgID: "acme", Limit: 10})
 				return err
 			},
-			"DeleteKey": func() error { _, err := db.DeleteKey(t.Context(), "acme", live.ID, time.Now()); return err },
+			"DeleteKey": func() error { _, err := storetest.Delete(t.Context(), db, "acme", live.ID, time.Now()); return err },
+			"CreateKey with an event": func() error {
+				k := storetest.NewKey("acme")
+				return db.CreateKey(t.Context(), k, &keyward.AuditEvent{ID: keyward.NewEventID(), At: k.CreatedAt, OrgID: "acme", Actor: "cli", Action: keyward.ActionCreate, KeyID: k.ID})
+			},
+			"ListAuditEvents": func() error {
+				_, err := db.ListAuditEvents(t.Context(), keyward.AuditFilter{OrgID: "acme", Limit: 10})
+				return err
+			},
+			"PruneAuditEvents": func() error { _, err := db.PruneAuditEvents(t.Context(), time.Now(), 10); return err },
 			"TouchKeys": func() error {
 				return db.TouchKeys(t.Context(), []keyward.KeyUse{{ID: live.ID, At: time.Now()}})
 			},

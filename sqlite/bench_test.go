@@ -18,7 +18,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 	hashes := make([]keyward.SecretHash, n)
 	for i := range hashes {
 		k := storetest.NewKey("acme")
-		if err := db.CreateKey(b.Context(), k); err != nil {
+		if err := db.CreateKey(b.Context(), k, nil); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
 		hashes[i] = k.Hash
@@ -51,7 +51,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 func BenchmarkCreateKey(b *testing.B) {
 	db, _ := openTestDB(b)
 	for b.Loop() {
-		if err := db.CreateKey(b.Context(), storetest.NewKey("acme")); err != nil {
+		if err := db.CreateKey(b.Context(), storetest.NewKey("acme"), nil); err != nil {
 			b.Fatalf("CreateKey: %v", err)
 		}
 	}
@@ -64,7 +64,7 @@ func BenchmarkCreateKeyParallel(b *testing.B) {
 	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := db.CreateKey(b.Context(), storetest.NewKey("acme")); err != nil {
+			if err := db.CreateKey(b.Context(), storetest.NewKey("acme"), nil); err != nil {
 				b.Errorf("CreateKey: %v", err)
 				return
 			}

@@ -24,6 +24,7 @@ type createRequest struct {
 	ctx  context.Context
 	key  *keyward.Key
 	rec  *keyward.IdempotencyRecord // stored with the key, if not nil
+	ev   *keyward.AuditEvent        // the create's audit event, stored with the key, if not nil
 	done chan error                 // buffered: the committer never blocks on an answer
 }
 
@@ -53,18 +54,18 @@ func (db *DB) stopCommitter() {
 
 var errClosed = fmt.Errorf("database closed")
 
-// CreateKey stores k. It fails with ECONFLICT if k's id or secret hash is
+// CreateKey stores k and, in the same transaction, ev if not nil. It fails with ECONFLICT if k's id or secret hash is
 // taken, by a live key or a deleted one. It returns once k is durable (or
 // refused). A create whose context ends before its transaction begins is
 // not written; one whose context ends while its transaction runs returns
 // the context's error, and may have been written.
-func (db *DB) CreateKey(ctx context.Context, k *keyward.Key) error {
-	return db.enqueueCreate(ctx, k, nil)
+func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) error {
+	return db.enqueueCreate(ctx, k, nil, ev)
 }
 
-// enqueueCreate has the committer store k, and rec if not nil, and waits
-// for the answer.
-func (db *DB) enqueueCreate(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
+// enqueueCreate has the committer store k, and rec and ev if not nil, and
+// waits for the answer.
+func (db *DB) enqueueCreate(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord, ev *keyward.AuditEvent) error {
 	if k == nil {
 		return fmt.Errorf("create key: no key")
 	}
@@ -72,7 +73,7 @@ func (db *DB) enqueueCreate(ctx context.Context, k *keyward.Key, rec *keyward.Id
 		return fmt.Errorf("create key: %w", err)
 	}
 	c := db.commit
-	req := &createRequest{ctx: ctx, key: k, rec: rec, done: make(chan error, 1)}
+	req := &createRequest{ctx: ctx, key: k, rec: rec, ev: ev, done: make(chan error, 1)}
 	select {
 	case c.queue <- req:
 	case <-ctx.Done():
@@ -146,30 +147,33 @@ func (db *DB) commitBatch(batch []*createRequest) {
 			r.done <- fmt.Errorf("create key: %w", mapError(r.ctx, err))
 		}
 	}
+	// Prepared before the transaction takes the writer's one connection.
+	db.prepareWrites(ctx, createQueries...)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		fail(err)
 		return
 	}
 	defer tx.Rollback()
+	ptx := preparedTx{Tx: tx, db: db}
 	single := len(live) == 1
 	for i, r := range live {
 		if single {
-			errs[i] = insertCreate(ctx, tx, r)
+			errs[i] = insertCreate(ctx, ptx, r)
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT create_key`); err != nil {
+		if _, err := ptx.ExecContext(ctx, savepointQuery); err != nil {
 			fail(err)
 			return
 		}
-		errs[i] = insertCreate(ctx, tx, r)
+		errs[i] = insertCreate(ctx, ptx, r)
 		if errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO create_key`); err != nil {
+			if _, err := ptx.ExecContext(ctx, rollbackToQuery); err != nil {
 				fail(err)
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE create_key`); err != nil {
+		if _, err := ptx.ExecContext(ctx, releaseQuery); err != nil {
 			fail(err)
 			return
 		}
@@ -195,14 +199,73 @@ func (db *DB) commitBatch(batch []*createRequest) {
 	}
 }
 
-// insertCreate writes one create: the key and, if it has one, its
-// idempotency record.
-func insertCreate(ctx context.Context, tx *sql.Tx, r *createRequest) error {
+// insertCreate writes one create: the key and, if it has them, its
+// idempotency record and its audit event. Under the create's savepoint, a
+// failure of any of them undoes all.
+func insertCreate(ctx context.Context, tx execer, r *createRequest) error {
 	if err := insertKey(ctx, tx, r.key); err != nil {
 		return err
 	}
 	if r.rec != nil {
-		return insertIdempotency(ctx, tx, r.rec)
+		if err := insertIdempotency(ctx, tx, r.rec); err != nil {
+			return err
+		}
+	}
+	if r.ev != nil {
+		return insertEvent(ctx, tx, r.ev)
 	}
 	return nil
+}
+
+// execer runs statements: a *sql.Tx, or a preparedTx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// The statements of a batch of creates, prepared once (prepareWrites).
+const (
+	savepointQuery  = `SAVEPOINT create_key`
+	rollbackToQuery = `ROLLBACK TO create_key`
+	releaseQuery    = `RELEASE create_key`
+)
+
+var createQueries = []string{
+	savepointQuery, rollbackToQuery, releaseQuery, insertKeyQuery, insertLastUsedQuery,
+	insertEventQuery, replaceExpiredIdempotencyQuery, insertIdempotencyQuery,
+}
+
+// preparedTx runs a transaction's statements through the writer's
+// prepared statements where prepareWrites made them, rather than having
+// the driver prepare and finalize each statement at each call: a create
+// runs several, and parsing them cost about as much as running them.
+type preparedTx struct {
+	*sql.Tx
+	db *DB
+}
+
+// ExecContext runs query in the transaction, prepared if it is.
+func (t preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if stmt, ok := t.db.writeStmts.Load(query); ok {
+		return t.Tx.StmtContext(ctx, stmt.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+// prepareWrites prepares each query on the writer that is not prepared
+// yet. It must not be called inside a transaction of the writer, whose one
+// connection the transaction holds. A query it cannot prepare (the table
+// is not there yet) is left to be prepared by the driver at each call.
+func (db *DB) prepareWrites(ctx context.Context, queries ...string) {
+	for _, q := range queries {
+		if _, ok := db.writeStmts.Load(q); ok {
+			continue
+		}
+		db.mu.Lock()
+		if _, ok := db.writeStmts.Load(q); !ok {
+			if stmt, err := db.write.PrepareContext(ctx, q); err == nil {
+				db.writeStmts.Store(q, stmt)
+			}
+		}
+		db.mu.Unlock()
+	}
 }

@@ -48,3 +48,12 @@ func (db *DB) ReadInvalidations(ctx context.Context, seq int64, w keyward.Invali
 	defer stmt.Close()
 	return invalidatedAfter(ctx, stmt, seq, w)
 }
+
+// CreateQueries are the statements a batch of creates runs prepared.
+var CreateQueries = createQueries
+
+// IsPrepared reports whether the writer holds query prepared.
+func (db *DB) IsPrepared(query string) bool {
+	_, ok := db.writeStmts.Load(query)
+	return ok
+}

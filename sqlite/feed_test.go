@@ -120,10 +120,10 @@ func TestInvalidationLogPruning(t *testing.T) {
 	db, path := openTestDB(t)
 	for range 5 {
 		k := storetest.NewKey("acme")
-		if err := db.CreateKey(ctx, k); err != nil {
+		if err := db.CreateKey(ctx, k, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.DeleteKey(ctx, "acme", k.ID, time.Now()); err != nil {
+		if _, err := storetest.Delete(ctx, db, "acme", k.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,10 +154,10 @@ func TestInvalidationLogPruning(t *testing.T) {
 	// stopped, with what came after it.
 	k := storetest.NewKey("acme")
 	other := openAt(t, path)
-	if err := other.CreateKey(ctx, k); err != nil {
+	if err := other.CreateKey(ctx, k, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.DeleteKey(ctx, "acme", k.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(ctx, other, "acme", k.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	behind := storetest.NewWatcher()

@@ -2,32 +2,38 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/keyward/keyward"
 )
 
-// CreateKeyIdempotent stores k and rec in one transaction (through the
-// group commit, as CreateKey), replacing an expired record with rec's id.
-func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord) error {
+// CreateKeyIdempotent stores k, rec and ev (if not nil) in one
+// transaction (through the group commit, as CreateKey), replacing an
+// expired record with rec's id.
+func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord, ev *keyward.AuditEvent) error {
 	if rec == nil {
 		return fmt.Errorf("create key: no idempotency record")
 	}
-	return db.enqueueCreate(ctx, k, rec)
+	return db.enqueueCreate(ctx, k, rec, ev)
 }
 
 // insertIdempotency stores rec, replacing a record with its id that
 // expired by rec.CreatedAt; a live one makes it fail with a constraint
 // violation.
-func insertIdempotency(ctx context.Context, tx *sql.Tx, rec *keyward.IdempotencyRecord) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM key_idempotency WHERE id = ? AND expires_at <= ?`,
+// insertIdempotency's statements.
+const (
+	replaceExpiredIdempotencyQuery = `DELETE FROM key_idempotency WHERE id = ? AND expires_at <= ?`
+	insertIdempotencyQuery         = `INSERT INTO key_idempotency (id, request, key_id, sealed, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`
+)
+
+func insertIdempotency(ctx context.Context, tx execer, rec *keyward.IdempotencyRecord) error {
+	if _, err := tx.ExecContext(ctx, replaceExpiredIdempotencyQuery,
 		rec.ID[:], rec.CreatedAt.UnixMicro()); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO key_idempotency (id, request, key_id, sealed, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, insertIdempotencyQuery,
 		rec.ID[:], rec.Request[:], int64(rec.KeyID), rec.Sealed, rec.CreatedAt.UnixMicro(), rec.ExpiresAt.UnixMicro())
 	return err
 }

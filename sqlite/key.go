@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,14 +15,25 @@ import (
 // selected from (or returned by a change to) api_keys. The last use lives in
 // key_last_used, a row per used key, found through its primary key.
 const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
-	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), deleted_at`
+	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), deleted_at,
+	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at`
 
 // insertColumns are api_keys' own columns, as insertKey writes them.
-const insertColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, deleted_at`
+const insertColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, deleted_at,
+	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at`
 
-// queryKeyByHash finds a live key by its secret hash, through the UNIQUE
-// index on secret_hash.
-const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_hash = ? AND deleted_at IS NULL`
+// queryKeyByHash finds a live key by its secret hash or by its previous
+// secret's hash: two SELECTs, each through its UNIQUE index (an OR of the
+// two columns would read the whole table), the current secret first. Each
+// column is unique on its own, so each SELECT finds at most one row. A
+// previous secret's hash is not checked against other keys' current ones
+// (see KeyStore.UpdateKey): should one key's secret hash be another's
+// previous one, the key whose current secret it is is found, and LIMIT 1
+// drops the other.
+const queryKeyByHash = `SELECT ` + keyColumns + ` FROM api_keys WHERE secret_hash = ?1 AND deleted_at IS NULL
+	UNION ALL
+	SELECT ` + keyColumns + ` FROM api_keys WHERE prev_secret_hash = ?1 AND deleted_at IS NULL
+	LIMIT 1`
 
 // queryKey finds a live key by id, through the primary key.
 const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
@@ -29,6 +41,10 @@ const queryKey = `SELECT ` + keyColumns + ` FROM api_keys
 
 // queryKeyByID finds a live key by id alone, through the primary key.
 const queryKeyByID = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND deleted_at IS NULL`
+
+// queryKeyRecord finds the record of key id of org, live or deleted, for
+// UpdateKey.
+const queryKeyRecord = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND org_id = ? AND root = ?`
 
 // ImportKeys stores many new keys in one transaction: all or none. It is
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
@@ -58,7 +74,7 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 // a key and never been bootstrapped. The check and the write share one
 // IMMEDIATE transaction, which holds SQLite's write lock from its start, so
 // of several processes bootstrapping one file exactly one stores its key.
-func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error) {
+func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (bool, error) {
 	if k == nil || !k.Root || k.OrgID != "" {
 		return false, fmt.Errorf("bootstrap root key: the key is not a root key")
 	}
@@ -80,15 +96,21 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key) (bool, error
 	if err := insertKey(ctx, tx, k); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	return true, nil
 }
 
-// KeyByHash returns the live key whose secret hashes to h, or ENOTFOUND.
-// It runs on every authenticated request: one statement, prepared once per
-// reader connection, through the unique index on secret_hash.
+// KeyByHash returns the live key whose secret, or previous secret, hashes
+// to h, or ENOTFOUND. It runs on every authenticated request: one
+// statement, prepared once per reader connection, through the unique
+// indexes on secret_hash and prev_secret_hash.
 func (db *DB) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
 	stmt, err := db.keyByHashStmt(ctx)
 	if err != nil {
@@ -145,7 +167,7 @@ func (db *DB) KeyByID(ctx context.Context, id keyward.KeyID) (*keyward.Key, erro
 // f.Limit of them; a Limit below 1 sets no limit.
 func (db *DB) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key, error) {
 	q, args := listKeysQuery(f)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", mapError(ctx, err))
 	}
@@ -164,24 +186,82 @@ func (db *DB) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.Key
 	return keys, nil
 }
 
-// DeleteKey marks the live key id of org deleted at the given time and
-// returns it as it now stands, or fails with ENOTFOUND. The check and the
-// change are one statement, so of two concurrent deletes exactly one finds
-// the key live.
-func (db *DB) DeleteKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
+// UpdateKey changes the record of key id of org, live or deleted, in one
+// write transaction: it reads the record, passes a copy to update, and
+// writes back what update returns (its mutable fields), with the version
+// one more, the audit event update returns, and an entry in the
+// invalidation log for every hash the key had and has. The IMMEDIATE
+// transaction holds SQLite's write lock from its start, so concurrent
+// updates of one key run one after another, each reading what the last
+// wrote. If update fails, nothing is written and its error is returned as
+// it is.
+func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID, update keyward.KeyUpdate) (*keyward.Key, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}
 	defer tx.Rollback()
-	k, err := markDeleted(ctx, tx, org, id, at)
+	old, err := scanKey(tx.QueryRowContext(ctx, queryKeyRecord, int64(id), string(org), sqlBool(org == "")))
 	if err != nil {
-		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
+	}
+	// The updater gets a copy: what it changes in place (a permission, the
+	// previous secret) must not change old, whose hashes are invalidated.
+	k, ev, err := update(*old.Clone())
+	if err != nil {
+		return nil, err
+	}
+	got, err := writeKey(ctx, tx, old, &k)
+	if err != nil {
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
+	}
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
+		}
+	}
+	for _, h := range changedHashes(old, got) {
+		if err := logInvalidation(ctx, tx, h); err != nil {
+			return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("delete key: %w", mapError(ctx, err))
+		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}
-	return k, nil
+	return got, nil
+}
+
+// writeKey writes k's mutable fields over the record old, with the
+// version one more than old's, and returns the record as it now stands.
+// ID, OrgID, Root, CreatedAt, CreatedBy and LastUsedAt stay old's.
+func writeKey(ctx context.Context, tx *sql.Tx, old, k *keyward.Key) (*keyward.Key, error) {
+	perms, err := joinPermissions(k.Permissions)
+	if err != nil {
+		return nil, err
+	}
+	prevHash, prevExpires := sqlPrevious(k.Previous)
+	return scanKey(tx.QueryRowContext(ctx, `UPDATE api_keys SET
+		name = ?, permissions = ?, secret_hash = ?, hint = ?, deleted_at = ?, expires_at = ?,
+		disabled = ?, metadata = ?, updated_at = ?, prev_secret_hash = ?, prev_expires_at = ?,
+		version = version + 1
+		WHERE id = ?
+		RETURNING `+keyColumns,
+		k.Name, perms, k.Hash[:], k.Hint, sqlMicros(k.DeletedAt), sqlMicros(k.ExpiresAt),
+		sqlBool(k.Disabled), sqlText(k.Metadata), k.UpdatedAt.UnixMicro(), prevHash, prevExpires,
+		int64(old.ID),
+	))
+}
+
+// changedHashes returns, once each, every hash under which old or k can
+// be looked up: a change forgets the key under all of them.
+func changedHashes(old, k *keyward.Key) []keyward.SecretHash {
+	var hs []keyward.SecretHash
+	for _, h := range append(old.Hashes(), k.Hashes()...) {
+		if !slices.Contains(hs, h) {
+			hs = append(hs, h)
+		}
+	}
+	return hs
 }
 
 // TouchKeys records uses of keys in one transaction, never moving a
@@ -253,30 +333,80 @@ func touchQuery(n int) string {
 	return b.String()
 }
 
-// listKeysQuery returns ListKeys' statement and its arguments. The
-// condition on deleted_at matches the partial index's, and the order its
-// order, so SQLite walks the index and stops at the limit, without sorting.
+// listKeysQuery returns ListKeys' statement and its arguments. Without
+// States, the condition on deleted_at matches the partial index's, and the
+// order its order, so SQLite walks the index and stops at the limit,
+// without sorting. With States, the live keys (in the states asked for, at
+// f.Now) and the deleted ones are each read from their partial index in
+// that order, and the two merged: still no sort, and no table scan.
 func listKeysQuery(f keyward.KeyFilter) (string, []any) {
-	q := `SELECT ` + keyColumns + ` FROM api_keys
-		WHERE org_id = ? AND root = ? AND deleted_at IS NULL`
 	args := []any{string(f.OrgID), sqlBool(f.Root)}
+	var cursor string
 	if f.After != nil {
 		// A row value: the index range starts just past the cursor.
-		q += ` AND (created_at, id) < (?, ?)`
+		cursor = ` AND (created_at, id) < (?3, ?4)`
 		args = append(args, f.After.CreatedAt.UnixMicro(), int64(f.After.ID))
+	} else {
+		args = append(args, nil, nil) // ?3 and ?4, unused
 	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	limit := int64(f.Limit)
 	if limit < 1 {
 		limit = -1 // SQLite: no limit
 	}
-	return q, append(args, limit)
+	args = append(args, limit, f.Now.UnixMicro()) // ?5, ?6
+	const from = ` FROM api_keys WHERE org_id = ?1 AND root = ?2`
+	const order = ` ORDER BY created_at DESC, id DESC LIMIT ?5`
+	if f.States == nil {
+		return `SELECT ` + keyColumns + from + ` AND deleted_at IS NULL` + cursor + order, args
+	}
+	var live []string
+	deleted := false
+	for _, st := range f.States {
+		var c string
+		switch st {
+		case keyward.StateActive:
+			c = `(disabled = 0 AND (expires_at IS NULL OR expires_at > ?6))`
+		case keyward.StateDisabled:
+			c = `disabled = 1`
+		case keyward.StateExpired:
+			c = `(disabled = 0 AND expires_at <= ?6)`
+		case keyward.StateDeleted:
+			deleted = true
+			continue
+		default:
+			c = `false` // a state no key is in
+		}
+		if !slices.Contains(live, c) {
+			live = append(live, c)
+		}
+	}
+	var parts []string
+	if len(live) > 0 {
+		cond := ` AND (` + strings.Join(live, ` OR `) + `)`
+		if len(live) == 3 && !slices.Contains(live, `false`) {
+			cond = `` // every live state: every live key
+		}
+		parts = append(parts, `SELECT `+keyColumns+from+` AND deleted_at IS NULL`+cond+cursor)
+	}
+	if deleted {
+		parts = append(parts, `SELECT `+keyColumns+from+` AND deleted_at IS NOT NULL`+cursor)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, `SELECT `+keyColumns+from+` AND false`)
+	}
+	return strings.Join(parts, ` UNION ALL `) + order, args
 }
 
 // insertKey inserts k as a new row, and its last use, if it has one. A
 // new key needs no entry in the invalidation log: no process can have
 // looked up, and remembered as unknown, a secret that did not exist.
-func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+// insertKeyQuery and insertLastUsedQuery are insertKey's statements.
+const (
+	insertKeyQuery      = `INSERT INTO api_keys (` + insertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertLastUsedQuery = `INSERT INTO key_last_used (id, last_used_at) VALUES (?, ?)`
+)
+
+func insertKey(ctx context.Context, tx execer, k *keyward.Key) error {
 	if k == nil {
 		return fmt.Errorf("no key")
 	}
@@ -284,15 +414,20 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO api_keys (`+insertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if k.Version < 1 {
+		return fmt.Errorf("key %v: version %d; a key's version starts at 1", k.ID, k.Version)
+	}
+	prevHash, prevExpires := sqlPrevious(k.Previous)
+	if _, err := tx.ExecContext(ctx, insertKeyQuery,
 		int64(k.ID), string(k.OrgID), sqlBool(k.Root), k.Name, perms, k.Hash[:], k.Hint,
 		k.CreatedAt.UnixMicro(), sqlMicros(k.DeletedAt),
+		sqlMicros(k.ExpiresAt), sqlBool(k.Disabled), sqlText(k.Metadata), k.UpdatedAt.UnixMicro(),
+		sqlText(k.CreatedBy), k.Version, prevHash, prevExpires,
 	); err != nil {
 		return err
 	}
 	if k.LastUsedAt != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO key_last_used (id, last_used_at) VALUES (?, ?)`,
+		if _, err := tx.ExecContext(ctx, insertLastUsedQuery,
 			int64(k.ID), k.LastUsedAt.UnixMicro()); err != nil {
 			return err
 		}
@@ -308,25 +443,6 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 func logInvalidation(ctx context.Context, tx *sql.Tx, h keyward.SecretHash) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO key_invalidations (secret_hash, changed_at) VALUES (?, ?)`, h[:], time.Now().UnixMicro())
 	return err
-}
-
-// markDeleted sets the deleted_at of the live key id of org and returns the
-// row as it now stands; sql.ErrNoRows if there is no such live key. The
-// change is logged in the same transaction, for other processes' caches.
-func markDeleted(ctx context.Context, tx *sql.Tx, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
-	k, err := scanKey(tx.QueryRowContext(ctx,
-		`UPDATE api_keys SET deleted_at = ?
-		WHERE id = ? AND org_id = ? AND root = ? AND deleted_at IS NULL
-		RETURNING `+keyColumns,
-		at.UnixMicro(), int64(id), string(org), sqlBool(org == ""),
-	))
-	if err != nil {
-		return nil, err
-	}
-	if err := logInvalidation(ctx, tx, k.Hash); err != nil {
-		return nil, err
-	}
-	return k, nil
 }
 
 // PruneDeletedKeys removes, in one transaction, the records of at most
@@ -400,13 +516,15 @@ type rowScanner interface {
 // scanKey reads one row of keyColumns into a new Key.
 func scanKey(s rowScanner) (*keyward.Key, error) {
 	var (
-		k                 keyward.Key
-		id, createdAt     int64
-		org, perms        string
-		hash              []byte
-		lastUsed, deleted sql.NullInt64
+		k                                  keyward.Key
+		id, createdAt, updatedAt           int64
+		org, perms                         string
+		hash, prevHash                     []byte
+		lastUsed, deleted, expires, prevAt sql.NullInt64
+		metadata, createdBy                sql.NullString
 	)
-	if err := s.Scan(&id, &org, &k.Root, &k.Name, &perms, &hash, &k.Hint, &createdAt, &lastUsed, &deleted); err != nil {
+	if err := s.Scan(&id, &org, &k.Root, &k.Name, &perms, &hash, &k.Hint, &createdAt, &lastUsed, &deleted,
+		&expires, &k.Disabled, &metadata, &updatedAt, &createdBy, &k.Version, &prevHash, &prevAt); err != nil {
 		return nil, err
 	}
 	k.ID = keyward.KeyID(id)
@@ -417,13 +535,19 @@ func scanKey(s rowScanner) (*keyward.Key, error) {
 	k.OrgID = keyward.OrgID(org)
 	k.Permissions = splitPermissions(perms)
 	k.CreatedAt = fromMicros(createdAt)
-	if lastUsed.Valid {
-		t := fromMicros(lastUsed.Int64)
-		k.LastUsedAt = &t
-	}
-	if deleted.Valid {
-		t := fromMicros(deleted.Int64)
-		k.DeletedAt = &t
+	k.LastUsedAt = optMicros(lastUsed)
+	k.DeletedAt = optMicros(deleted)
+	k.ExpiresAt = optMicros(expires)
+	k.Metadata = metadata.String
+	k.UpdatedAt = fromMicros(updatedAt)
+	k.CreatedBy = createdBy.String
+	if prevAt.Valid {
+		p := &keyward.PreviousSecret{ExpiresAt: fromMicros(prevAt.Int64)}
+		if len(prevHash) != len(p.Hash) {
+			return nil, fmt.Errorf("key %v: stored previous secret hash has %d bytes, want %d", k.ID, len(prevHash), len(p.Hash))
+		}
+		copy(p.Hash[:], prevHash)
+		k.Previous = p
 	}
 	return &k, nil
 }
@@ -469,6 +593,32 @@ func sqlMicros(t *time.Time) any {
 		return nil
 	}
 	return t.UnixMicro()
+}
+
+// optMicros is the UTC time of a nullable column of unix microseconds.
+func optMicros(us sql.NullInt64) *time.Time {
+	if !us.Valid {
+		return nil
+	}
+	t := fromMicros(us.Int64)
+	return &t
+}
+
+// sqlText is s, or NULL for "".
+func sqlText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// sqlPrevious is a previous secret as its two columns: NULL and NULL for
+// none.
+func sqlPrevious(p *keyward.PreviousSecret) (hash, expires any) {
+	if p == nil {
+		return nil, nil
+	}
+	return p.Hash[:], p.ExpiresAt.UnixMicro()
 }
 
 // fromMicros is the UTC time of unix microseconds.

@@ -57,7 +57,7 @@ func TestMigrate(t *testing.T) {
 // A database migrated by a newer keyward is refused, and left as it was.
 func TestMigrateRefusesNewerSchema(t *testing.T) {
 	db, path := openTestDB(t)
-	if err := db.CreateKey(t.Context(), storetest.NewKey("acme")); err != nil {
+	if err := db.CreateKey(t.Context(), storetest.NewKey("acme"), nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	known, err := db.SchemaVersion(t.Context())

@@ -56,7 +56,10 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 
-	check("KeyByHash", plan(queryKeyByHash, make([]byte, 32)), "USING INDEX sqlite_autoindex_api_keys_")
+	// Both halves of KeyByHash read an index: the current secret's and the
+	// previous secret's.
+	check("KeyByHash", plan(queryKeyByHash, make([]byte, 32)),
+		"USING INDEX sqlite_autoindex_api_keys_", "USING INDEX api_keys_prev_secret_hash")
 	after := &keyward.Cursor{CreatedAt: time.Now(), ID: 42}
 	for name, f := range map[string]keyward.KeyFilter{
 		"first page":      {OrgID: "acme", Limit: 101},
@@ -69,6 +72,47 @@ func TestQueryPlans(t *testing.T) {
 		check("ListKeys, "+name, plan(q, args...), "USING INDEX api_keys_live_by_org")
 	}
 	check("Key", plan(queryKey, 1, "acme", 0), "USING INTEGER PRIMARY KEY")
+	check("UpdateKey's read", plan(queryKeyRecord, 1, "acme", 0), "USING INTEGER PRIMARY KEY")
+
+	// Listings by state read the partial index of live keys, of deleted
+	// keys, or both merged: never the table, never a sort.
+	now := time.Now()
+	all := []keyward.KeyState{keyward.StateActive, keyward.StateExpired, keyward.StateDisabled, keyward.StateDeleted}
+	for name, tt := range map[string]struct {
+		f     keyward.KeyFilter
+		index []string
+	}{
+		"active":             {keyward.KeyFilter{OrgID: "acme", States: all[:1], Now: now, Limit: 101}, []string{"api_keys_live_by_org"}},
+		"expired, next page": {keyward.KeyFilter{OrgID: "acme", States: all[1:2], Now: now, After: after, Limit: 101}, []string{"api_keys_live_by_org"}},
+		"disabled or active": {keyward.KeyFilter{OrgID: "acme", States: []keyward.KeyState{keyward.StateDisabled, keyward.StateActive}, Now: now, Limit: 101}, []string{"api_keys_live_by_org"}},
+		"deleted":            {keyward.KeyFilter{OrgID: "acme", States: all[3:], Now: now, Limit: 101}, []string{"api_keys_deleted_by_org"}},
+		"all":                {keyward.KeyFilter{OrgID: "acme", States: all, Now: now, Limit: 101}, []string{"api_keys_live_by_org", "api_keys_deleted_by_org"}},
+		"all, next page":     {keyward.KeyFilter{OrgID: "acme", States: all, Now: now, After: after, Limit: 101}, []string{"api_keys_live_by_org", "api_keys_deleted_by_org"}},
+		"expired or deleted": {keyward.KeyFilter{OrgID: "acme", States: []keyward.KeyState{keyward.StateExpired, keyward.StateDeleted}, Now: now, Limit: 101}, []string{"api_keys_live_by_org", "api_keys_deleted_by_org"}},
+	} {
+		q, args := listKeysQuery(tt.f)
+		check("ListKeys by state, "+name, plan(q, args...), tt.index...)
+	}
+
+	// Audit events: an organization's, one key's, filtered, paged; and the
+	// pruning's oldest first.
+	since, until := now.Add(-time.Hour), now
+	cursor := &keyward.EventCursor{At: now, ID: 42}
+	for name, tt := range map[string]struct {
+		f     keyward.AuditFilter
+		index string
+	}{
+		"an organization's":      {keyward.AuditFilter{OrgID: "acme", Limit: 101}, "audit_events_by_org"},
+		"next page":              {keyward.AuditFilter{OrgID: "acme", After: cursor, Limit: 101}, "audit_events_by_org"},
+		"an action, in a period": {keyward.AuditFilter{OrgID: "acme", Action: keyward.ActionRotate, Since: &since, Until: &until, Limit: 101}, "audit_events_by_org"},
+		"one key's":              {keyward.AuditFilter{OrgID: "acme", KeyID: 7, Limit: 101}, "audit_events_by_key"},
+		"one key's, next page":   {keyward.AuditFilter{OrgID: "acme", KeyID: 7, After: cursor, Since: &since, Limit: 101}, "audit_events_by_key"},
+	} {
+		q, args := listEventsQuery(tt.f)
+		check("ListAuditEvents, "+name, plan(q, args...), "USING INDEX "+tt.index)
+	}
+	check("PruneAuditEvents", plan(pruneEventsQuery, now.UnixMicro(), 10),
+		"USING COVERING INDEX audit_events_by_time")
 
 	// TouchKeys reads its bound rows and finds each key by id: the only
 	// scan is of the VALUES list.

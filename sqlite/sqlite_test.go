@@ -166,7 +166,7 @@ func TestOpenCreatesPrivateFile(t *testing.T) {
 		t.Skip("no Unix file modes")
 	}
 	db, path := openTestDB(t)
-	if err := db.CreateKey(t.Context(), storetest.NewKey("acme")); err != nil {
+	if err := db.CreateKey(t.Context(), storetest.NewKey("acme"), nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	for _, name := range []string{path, path + "-wal", path + "-shm"} {
@@ -190,7 +190,7 @@ func TestOpenPathWithSpecialCharacters(t *testing.T) {
 	name := "a b?c#d%20e&_pragma=query_only(1).db"
 	db := openAt(t, filepath.Join(dir, name))
 	k := storetest.NewKey("acme")
-	if err := db.CreateKey(t.Context(), k); err != nil {
+	if err := db.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	if _, err := db.KeyByHash(t.Context(), k.Hash); err != nil {
@@ -233,15 +233,15 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Migrate: %v", err)
 	}
 	root, kept, deleted := storetest.NewKey(""), storetest.NewKey("acme"), storetest.NewKey("acme")
-	if ok, err := db.BootstrapRootKey(t.Context(), root); !ok || err != nil {
+	if ok, err := db.BootstrapRootKey(t.Context(), root, nil); !ok || err != nil {
 		t.Fatalf("BootstrapRootKey = %v, %v", ok, err)
 	}
 	for _, k := range []*keyward.Key{kept, deleted} {
-		if err := db.CreateKey(t.Context(), k); err != nil {
+		if err := db.CreateKey(t.Context(), k, nil); err != nil {
 			t.Fatalf("CreateKey: %v", err)
 		}
 	}
-	if _, err := db.DeleteKey(t.Context(), "acme", deleted.ID, time.Now()); err != nil {
+	if _, err := storetest.Delete(t.Context(), db, "acme", deleted.ID, time.Now()); err != nil {
 		t.Fatalf("DeleteKey: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -261,7 +261,7 @@ func TestReopen(t *testing.T) {
 	if _, err := db.KeyByHash(t.Context(), deleted.Hash); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Errorf("KeyByHash of a deleted key after reopen: %v, want ENOTFOUND", err)
 	}
-	if ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey("")); ok || err != nil {
+	if ok, err := db.BootstrapRootKey(t.Context(), storetest.NewKey(""), nil); ok || err != nil {
 		t.Errorf("BootstrapRootKey after reopen = %v, %v; want false, nil", ok, err)
 	}
 }

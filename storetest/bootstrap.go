@@ -11,7 +11,7 @@ import (
 // bootstrap calls BootstrapRootKey and fails the test on an error.
 func bootstrap(t *testing.T, s keyward.KeyStore, k *keyward.Key) bool {
 	t.Helper()
-	ok, err := s.BootstrapRootKey(t.Context(), k)
+	ok, err := s.BootstrapRootKey(t.Context(), k, nil)
 	if err != nil {
 		t.Fatalf("BootstrapRootKey: %v", err)
 	}
@@ -105,7 +105,7 @@ func testBootstrapConcurrent(t *testing.T, newStore newStoreFunc) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			oks[i], errs[i] = s.BootstrapRootKey(t.Context(), keys[i])
+			oks[i], errs[i] = s.BootstrapRootKey(t.Context(), keys[i], nil)
 		})
 	}
 	close(start)
@@ -125,4 +125,23 @@ func testBootstrapConcurrent(t *testing.T, newStore newStoreFunc) {
 	}
 	checkList(t, "ListKeys(root)", list(t, s, keyward.KeyFilter{Root: true}), winners)
 	checkLive(t, s, winners[0])
+}
+
+// The bootstrap writes its audit event with the key, and a bootstrap that
+// stores nothing writes none.
+func testBootstrapWritesEvent(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	root := newRootKey(t, base)
+	ev := newEvent("", root.ID, base, keyward.ActionCreate)
+	if ok, err := s.BootstrapRootKey(t.Context(), root, ev); err != nil || !ok {
+		t.Fatalf("BootstrapRootKey = %v, %v", ok, err)
+	}
+	again := newRootKey(t, base)
+	if ok, err := s.BootstrapRootKey(t.Context(), again, newEvent("", again.ID, base, keyward.ActionCreate)); err != nil || ok {
+		t.Fatalf("second BootstrapRootKey = %v, %v", ok, err)
+	}
+	evs := events(t, s, keyward.AuditFilter{})
+	if len(evs) != 1 || evs[0].ID != ev.ID || evs[0].KeyID != root.ID {
+		t.Errorf("events after the bootstrap: %d, want its one", len(evs))
+	}
 }

@@ -63,11 +63,11 @@ func testContextCancelled(t *testing.T, newStore newStoreFunc) {
 	_, err = s.ListKeys(ctx, keyward.KeyFilter{OrgID: acme, Limit: 10})
 	check("ListKeys", err)
 	fresh := newKey(t, acme, base.Add(time.Second))
-	check("CreateKey", s.CreateKey(ctx, fresh))
-	_, err = s.DeleteKey(ctx, acme, live.ID, base.Add(time.Hour))
+	check("CreateKey", s.CreateKey(ctx, fresh, nil))
+	_, err = Delete(ctx, s, acme, live.ID, base.Add(time.Hour))
 	check("DeleteKey", err)
 	root := newRootKey(t, base)
-	ok, err := empty.BootstrapRootKey(ctx, root)
+	ok, err := empty.BootstrapRootKey(ctx, root, nil)
 	check("BootstrapRootKey", err)
 	if ok {
 		t.Errorf("BootstrapRootKey with a cancelled context = true")
@@ -112,7 +112,7 @@ func testContextCancelledMidway(t *testing.T, newStore newStoreFunc) {
 			var prev *keyward.Key // created by the previous round, to delete
 			for i := 0; ctx.Err() == nil; i++ {
 				k := newKey(t, acme, base.Add(time.Duration(w*1_000_000+i)*time.Microsecond))
-				if err := s.CreateKey(ctx, k); err != nil {
+				if err := s.CreateKey(ctx, k, nil); err != nil {
 					o.refused = append(o.refused, k)
 					continue
 				}
@@ -121,7 +121,7 @@ func testContextCancelledMidway(t *testing.T, newStore newStoreFunc) {
 					t.Errorf("KeyByHash returned key %v, want %v", got.ID, k.ID)
 				}
 				if prev != nil {
-					if _, err := s.DeleteKey(ctx, acme, prev.ID, base.Add(time.Hour)); err == nil {
+					if _, err := Delete(ctx, s, acme, prev.ID, base.Add(time.Hour)); err == nil {
 						o.deleted = append(o.deleted, prev)
 						acked.Add(1)
 					} else {

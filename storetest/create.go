@@ -54,7 +54,7 @@ func testCreateKeyDuplicateID(t *testing.T, newStore newStoreFunc) {
 		if org == "" {
 			b.Root = true
 		}
-		err := s.CreateKey(t.Context(), b)
+		err := s.CreateKey(t.Context(), b, nil)
 		checkCode(t, fmt.Sprintf("CreateKey with a taken id in org %q", org), err, keyward.ECONFLICT)
 		_, err = s.KeyByHash(t.Context(), b.Hash)
 		checkCode(t, "KeyByHash of the refused key", err, keyward.ENOTFOUND)
@@ -71,7 +71,7 @@ func testCreateKeyDuplicateHash(t *testing.T, newStore newStoreFunc) {
 	for _, org := range []keyward.OrgID{acme, globex} {
 		b := newKey(t, org, base.Add(time.Second))
 		b.Hash = a.Hash
-		err := s.CreateKey(t.Context(), b)
+		err := s.CreateKey(t.Context(), b, nil)
 		checkCode(t, fmt.Sprintf("CreateKey with a taken hash in org %q", org), err, keyward.ECONFLICT)
 		_, err = s.Key(t.Context(), b.OrgID, b.ID)
 		checkCode(t, "Key of the refused key", err, keyward.ENOTFOUND)
@@ -89,11 +89,11 @@ func testCreateKeyDuplicateOfDeletedKey(t *testing.T, newStore newStoreFunc) {
 
 	sameID := newKey(t, acme, base.Add(time.Hour))
 	sameID.ID = a.ID
-	checkCode(t, "CreateKey with a deleted key's id", s.CreateKey(t.Context(), sameID), keyward.ECONFLICT)
+	checkCode(t, "CreateKey with a deleted key's id", s.CreateKey(t.Context(), sameID, nil), keyward.ECONFLICT)
 
 	sameHash := newKey(t, acme, base.Add(time.Hour))
 	sameHash.Hash = a.Hash
-	checkCode(t, "CreateKey with a deleted key's hash", s.CreateKey(t.Context(), sameHash), keyward.ECONFLICT)
+	checkCode(t, "CreateKey with a deleted key's hash", s.CreateKey(t.Context(), sameHash, nil), keyward.ECONFLICT)
 
 	// Neither refused key came to life, nor did the deleted one.
 	checkGone(t, s, a)
@@ -143,7 +143,7 @@ func testCreateKeyConcurrent(t *testing.T, newStore newStoreFunc) {
 		wg.Go(func() {
 			<-start
 			for i := g * perGoroutine; i < (g+1)*perGoroutine; i++ {
-				errs[i] = s.CreateKey(t.Context(), keys[i])
+				errs[i] = s.CreateKey(t.Context(), keys[i], nil)
 			}
 		})
 	}

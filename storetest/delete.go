@@ -1,12 +1,40 @@
 package storetest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
 )
+
+// Delete marks the live key id of org deleted at the given time through
+// UpdateKey, as the service does, and returns it as it now stands; it
+// fails with ENOTFOUND if there is no such live key. It writes no audit
+// event.
+func Delete(ctx context.Context, s keyward.KeyStore, org keyward.OrgID, id keyward.KeyID, at time.Time) (*keyward.Key, error) {
+	return s.UpdateKey(ctx, org, id, func(k keyward.Key) (keyward.Key, *keyward.AuditEvent, error) {
+		if k.DeletedAt != nil {
+			return k, nil, keyward.Errorf(keyward.ENOTFOUND, "API key not found")
+		}
+		k.DeletedAt = &at
+		k.Previous = nil
+		k.UpdatedAt = at
+		return k, nil, nil
+	})
+}
+
+// deletedAs returns k as Delete at the given time leaves it: deleted and
+// updated then, one version on, without a previous secret.
+func deletedAs(k *keyward.Key, at time.Time) *keyward.Key {
+	want := clone(k)
+	want.DeletedAt = &at
+	want.UpdatedAt = at
+	want.Version++
+	want.Previous = nil
+	return want
+}
 
 // DeleteKey returns the key with DeletedAt set to the given time; the key
 // is then found neither by id nor by hash, and no longer listed.
@@ -18,12 +46,11 @@ func testDeleteKeyReturnsTombstone(t *testing.T, newStore newStoreFunc) {
 	create(t, s, other)
 
 	at := base.Add(36 * time.Hour).Add(123 * time.Microsecond)
-	got, err := s.DeleteKey(t.Context(), acme, k.ID, at)
+	got, err := Delete(t.Context(), s, acme, k.ID, at)
 	if err != nil {
 		t.Fatalf("DeleteKey: %v", err)
 	}
-	want := clone(k)
-	want.DeletedAt = &at
+	want := deletedAs(k, at)
 	checkKey(t, "DeleteKey's result", got, want)
 
 	checkGone(t, s, k)
@@ -38,7 +65,7 @@ func testDeleteKeyTwice(t *testing.T, newStore newStoreFunc) {
 	k := newKey(t, acme, base)
 	create(t, s, k)
 	remove(t, s, k, base.Add(time.Hour))
-	got, err := s.DeleteKey(t.Context(), acme, k.ID, base.Add(2*time.Hour))
+	got, err := Delete(t.Context(), s, acme, k.ID, base.Add(2*time.Hour))
 	checkCode(t, "second DeleteKey", err, keyward.ENOTFOUND)
 	if got != nil {
 		t.Errorf("second DeleteKey returned key %v", got.ID)
@@ -64,7 +91,7 @@ func testDeleteKeyWrongOrgOrID(t *testing.T, newStore newStoreFunc) {
 		{"an unknown id", acme, keyward.NewKeyID()},
 	}
 	for _, tt := range tests {
-		got, err := s.DeleteKey(t.Context(), tt.org, tt.id, base.Add(time.Hour))
+		got, err := Delete(t.Context(), s, tt.org, tt.id, base.Add(time.Hour))
 		checkCode(t, "DeleteKey in "+tt.name, err, keyward.ENOTFOUND)
 		if got != nil {
 			t.Errorf("DeleteKey in %s returned key %v", tt.name, got.ID)
@@ -79,17 +106,16 @@ func testDeleteKeyRootKey(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
 	root := newRootKey(t, base)
 	create(t, s, root)
-	_, err := s.DeleteKey(t.Context(), acme, root.ID, base.Add(time.Hour))
+	_, err := Delete(t.Context(), s, acme, root.ID, base.Add(time.Hour))
 	checkCode(t, "DeleteKey of a root key in an organization", err, keyward.ENOTFOUND)
 	checkLive(t, s, root)
 
 	at := base.Add(2 * time.Hour)
-	got, err := s.DeleteKey(t.Context(), "", root.ID, at)
+	got, err := Delete(t.Context(), s, "", root.ID, at)
 	if err != nil {
 		t.Fatalf("DeleteKey of a root key: %v", err)
 	}
-	want := clone(root)
-	want.DeletedAt = &at
+	want := deletedAs(root, at)
 	checkKey(t, "DeleteKey's result", got, want)
 	checkGone(t, s, root)
 	if got := list(t, s, keyward.KeyFilter{Root: true}); len(got) != 0 {
@@ -117,7 +143,7 @@ func testDeleteKeyConcurrent(t *testing.T, newStore newStoreFunc) {
 		results[i].at = base.Add(time.Hour + time.Duration(i)*time.Microsecond)
 		wg.Go(func() {
 			<-start
-			results[i].key, results[i].err = s.DeleteKey(t.Context(), acme, k.ID, results[i].at)
+			results[i].key, results[i].err = Delete(t.Context(), s, acme, k.ID, results[i].at)
 		})
 	}
 	close(start)
@@ -130,8 +156,7 @@ func testDeleteKeyConcurrent(t *testing.T, newStore newStoreFunc) {
 			continue
 		}
 		won++
-		want := clone(k)
-		want.DeletedAt = &r.at
+		want := deletedAs(k, r.at)
 		checkKey(t, "the winning DeleteKey's result", r.key, want)
 	}
 	if won != 1 {

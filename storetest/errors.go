@@ -17,7 +17,7 @@ func testCreateKeyConflictShowsNoHash(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
 	k := newKey(t, acme, base)
 	create(t, s, k)
-	err := s.CreateKey(t.Context(), k)
+	err := s.CreateKey(t.Context(), k, nil)
 	checkCode(t, "CreateKey of the same key", err, keyward.ECONFLICT)
 	msg := err.Error()
 	for _, enc := range []string{string(k.Hash[:]), hex.EncodeToString(k.Hash[:]), strings.ToUpper(hex.EncodeToString(k.Hash[:]))} {
@@ -49,9 +49,9 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 		{"expired", expired, context.DeadlineExceeded},
 	} {
 		calls := map[string]func() error{
-			"CreateKey": func() error { return s.CreateKey(c.ctx, newKey(t, acme, base)) },
+			"CreateKey": func() error { return s.CreateKey(c.ctx, newKey(t, acme, base), nil) },
 			"BootstrapRootKey": func() error {
-				_, err := s.BootstrapRootKey(c.ctx, newRootKey(t, base))
+				_, err := s.BootstrapRootKey(c.ctx, newRootKey(t, base), nil)
 				return err
 			},
 			"KeyByHash": func() error { _, err := s.KeyByHash(c.ctx, k.Hash); return err },
@@ -61,7 +61,16 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 				_, err := s.ListKeys(c.ctx, keyward.KeyFilter{OrgID: acme, Limit: 10})
 				return err
 			},
-			"DeleteKey": func() error { _, err := s.DeleteKey(c.ctx, acme, k.ID, base.Add(time.Hour)); return err },
+			"UpdateKey": func() error {
+				_, err := s.UpdateKey(c.ctx, acme, k.ID, func(old keyward.Key) (keyward.Key, *keyward.AuditEvent, error) { return old, nil, nil })
+				return err
+			},
+			"ListAuditEvents": func() error {
+				_, err := s.ListAuditEvents(c.ctx, keyward.AuditFilter{OrgID: acme, Limit: 10})
+				return err
+			},
+			"PruneAuditEvents": func() error { _, err := s.PruneAuditEvents(c.ctx, base, 10); return err },
+			"DeleteKey":        func() error { _, err := Delete(c.ctx, s, acme, k.ID, base.Add(time.Hour)); return err },
 			"TouchKeys": func() error {
 				return s.TouchKeys(c.ctx, []keyward.KeyUse{{ID: k.ID, At: base.Add(time.Hour)}})
 			},
@@ -71,7 +80,7 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 			},
 			"CreateKeyIdempotent": func() error {
 				k := newKey(t, acme, base)
-				return s.CreateKeyIdempotent(c.ctx, k, newRecord(k, base))
+				return s.CreateKeyIdempotent(c.ctx, k, newRecord(k, base), nil)
 			},
 			"IdempotencyRecord": func() error {
 				_, err := s.IdempotencyRecord(c.ctx, [32]byte{1})

@@ -89,14 +89,14 @@ func testFeedChangesBeforeConfirmation(t *testing.T, s *suite) {
 	// Nothing else is passed on: a delete that finds no key, a create
 	// refused as a conflict, a create.
 	before := len(w.Events())
-	if _, err := other.DeleteKey(t.Context(), globex, keyward.NewKeyID(), base); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+	if _, err := Delete(t.Context(), other, globex, keyward.NewKeyID(), base); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Fatalf("DeleteKey of no key: %v", err)
 	}
 	taken := newKey(t, acme, base)
 	create(t, other, taken)
 	dup := newKey(t, acme, base)
 	dup.ID = taken.ID
-	checkCode(t, "CreateKey with a taken id", other.CreateKey(t.Context(), dup), keyward.ECONFLICT)
+	checkCode(t, "CreateKey with a taken id", other.CreateKey(t.Context(), dup, nil), keyward.ECONFLICT)
 	done := time.Now()
 	ev := w.WaitFor(t, "a confirmation after the refused changes", func(ev []Event) bool { return ConfirmedAfter(ev, done) >= 0 })
 	for _, e := range ev[before:ConfirmedAfter(ev, done)] {

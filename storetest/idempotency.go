@@ -38,7 +38,7 @@ func testIdempotentRoundTrip(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
 	k := newKey(t, acme, base)
 	rec := newRecord(k, base)
-	if err := s.CreateKeyIdempotent(t.Context(), k, rec); err != nil {
+	if err := s.CreateKeyIdempotent(t.Context(), k, rec, nil); err != nil {
 		t.Fatalf("CreateKeyIdempotent: %v", err)
 	}
 	checkLive(t, s, k)
@@ -54,7 +54,7 @@ func testIdempotentAllOrNothing(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
 	first := newKey(t, acme, base)
 	rec := newRecord(first, base)
-	if err := s.CreateKeyIdempotent(t.Context(), first, rec); err != nil {
+	if err := s.CreateKeyIdempotent(t.Context(), first, rec, nil); err != nil {
 		t.Fatalf("CreateKeyIdempotent: %v", err)
 	}
 
@@ -62,7 +62,7 @@ func testIdempotentAllOrNothing(t *testing.T, newStore newStoreFunc) {
 	second := newKey(t, acme, base)
 	again := newRecord(second, base.Add(time.Hour))
 	again.ID = rec.ID
-	checkCode(t, "CreateKeyIdempotent with a live record's id", s.CreateKeyIdempotent(t.Context(), second, again), keyward.ECONFLICT)
+	checkCode(t, "CreateKeyIdempotent with a live record's id", s.CreateKeyIdempotent(t.Context(), second, again, nil), keyward.ECONFLICT)
 	checkGone(t, s, second)
 	checkRecord(t, s, rec)
 
@@ -70,7 +70,7 @@ func testIdempotentAllOrNothing(t *testing.T, newStore newStoreFunc) {
 	third := newKey(t, acme, base)
 	third.ID = first.ID
 	other := newRecord(third, base)
-	checkCode(t, "CreateKeyIdempotent with a taken key id", s.CreateKeyIdempotent(t.Context(), third, other), keyward.ECONFLICT)
+	checkCode(t, "CreateKeyIdempotent with a taken key id", s.CreateKeyIdempotent(t.Context(), third, other, nil), keyward.ECONFLICT)
 	_, err := s.IdempotencyRecord(t.Context(), other.ID)
 	checkCode(t, "IdempotencyRecord of a refused write", err, keyward.ENOTFOUND)
 }
@@ -81,13 +81,13 @@ func testIdempotentExpiry(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
 	k := newKey(t, acme, base)
 	rec := newRecord(k, base)
-	if err := s.CreateKeyIdempotent(t.Context(), k, rec); err != nil {
+	if err := s.CreateKeyIdempotent(t.Context(), k, rec, nil); err != nil {
 		t.Fatalf("CreateKeyIdempotent: %v", err)
 	}
 	later := newKey(t, acme, base)
 	replacement := newRecord(later, rec.ExpiresAt)
 	replacement.ID = rec.ID
-	if err := s.CreateKeyIdempotent(t.Context(), later, replacement); err != nil {
+	if err := s.CreateKeyIdempotent(t.Context(), later, replacement, nil); err != nil {
 		t.Fatalf("CreateKeyIdempotent over an expired record: %v", err)
 	}
 	checkRecord(t, s, replacement)
@@ -97,7 +97,7 @@ func testIdempotentExpiry(t *testing.T, newStore newStoreFunc) {
 	for i := range 4 {
 		k := newKey(t, acme, base)
 		r := newRecord(k, base.Add(time.Duration(i)*time.Hour))
-		if err := s.CreateKeyIdempotent(t.Context(), k, r); err != nil {
+		if err := s.CreateKeyIdempotent(t.Context(), k, r, nil); err != nil {
 			t.Fatalf("CreateKeyIdempotent: %v", err)
 		}
 		recs = append(recs, r)

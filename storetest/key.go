@@ -24,12 +24,16 @@ func NewKey(org keyward.OrgID, opts ...KeyOption) *keyward.Key {
 		Hash:        secret.Hash(),
 		Hint:        secret.Hint(),
 		CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
+		Version:     1,
 	}
 	if k.Root {
 		k.Permissions = append([]keyward.Permission(nil), keyward.AllPermissions...)
 	}
 	for _, opt := range opts {
 		opt(k)
+	}
+	if k.UpdatedAt.IsZero() {
+		k.UpdatedAt = k.CreatedAt
 	}
 	return k
 }
@@ -49,4 +53,39 @@ func Permissions(ps ...keyward.Permission) KeyOption {
 // microseconds as the service makes it.
 func CreatedAt(t time.Time) KeyOption {
 	return func(k *keyward.Key) { k.CreatedAt = t.UTC().Truncate(time.Microsecond) }
+}
+
+// ExpiresAt sets when the key expires, in UTC, truncated to microseconds.
+func ExpiresAt(t time.Time) KeyOption {
+	return func(k *keyward.Key) {
+		t := t.UTC().Truncate(time.Microsecond)
+		k.ExpiresAt = &t
+	}
+}
+
+// Disabled makes the key disabled.
+func Disabled() KeyOption { return func(k *keyward.Key) { k.Disabled = true } }
+
+// Metadata sets the key's metadata, a compact JSON object as
+// keyward.ParseMetadata returns it.
+func Metadata(md string) KeyOption { return func(k *keyward.Key) { k.Metadata = md } }
+
+// CreatedBy sets who made the key.
+func CreatedBy(by string) KeyOption { return func(k *keyward.Key) { k.CreatedBy = by } }
+
+// UpdatedAt sets when the key last changed, in UTC, truncated to
+// microseconds (by default, its creation).
+func UpdatedAt(t time.Time) KeyOption {
+	return func(k *keyward.Key) { k.UpdatedAt = t.UTC().Truncate(time.Microsecond) }
+}
+
+// Version sets the key's version (1 by default).
+func Version(v int64) KeyOption { return func(k *keyward.Key) { k.Version = v } }
+
+// Previous gives the key a previous secret, a new random one, that
+// verifies until the given time.
+func Previous(until time.Time) KeyOption {
+	return func(k *keyward.Key) {
+		k.Previous = &keyward.PreviousSecret{Hash: keyward.NewSecret().Hash(), ExpiresAt: until.UTC().Truncate(time.Microsecond)}
+	}
 }

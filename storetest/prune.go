@@ -44,7 +44,7 @@ func testPruneDeletedKeys(t *testing.T, newStore newStoreFunc) {
 	for _, k := range old[3:] {
 		again := newKey(t, acme, base)
 		again.ID = k.ID
-		checkCode(t, "CreateKey with the id of a key deleted but not yet pruned", s.CreateKey(t.Context(), again), keyward.ECONFLICT)
+		checkCode(t, "CreateKey with the id of a key deleted but not yet pruned", s.CreateKey(t.Context(), again, nil), keyward.ECONFLICT)
 	}
 	if n, err := s.PruneDeletedKeys(t.Context(), cut, 100); err != nil || n != 2 {
 		t.Fatalf("PruneDeletedKeys again = %d, %v; want the 2 left before the cut", n, err)
@@ -55,7 +55,7 @@ func testPruneDeletedKeys(t *testing.T, newStore newStoreFunc) {
 	checkLive(t, s, live)
 	again := newKey(t, globex, base)
 	again.ID = recent.ID
-	checkCode(t, "CreateKey with the id of a key deleted after the cut", s.CreateKey(t.Context(), again), keyward.ECONFLICT)
+	checkCode(t, "CreateKey with the id of a key deleted after the cut", s.CreateKey(t.Context(), again, nil), keyward.ECONFLICT)
 	if n, err := s.PruneDeletedKeys(t.Context(), cut, 0); err != nil || n != 0 {
 		t.Errorf("PruneDeletedKeys with limit 0 = %d, %v; want nothing done", n, err)
 	}

@@ -32,7 +32,7 @@ func testConcurrentStartup(t *testing.T, s *suite) {
 	oks := make([]bool, n)
 	for i := range n {
 		wg.Go(func() {
-			oks[i], errs[i] = stores[i].BootstrapRootKey(t.Context(), newRootKey(t, base))
+			oks[i], errs[i] = stores[i].BootstrapRootKey(t.Context(), newRootKey(t, base), nil)
 		})
 	}
 	wg.Wait()

@@ -22,6 +22,8 @@
 package storetest
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -108,6 +110,8 @@ func Run(t *testing.T, b Backend) {
 			{name: "ConflictShowsNoHash", fn: testCreateKeyConflictShowsNoHash},
 			{name: "KeepsNoReference", fn: testCreateKeyKeepsNoReference},
 			{name: "Concurrent", fn: testCreateKeyConcurrent},
+			{name: "LifecycleRoundTrip", fn: testCreateKeyLifecycleRoundTrip},
+			{name: "WritesEvent", fn: testCreateKeyWritesEvent},
 		}},
 		{"CreateKeyIdempotent", []test{
 			{name: "RoundTrip", fn: testIdempotentRoundTrip},
@@ -123,6 +127,7 @@ func Run(t *testing.T, b Backend) {
 		}},
 		{"KeyByHash", []test{
 			{name: "NotFound", fn: testKeyByHashNotFound},
+			{name: "Previous", fn: testKeyByHashPrevious},
 		}},
 		{"ListKeys", []test{
 			{name: "Order", fn: testListKeysOrder},
@@ -130,6 +135,26 @@ func Run(t *testing.T, b Backend) {
 			{name: "Paging", fn: testListKeysPaging},
 			{name: "RootKeys", fn: testListKeysRootKeys},
 			{name: "EmptyOrg", fn: testListKeysEmptyOrg},
+			{name: "ByState", fn: testListKeysByState},
+		}},
+		{"UpdateKey", []test{
+			{name: "Fields", fn: testUpdateKeyFields},
+			{name: "Versions", fn: testUpdateKeyVersions},
+			{name: "Restore", fn: testUpdateKeyRestore},
+			{name: "NotFound", fn: testUpdateKeyNotFound},
+			{name: "UpdaterError", fn: testUpdateKeyUpdaterError},
+			{name: "Conflict", fn: testUpdateKeyConflict},
+			{name: "Concurrent", fn: testUpdateKeyConcurrent},
+			{name: "Event", fn: testUpdateKeyEvent},
+		}},
+		{"ListAuditEvents", []test{
+			{name: "Order", fn: testAuditEventsOrder},
+			{name: "Filters", fn: testAuditEventsFilters},
+			{name: "Paging", fn: testAuditEventsPaging},
+			{name: "Changes", fn: testAuditEventsChanges},
+		}},
+		{"PruneAuditEvents", []test{
+			{name: "OldestFirst", fn: testPruneAuditEvents},
 		}},
 		{"DeleteKey", []test{
 			{name: "ReturnsTombstone", fn: testDeleteKeyReturnsTombstone},
@@ -147,6 +172,7 @@ func Run(t *testing.T, b Backend) {
 			{name: "Once", fn: testBootstrapOnce},
 			{name: "AfterAnyKey", fn: testBootstrapAfterAnyKey},
 			{name: "Concurrent", fn: testBootstrapConcurrent},
+			{name: "WritesEvent", fn: testBootstrapWritesEvent},
 			{name: "ConcurrentStartup", sfn: testConcurrentStartup},
 		}},
 		{"TouchKeys", []test{
@@ -161,6 +187,7 @@ func Run(t *testing.T, b Backend) {
 		{"InvalidationFeed", []test{
 			{name: "ResetsThenConfirms", sfn: testFeedResetsThenConfirms},
 			{name: "ChangesBeforeConfirmation", sfn: testFeedChangesBeforeConfirmation},
+			{name: "UpdateInvalidatesEveryHash", sfn: testFeedUpdateInvalidatesEveryHash},
 			{name: "StopsWithContext", sfn: testFeedStopsWithContext},
 		}},
 		{"Ping", []test{
@@ -218,7 +245,7 @@ func newRootKey(t *testing.T, createdAt time.Time) *keyward.Key {
 // create stores k and fails the test if that fails.
 func create(t *testing.T, s keyward.KeyStore, k *keyward.Key) {
 	t.Helper()
-	if err := s.CreateKey(t.Context(), k); err != nil {
+	if err := s.CreateKey(t.Context(), k, nil); err != nil {
 		t.Fatalf("CreateKey(%v): %v", k.ID, err)
 	}
 }
@@ -226,7 +253,7 @@ func create(t *testing.T, s keyward.KeyStore, k *keyward.Key) {
 // remove deletes k at the given time and fails the test if that fails.
 func remove(t *testing.T, s keyward.KeyStore, k *keyward.Key, at time.Time) {
 	t.Helper()
-	if _, err := s.DeleteKey(t.Context(), k.OrgID, k.ID, at); err != nil {
+	if _, err := Delete(t.Context(), s, k.OrgID, k.ID, at); err != nil {
 		t.Fatalf("DeleteKey(%q, %v): %v", k.OrgID, k.ID, err)
 	}
 }
@@ -242,6 +269,14 @@ func clone(k *keyward.Key) *keyward.Key {
 	if k.DeletedAt != nil {
 		t := *k.DeletedAt
 		c.DeletedAt = &t
+	}
+	if k.ExpiresAt != nil {
+		t := *k.ExpiresAt
+		c.ExpiresAt = &t
+	}
+	if k.Previous != nil {
+		p := *k.Previous
+		c.Previous = &p
 	}
 	return &c
 }
@@ -280,6 +315,36 @@ func checkKey(t *testing.T, what string, got, want *keyward.Key) {
 	}
 	checkTime(t, what+": LastUsedAt", got.LastUsedAt, want.LastUsedAt)
 	checkTime(t, what+": DeletedAt", got.DeletedAt, want.DeletedAt)
+	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	if got.Disabled != want.Disabled {
+		t.Errorf("%s: Disabled = %v, want %v", what, got.Disabled, want.Disabled)
+	}
+	if got.Metadata != want.Metadata {
+		t.Errorf("%s: Metadata = %q, want %q (byte for byte)", what, got.Metadata, want.Metadata)
+	}
+	if !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("%s: UpdatedAt = %v, want %v", what, got.UpdatedAt, want.UpdatedAt)
+	}
+	if got.CreatedBy != want.CreatedBy {
+		t.Errorf("%s: CreatedBy = %q, want %q", what, got.CreatedBy, want.CreatedBy)
+	}
+	if got.Version != want.Version {
+		t.Errorf("%s: Version = %d, want %d", what, got.Version, want.Version)
+	}
+	switch gp, wp := got.Previous, want.Previous; {
+	case gp == nil && wp == nil:
+	case gp == nil:
+		t.Errorf("%s: Previous = nil, want a previous secret until %v", what, wp.ExpiresAt)
+	case wp == nil:
+		t.Errorf("%s: Previous = a secret until %v, want nil", what, gp.ExpiresAt)
+	default:
+		if gp.Hash != wp.Hash {
+			t.Errorf("%s: Previous.Hash differs from the hash stored", what)
+		}
+		if !gp.ExpiresAt.Equal(wp.ExpiresAt) {
+			t.Errorf("%s: Previous.ExpiresAt = %v, want %v", what, gp.ExpiresAt, wp.ExpiresAt)
+		}
+	}
 }
 
 // checkTime compares two optional times.
@@ -339,43 +404,59 @@ func checkGone(t *testing.T, s keyward.KeyStore, k *keyward.Key) {
 // list returns every live key of f, checking that one page holds them.
 func list(t *testing.T, s keyward.KeyStore, f keyward.KeyFilter) []*keyward.Key {
 	t.Helper()
+	return every(t, fmt.Sprintf("ListKeys(%+v)", f), func(limit int) ([]*keyward.Key, error) {
+		f.Limit = limit
+		return s.ListKeys(t.Context(), f)
+	})
+}
+
+// every returns what a listing gives with a limit larger than any test
+// makes, checking that one page held it all.
+func every[T any](t *testing.T, what string, listing func(limit int) ([]T, error)) []T {
+	t.Helper()
 	const limit = 10000
-	f.Limit = limit
-	keys, err := s.ListKeys(t.Context(), f)
+	got, err := listing(limit)
 	if err != nil {
-		t.Fatalf("ListKeys(%+v): %v", f, err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	if len(keys) >= limit {
-		t.Fatalf("ListKeys(%+v): %d keys, more than the test made", f, len(keys))
+	if len(got) >= limit {
+		t.Fatalf("%s: %d records, more than the test made", what, len(got))
 	}
-	return keys
+	return got
 }
 
 // ids returns the ids of keys, in order.
 func ids(keys []*keyward.Key) []keyward.KeyID {
-	out := make([]keyward.KeyID, len(keys))
-	for i, k := range keys {
-		out[i] = k.ID
+	return idsOf(keys, func(k *keyward.Key) keyward.KeyID { return k.ID })
+}
+
+// idsOf returns the ids of records, in order.
+func idsOf[T any, ID any](records []T, id func(T) ID) []ID {
+	out := make([]ID, len(records))
+	for i, r := range records {
+		out[i] = id(r)
 	}
 	return out
 }
 
 // newestFirst sorts keys as ListKeys returns them.
 func newestFirst(keys []*keyward.Key) []*keyward.Key {
-	keys = slices.Clone(keys)
-	slices.SortFunc(keys, func(a, b *keyward.Key) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+	return byNewest(keys, func(k *keyward.Key) (time.Time, int64) { return k.CreatedAt, int64(k.ID) })
+}
+
+// byNewest sorts records as listings return them: by time, then id, both
+// descending.
+func byNewest[T any](records []T, order func(T) (time.Time, int64)) []T {
+	records = slices.Clone(records)
+	slices.SortFunc(records, func(a, b T) int {
+		at, aid := order(a)
+		bt, bid := order(b)
+		if c := bt.Compare(at); c != 0 {
 			return c
 		}
-		switch {
-		case a.ID > b.ID:
-			return -1
-		case a.ID < b.ID:
-			return 1
-		}
-		return 0
+		return cmp.Compare(bid, aid)
 	})
-	return keys
+	return records
 }
 
 // checkList checks that got holds exactly want, in want's order, each

@@ -21,7 +21,7 @@ type Watcher struct {
 
 // Event is one call a feed made to a Watcher.
 type Event struct {
-	Kind string             // "reset", "invalidate" or "confirm"
+	Kind string             // "reset", "invalidate" or "confirm" ("mark": a test's own bookmark)
 	Hash keyward.SecretHash // for "invalidate"
 	AsOf time.Time          // for "confirm"
 }

@@ -169,6 +169,7 @@ func TestServeDefaults(t *testing.T) {
 		{"--db-read-timeout", c.DBReadTimeout, keyward.DefaultLookupTimeout},
 		{"--db-write-timeout", c.DBWriteTimeout, keyward.DefaultWriteTimeout},
 		{"--deleted-key-retention", c.Retention, keyward.DefaultDeletedKeyRetention},
+		{"--audit-retention", c.AuditRetention, keyward.DefaultAuditRetention},
 		{"--db", c.DB.Path, "keyward.db"},
 		{"--addr", c.Addr, "127.0.0.1:8080"},
 	}

@@ -30,7 +30,8 @@ type ServeConfig struct {
 	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`
 	DBReadTimeout    time.Duration `flag:"db-read-timeout" default:"2s" usage:"deadline of each database read made for a request; past it, the\nrequest answers 503"`
 	DBWriteTimeout   time.Duration `flag:"db-write-timeout" default:"5s" usage:"deadline of each database write made for a request; past it, the\nrequest answers 503 (the write may still have been made: retry it\nwith the same Idempotency-Key)"`
-	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (its id and secret are not\nreused meanwhile) before it is removed for good"`
+	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (it can be restored, and its id\nand secret are not reused, meanwhile) before it is removed for good"`
+	AuditRetention   time.Duration `flag:"audit-retention" default:"8760h" usage:"how long audit events are kept before they are removed for good"`
 	// IdempotencySecret is a secret: give it in the environment, where
 	// ps does not show it.
 	IdempotencySecret string `flag:"idempotency-secret" usage:"a random secret of at least 32 bytes, hex or base64, the same on every\ninstance: keys the sealed answers of idempotent creates, so that a copy\nof the database alone cannot open one (set it with the environment\nvariable, not the flag, which ps shows)"`
@@ -63,6 +64,7 @@ func (c ServeConfig) validate() error {
 	}{
 		{"cache-ttl", c.CacheTTL}, {"last-used-interval", c.LastUsedInterval}, {"staleness-bound", c.StalenessBound},
 		{"db-read-timeout", c.DBReadTimeout}, {"db-write-timeout", c.DBWriteTimeout}, {"deleted-key-retention", c.Retention},
+		{"audit-retention", c.AuditRetention},
 	} {
 		if d.v <= 0 {
 			return usageError{fmt.Errorf("--%s %v: must be positive", d.name, d.v)}

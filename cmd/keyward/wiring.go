@@ -46,6 +46,7 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	})
 	svc := keyward.NewService(cache)
 	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
+	svc.AuditRetention = cfg.AuditRetention
 	svc.IdempotencySecret, _ = cfg.idempotencySecret() // validated by Run
 	lastUsed := keyward.NewLastUsedRecorder(db)
 	svc.LastUsed = lastUsed
@@ -60,9 +61,9 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	background(func(ctx context.Context) {
 		svc.RunPruning(ctx, pruneInterval(cfg.Retention), func(p keyward.Pruned, err error) {
 			if err != nil {
-				logger.Warn("could not prune deleted keys and expired idempotency records; will retry", "err", err)
+				logger.Warn("could not prune deleted keys, expired idempotency records and old audit events; will retry", "err", err)
 			} else if p != (keyward.Pruned{}) {
-				logger.Info("pruned", "deleted_keys", p.DeletedKeys, "idempotency_records", p.IdempotencyRecords)
+				logger.Info("pruned", "deleted_keys", p.DeletedKeys, "idempotency_records", p.IdempotencyRecords, "audit_events", p.AuditEvents)
 			}
 		})
 	})

@@ -68,8 +68,10 @@ func TestDocument(t *testing.T) {
 	// verifyKey's credential is the key in its body.
 	public := map[string]bool{"health": true, "ready": true, "openapi": true, "verifyKey": true}
 	want := []string{
-		"createKey", "createOrgKey", "deleteKey", "deleteOrgKey", "getKey", "getOrgKey",
-		"health", "listKeys", "listOrgKeys", "openapi", "ready", "verifyKey",
+		"createKey", "createOrgKey", "deleteKey", "deleteOrgKey", "disableKey", "disableOrgKey",
+		"enableKey", "enableOrgKey", "getKey", "getOrgKey", "health", "listAuditEvents", "listKeys",
+		"listOrgAuditEvents", "listOrgKeys", "openapi", "patchKey", "patchOrgKey", "ready",
+		"restoreKey", "restoreOrgKey", "rotateKey", "rotateOrgKey", "verifyKey",
 	}
 
 	t.Run("operations", func(t *testing.T) {
@@ -103,8 +105,19 @@ func TestDocument(t *testing.T) {
 					statuses = []int{200, 400, 413, 415, 500, 503}
 				case public[op.OperationID]:
 					continue
-				case method == http.MethodPost:
+				case method == http.MethodPost && strings.HasPrefix(op.OperationID, "create"):
+					// A create makes a resource (201), may collide (409)
+					// and takes an Idempotency-Key (422).
 					statuses = []int{201, 400, 401, 403, 404, 409, 413, 415, 422, 500, 503}
+				case method == http.MethodPost && (strings.HasPrefix(op.OperationID, "rotate") || strings.HasPrefix(op.OperationID, "restore")):
+					// An action on a key that may collide with its state
+					// (restore: not deleted; rotate: a secret's hash, rarely).
+					statuses = []int{200, 400, 401, 403, 404, 409, 412, 413, 415, 500, 503}
+				case method == http.MethodPost || method == http.MethodPatch:
+					// A write to one key: conditional (412), with a body.
+					statuses = []int{200, 400, 401, 403, 404, 412, 413, 415, 500, 503}
+				case method == http.MethodDelete:
+					statuses = []int{200, 400, 401, 403, 404, 412, 500, 503}
 				}
 				for _, status := range statuses {
 					r := op.Responses.Status(status)
@@ -150,13 +163,35 @@ const (
 	jsonType    = "application/json"
 	problemType = "application/problem+json"
 	keyJSON     = `{"id":"key-123","name":"My API Key","created_at":"2023-11-18T12:00:00Z",` +
-		`"permissions":["read","write"],"org_id":"432","hint":"kw_Ab3d...x9Zq","last_used_at":null}`
+		`"permissions":["read","write"],"org_id":"432","hint":"kw_Ab3d...x9Zq","last_used_at":null,` +
+		`"expires_at":null,"enabled":true,"metadata":{},"updated_at":"2023-11-18T12:00:00Z",` +
+		`"created_by":"key-42","state":"active","deleted_at":null}`
 )
 
 // createdJSON is the body of a created key with the given secret.
 func createdJSON(secret string) string {
 	return `{"id":"key-456","name":"New API Key","created_at":"2023-11-18T12:00:00.123456Z",` +
-		`"permissions":["read","write"],"org_id":"432","hint":"kw_Ab3d...x9Zq","last_used_at":"2023-11-18T12:05:00Z","key":"` + secret + `"}`
+		`"permissions":["read","write"],"org_id":"432","hint":"kw_Ab3d...x9Zq","last_used_at":"2023-11-18T12:05:00Z",` +
+		`"expires_at":"2030-01-01T00:00:00.5Z","enabled":true,"metadata":{"plan":"pro"},"updated_at":"2023-11-18T12:00:00Z",` +
+		`"created_by":null,"state":"active","deleted_at":null,"key":"` + secret + `"}`
+}
+
+// keyHeaders are the headers of a key's GET.
+var keyHeaders = map[string]string{
+	"Content-Type": jsonType,
+	"ETag":         `"1"`,
+	"Link":         `</orgs/432/audit_events?key_id=key-123>; rel="audit"`,
+}
+
+// eventJSON is an audit event of an update.
+const eventJSON = `{"id":"evt-789","time":"2023-11-18T12:00:00.123456Z","organization_id":"432","actor":"key-42",` +
+	`"action":"update","key_id":"key-123","request_id":"r1","client_ip":"203.0.113.7","user_agent":null,` +
+	`"changes":{"name":{"from":"a","to":"b"},"expires_at":{"from":null,"to":"2030-01-01T00:00:00Z"}}}`
+
+// rotatedJSON is the body of a rotated key with the given secret and end
+// of its previous secret's grace period (JSON).
+func rotatedJSON(secret, previousEnd string) string {
+	return strings.TrimSuffix(keyJSON, "}") + `,"key":"` + secret + `","previous_secret_expires_at":` + previousEnd + `}`
 }
 
 // problemJSON is a problem document of the given kind and status.
@@ -220,6 +255,7 @@ func TestTransportAccepts(t *testing.T) {
 		"Content-Type":  jsonType,
 		"Location":      "/orgs/432/api_keys/key-456",
 		"Cache-Control": "no-store",
+		"ETag":          `"1"`,
 	}
 	tests := []struct {
 		name string
@@ -245,7 +281,30 @@ func TestTransportAccepts(t *testing.T) {
 		{"empty list", exchange{method: "GET", path: "/api_keys?organization_id=432", status: 200,
 			header: map[string]string{"Content-Type": jsonType}, body: `[]`}},
 		{"get by bare id", exchange{method: "GET", path: "/orgs/432/api_keys/123", status: 200,
-			header: map[string]string{"Content-Type": jsonType}, body: keyJSON}},
+			header: keyHeaders, body: keyJSON}},
+		{"patch", exchange{method: "PATCH", path: "/api_keys/key-123?organization_id=432",
+			reqBody: `{"name":"n"}`, status: 200,
+			header: map[string]string{"Content-Type": jsonType, "ETag": `"2"`}, body: keyJSON}},
+		{"patch of another version", exchange{method: "PATCH", path: "/orgs/432/api_keys/key-123", status: 412,
+			header: map[string]string{"Content-Type": problemType}, body: problemJSON("precondition-failed", 412)}},
+		{"patch of another type", exchange{method: "PATCH", path: "/orgs/432/api_keys/key-123", status: 415,
+			header: map[string]string{"Content-Type": problemType, "Accept-Patch": "application/merge-patch+json, application/json"},
+			body:   problemJSON("unsupported-media-type", 415)}},
+		{"rotate", exchange{method: "POST", path: "/orgs/432/api_keys/key-123/rotate", status: 200,
+			header: map[string]string{"Content-Type": jsonType, "ETag": `"3"`, "Cache-Control": "no-store"},
+			body:   rotatedJSON(secret, `"2023-11-19T12:00:00.000001Z"`)}},
+		{"rotate without grace", exchange{method: "POST", path: "/api_keys/key-123/rotate", status: 200,
+			header: map[string]string{"Content-Type": jsonType, "ETag": `"3"`, "Cache-Control": "no-store"},
+			body:   rotatedJSON(secret, `null`)}},
+		{"restore of a live key", exchange{method: "POST", path: "/api_keys/key-123/restore", status: 409,
+			header: map[string]string{"Content-Type": problemType}, body: problemJSON("conflict", 409)}},
+		{"disable", exchange{method: "POST", path: "/orgs/432/api_keys/key-123/disable", status: 200,
+			header: map[string]string{"Content-Type": jsonType, "ETag": `"4"`},
+			body:   strings.Replace(strings.Replace(keyJSON, `"enabled":true`, `"enabled":false`, 1), `"active"`, `"disabled"`, 1)}},
+		{"audit events", exchange{method: "GET", path: "/audit_events?organization_id=432&action=update", status: 200,
+			header: map[string]string{"Content-Type": jsonType,
+				"Link": `</audit_events?action=update&cursor=AgAGCmv-CFAAAAAAAAAAAHs&limit=1&organization_id=432>; rel="next"`},
+			body: "[" + eventJSON + "," + strings.Replace(eventJSON, `"organization_id":"432"`, `"organization_id":null`, 1) + "]"}},
 		{"create in an organization", exchange{method: "POST", path: "/orgs/432/api_keys",
 			reqBody: `{"name":"New API Key","permissions":["read","write"]}`, status: 201,
 			header: created, body: createdJSON(secret)}},
@@ -255,6 +314,7 @@ func TestTransportAccepts(t *testing.T) {
 				"Content-Type":  jsonType,
 				"Location":      "http://127.0.0.1:8080/api_keys/key-456?organization_id=432",
 				"Cache-Control": "private, no-store",
+				"ETag":          `"1"`,
 			},
 			body: createdJSON(secret)}},
 		{"delete", exchange{method: "DELETE", path: "/api_keys/key-123", status: 200,
@@ -294,6 +354,7 @@ func TestTransportReports(t *testing.T) {
 		"Content-Type":  jsonType,
 		"Location":      "/orgs/432/api_keys/key-456",
 		"Cache-Control": "no-store",
+		"ETag":          `"1"`,
 	}
 	without := func(h map[string]string, name string) map[string]string {
 		out := make(map[string]string, len(h))
@@ -326,6 +387,22 @@ func TestTransportReports(t *testing.T) {
 		{"malformed Link", exchange{method: "GET", path: "/orgs/432/api_keys", status: 200,
 			header: map[string]string{"Content-Type": jsonType, "Link": `/orgs/432/api_keys?cursor=x`}, body: `[]`}},
 		{"undocumented status", exchange{method: "DELETE", path: "/orgs/432/api_keys/key-123", status: 204}},
+		{"get without ETag", exchange{method: "GET", path: "/orgs/432/api_keys/key-123", status: 200,
+			header: without(keyHeaders, "ETag"), body: keyJSON}},
+		{"weak ETag", exchange{method: "PATCH", path: "/orgs/432/api_keys/key-123", status: 200,
+			header: map[string]string{"Content-Type": jsonType, "ETag": `W/"2"`}, body: keyJSON}},
+		{"key without state", exchange{method: "GET", path: "/orgs/432/api_keys/key-123", status: 200,
+			header: keyHeaders, body: strings.Replace(keyJSON, `,"state":"active"`, "", 1)}},
+		{"unknown state", exchange{method: "GET", path: "/orgs/432/api_keys/key-123", status: 200,
+			header: keyHeaders, body: strings.Replace(keyJSON, `"active"`, `"revoked"`, 1)}},
+		{"rotate without Cache-Control", exchange{method: "POST", path: "/orgs/432/api_keys/key-123/rotate", status: 200,
+			header: map[string]string{"Content-Type": jsonType, "ETag": `"3"`}, body: rotatedJSON(secret, "null")}},
+		{"rotate without the secret", exchange{method: "POST", path: "/orgs/432/api_keys/key-123/rotate", status: 200,
+			header: map[string]string{"Content-Type": jsonType, "ETag": `"3"`, "Cache-Control": "no-store"}, body: keyJSON}},
+		{"event with a hash", exchange{method: "GET", path: "/orgs/432/audit_events", status: 200, header: json,
+			body: "[" + strings.Replace(eventJSON, `}`, `,"hash":"abc"}`, 1) + "]"}},
+		{"412 on a GET", exchange{method: "GET", path: "/orgs/432/api_keys", status: 412, header: problem,
+			body: problemJSON("precondition-failed", 412)}},
 		{"JSON not problem+json", exchange{method: "GET", path: "/orgs/432/api_keys/key-123", status: 404, header: json,
 			body: problemJSON("not-found", 404)}},
 		{"problem of another status", exchange{method: "GET", path: "/orgs/432/api_keys/key-123", status: 404,
@@ -349,7 +426,7 @@ func TestTransportReports(t *testing.T) {
 		{"unknown path answered 200", exchange{method: "GET", path: "/nope", status: 200, header: json, body: `{}`}},
 		{"unknown path, problem of another kind", exchange{method: "GET", path: "/nope", status: 404, header: problem,
 			body: problemJSON("invalid", 404)}},
-		{"wrong method, plain text", exchange{method: "PATCH", path: "/api_keys/key-1", status: 405,
+		{"wrong method, plain text", exchange{method: "PUT", path: "/api_keys/key-1", status: 405,
 			header: map[string]string{"Content-Type": "text/plain"}, body: "Method Not Allowed\n"}},
 		{"wrong method, problem missing title", exchange{method: "PUT", path: "/healthz", status: 405, header: problem,
 			body: `{"type":"urn:keyward:problem:method-not-allowed","status":405,"detail":"no"}`}},
@@ -383,6 +460,7 @@ func TestTransportMasksSecrets(t *testing.T) {
 		"Content-Type":  jsonType,
 		"Location":      "/orgs/432/api_keys/key-456",
 		"Cache-Control": "no-store",
+		"ETag":          `"1"`,
 	}
 	tests := []struct {
 		name   string

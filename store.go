@@ -108,6 +108,16 @@ type KeyStore interface {
 	// reuses uses once TouchKeys returns.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
 
+	// SpendCredits spends cost of the usage credits of live key id at
+	// now, in one atomic write: it applies a refill due (Credits.Spend
+	// decides), then takes cost if that many remain, else nothing.
+	// Concurrent spends, from any process, never take more than the key
+	// has, and an acknowledged spend is durable. A key without credits
+	// spends nothing (Limited false); an unknown or deleted key is
+	// ENOTFOUND. A spend is use, not a change: Version and UpdatedAt stay,
+	// no audit event is written and nothing travels the feed.
+	SpendCredits(ctx context.Context, id KeyID, cost int64, now time.Time) (CreditSpend, error)
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 

@@ -381,6 +381,12 @@ func (c *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	return c.store.TouchKeys(ctx, uses)
 }
 
+// SpendCredits spends credits in the store: what a key has left is not
+// cached (a spend is no change to the key, and nothing is invalidated).
+func (c *Store) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, now time.Time) (keyward.CreditSpend, error) {
+	return c.store.SpendCredits(ctx, id, cost, now)
+}
+
 // Ping pings the store.
 func (c *Store) Ping(ctx context.Context) error { return c.store.Ping(ctx) }
 

@@ -672,3 +672,8 @@ func microsOrNull(t *time.Time) *time.Time {
 	m := micros(*t)
 	return &m
 }
+
+// SpendCredits is not stored yet: the credits columns come with the next migration.
+func (db *DB) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, now time.Time) (keyward.CreditSpend, error) {
+	return keyward.CreditSpend{}, keyward.Errorf(keyward.EINTERNAL, "credits are not stored yet")
+}

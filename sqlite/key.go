@@ -623,3 +623,8 @@ func sqlPrevious(p *keyward.PreviousSecret) (hash, expires any) {
 
 // fromMicros is the UTC time of unix microseconds.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// SpendCredits is not stored yet: the credits columns come with the next migration.
+func (db *DB) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, now time.Time) (keyward.CreditSpend, error) {
+	return keyward.CreditSpend{}, keyward.Errorf(keyward.EINTERNAL, "credits are not stored yet")
+}

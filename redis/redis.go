@@ -228,12 +228,19 @@ func New(rawURL string, opts ...Option) (*Limiter, error) {
 // Addr returns the address of the Redis server, host:port, for messages.
 func (l *Limiter) Addr() string { return l.addr }
 
-// Ping checks that Redis answers within the limiter's timeout.
+// Ping checks that Redis answers within the limiter's timeout. A failure
+// counts as one of Take's (the backoff starts), but is left to the caller
+// to report.
 func (l *Limiter) Ping(ctx context.Context) error {
-	err := l.call(ctx, func(ctx context.Context) error { return l.client.Ping(ctx).Err() })
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	l.stats.roundTrips.Add(1)
+	err := l.client.Ping(ctx).Err()
 	if err != nil {
+		l.markDown()
 		return fmt.Errorf("redis %s: %s", l.addr, l.scrub(err.Error()))
 	}
+	l.succeeded()
 	return nil
 }
 
@@ -299,10 +306,7 @@ func (l *Limiter) available(t int64) bool { return t >= l.downUntil.Load() }
 // failed records a failed call to Redis: no call is made for the backoff,
 // and the outage is logged, at most once every failureLogEvery.
 func (l *Limiter) failed(err error) {
-	t := l.mono()
-	l.stats.errors.Add(1)
-	l.downUntil.Store(t + int64(l.backoff))
-	l.down.Store(true)
+	t := l.markDown()
 	last := l.lastLog.Load()
 	if last != 0 && t-(last-1) < int64(failureLogEvery) || !l.lastLog.CompareAndSwap(last, t+1) {
 		return
@@ -315,6 +319,16 @@ func (l *Limiter) failed(err error) {
 	l.logger.Warn("rate limiter: Redis does not answer; "+what,
 		"addr", l.addr, "err", l.scrub(err.Error()), "retry_after", l.backoff,
 		"errors", s.Errors, "fail_open_admitted", s.FailOpenAdmitted, "fail_closed_refused", s.FailClosedRefused)
+}
+
+// markDown counts a failed call and starts the backoff. It returns the
+// time of the failure.
+func (l *Limiter) markDown() int64 {
+	t := l.mono()
+	l.stats.errors.Add(1)
+	l.downUntil.Store(t + int64(l.backoff))
+	l.down.Store(true)
+	return t
 }
 
 // succeeded records a call to Redis that worked, ending an outage.

@@ -2,7 +2,9 @@ package redis_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -380,7 +382,9 @@ func TestRecovery(t *testing.T) {
 	prefix := redistest.Prefix(t, url)
 	proxy := pgtest.NewProxy(t, url)
 	const backoff = 200 * time.Millisecond
-	l := newLimiter(t, proxy.URL, prefix, redis.WithFailureMode(redis.FailClosed), redis.WithBackoff(backoff))
+	var log syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&log, nil))
+	l := newLimiter(t, proxy.URL, prefix, redis.WithFailureMode(redis.FailClosed), redis.WithBackoff(backoff), redis.WithLogger(logger))
 	now := time.Now()
 	limits := []keyward.RateLimit{{Name: "requests", Limit: 2, Duration: time.Hour}}
 	if _, ok := take(t, l, 1, limits, 1, now); !ok {
@@ -405,6 +409,9 @@ func TestRecovery(t *testing.T) {
 	waitEnforced(t, l, limits, now, 101, 10*time.Second)
 	if s := l.Stats(); s.FailClosedRefused < 2 || s.Errors < 2 {
 		t.Errorf("stats after two outages: %+v", s)
+	}
+	if out := log.String(); strings.Count(out, "Redis answers again") != 2 || !strings.Contains(out, "fail-closed") {
+		t.Errorf("want each outage's end logged, and the mode named:\n%s", out)
 	}
 }
 
@@ -491,4 +498,58 @@ func TestAccuracyOverRealWindows(t *testing.T) {
 	sa, sb := a.Stats(), b.Stats()
 	t.Logf("a: %d takes, %d round trips, %d units expired unspent; b: %d takes, %d round trips, %d units expired unspent",
 		sa.Takes, sa.RoundTrips, sa.Expired, sb.Takes, sb.RoundTrips, sb.Expired)
+}
+
+// syncBuffer is a log destination that tests read while the limiter
+// writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestOutageLog: an outage is logged once every few seconds however many
+// calls fail, and never with the URL's password, whether the limiter
+// writes the line or go-redis does.
+func TestOutageLog(t *testing.T) {
+	const password = "pw-of-the-cache"
+	var log syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	redis.LogLibraryTo(logger)
+	t.Cleanup(func() { redis.LogLibraryTo(slog.New(slog.DiscardHandler)) })
+	dead := strings.Replace(deadURL(t), "redis://", "redis://:"+password+"@", 1)
+	l := newLimiter(t, dead, "kwtest:", redis.WithBackoff(0), redis.WithLogger(logger))
+	if err := l.Ping(context.Background()); err == nil || strings.Contains(err.Error(), password) {
+		t.Fatalf("Ping: %v", err)
+	}
+	limits := []keyward.RateLimit{{Name: "requests", Limit: 5, Duration: time.Minute}}
+	for i := range 5 {
+		if _, ok := take(t, l, keyward.KeyID(i+1), limits, 1, time.Now()); !ok {
+			t.Fatal("fail-open refused")
+		}
+	}
+	if s := l.Stats(); s.Errors != 6 || s.FailOpenAdmitted != 5 {
+		t.Errorf("stats %+v, want 6 errors (a ping and five takes, no backoff) and 5 admitted", s)
+	}
+	out := log.String()
+	if n := strings.Count(out, "Redis does not answer"); n != 1 {
+		t.Errorf("%d outage lines for six failures within a second, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "go-redis: ") {
+		t.Errorf("go-redis's own lines are not routed to the logger:\n%s", out)
+	}
+	if strings.Contains(out, password) {
+		t.Errorf("the log shows the password:\n%s", out)
+	}
 }

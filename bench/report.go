@@ -107,6 +107,10 @@ func (r *report) evaluate() {
 		add("hot verify ≥ 80% of ceiling", hot, pct(q), q >= 0.80)
 		add("hot verify p99 ≤ 5 ms", hot, fmtUS(hot.R.P99US), hot.R.P99US <= 5000)
 	}
+	if l := r.scenario("hot verify, rate limit"); l != nil {
+		q := r.ratio(l)
+		add("hot verify with a rate limit ≥ 70% of ceiling", l, pct(q), q >= 0.70)
+	}
 	if cold := r.scenario("cold verify"); cold != nil {
 		q := r.ratio(cold)
 		add("cold verify ≥ 50% of ceiling", cold, pct(q), q >= 0.50)

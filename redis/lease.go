@@ -98,11 +98,15 @@ func (l *Limiter) Take(ctx context.Context, id keyward.KeyID, limits []keyward.R
 		t := l.mono()
 		e.lastUse = t
 		ls := e.current(limits, now, &l.stats)
+		down := failure != nil || !l.available(t)
 		refused, short := false, false
 		for _, le := range ls {
 			switch {
 			case le.covers(cost):
-			case le.exhausted() && t-le.checked < int64(l.idle):
+			case le.exhausted() && (t-le.checked < int64(l.idle) || down):
+				// Used up in this window: only another instance giving
+				// units back can change that, which is worth asking
+				// about now and then, but no reason to fail open.
 				refused = true
 			default:
 				short = true
@@ -115,7 +119,7 @@ func (l *Limiter) Take(ctx context.Context, id keyward.KeyID, limits []keyward.R
 			e.mu.Unlock()
 			return states, ok, nil
 		}
-		if failure != nil || !l.available(t) {
+		if down {
 			states, ok := l.degrade(ls, limits, cost)
 			e.mu.Unlock()
 			return states, ok, nil

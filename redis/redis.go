@@ -30,7 +30,9 @@
 // failure mode decides: FailOpen admits (the limit is not enforced while
 // Redis is down), FailClosed refuses (the verdict is RATE_LIMITED, the
 // limit reported with nothing remaining). Units already leased are spent
-// either way: they were granted. After a failure, Redis is not called
+// either way: they were granted; and a limit Redis has said is used up
+// in this window stays refused either way, as long as this instance
+// remembers it (while the key is in use). After a failure, Redis is not called
 // again for WithBackoff, so that a dead Redis does not add a timeout to
 // every verification; the first call after that which succeeds ends the
 // outage, without a restart. Stats counts the decisions.

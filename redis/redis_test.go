@@ -553,3 +553,44 @@ func TestOutageLog(t *testing.T) {
 		t.Errorf("the log shows the password:\n%s", out)
 	}
 }
+
+// TestUsedUpStaysRefused: a limit that Redis said was used up in this
+// window stays refused while Redis is down, even failing open: only
+// units given back could change that, and there is no sign of any. (What
+// this instance knows of a key goes with the key's idle time.)
+func TestUsedUpStaysRefused(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	proxy := pgtest.NewProxy(t, url)
+	const idle = 100 * time.Millisecond
+	l := newLimiter(t, proxy.URL, prefix, redis.WithIdleReturn(idle))
+	now := time.Now()
+	limits := []keyward.RateLimit{{Name: "requests", Limit: 2, Duration: time.Hour}}
+	for i := range 2 {
+		if _, ok := take(t, l, 1, limits, 1, now); !ok {
+			t.Fatalf("take %d refused", i+1)
+		}
+	}
+	if _, ok := take(t, l, 1, limits, 1, now); ok {
+		t.Fatal("third take of a limit of 2 admitted")
+	}
+	proxy.Stop()
+	// Past the time to ask Redis again, the key in use all along (a key
+	// unused for the idle time is forgotten, and then fails open).
+	for end := time.Now().Add(3 * idle); time.Now().Before(end); time.Sleep(idle / 4) {
+		states, ok := take(t, l, 1, limits, 1, now)
+		if ok || !states[0].Exceeded || states[0].Remaining != 0 {
+			t.Fatalf("used-up limit with Redis down, failing open: ok %v, %+v; want refused", ok, states[0])
+		}
+	}
+	if s := l.Stats(); s.Errors == 0 {
+		t.Fatalf("Redis was not asked again: %+v", s)
+	}
+	// A key Redis was never asked about fails open.
+	if _, ok := take(t, l, 2, limits, 1, now); !ok {
+		t.Fatal("fail-open refused a fresh key with Redis down")
+	}
+	if s := l.Stats(); s.FailOpenAdmitted != 1 {
+		t.Errorf("stats %+v, want one admitted failing open", s)
+	}
+}

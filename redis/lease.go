@@ -23,6 +23,12 @@ const leaseHorizon = time.Second
 // that instances whose clocks are slightly behind still find it.
 const expiryMargin = 10 * time.Second
 
+// idleTicks is how many times in the idle time the limiter looks for
+// idle leases: a key's lease goes back between the idle time and a
+// quarter more after its last use. Take notes a use by the tick it falls
+// in, not by reading the clock.
+const idleTicks = 4
+
 // giveBackBatch bounds the give-backs sent in one pipeline.
 const giveBackBatch = 1000
 
@@ -37,7 +43,7 @@ type entry struct {
 	id      keyward.KeyID
 	leases  []*lease // one per limit name seen, in the order seen
 	fetch   *fetch   // the grant in flight for this key, if any
-	lastUse int64    // mono() of the last Take
+	lastUse int64    // Limiter.ticks at the last Take
 	dead    bool     // forgotten: Take must look the key up again
 }
 
@@ -88,6 +94,7 @@ func (le *lease) covers(cost int64) bool { return le.synced && le.units >= cost 
 func (l *Limiter) Take(ctx context.Context, id keyward.KeyID, limits []keyward.RateLimit, cost int64, now time.Time) ([]keyward.LimitState, bool, error) {
 	l.stats.takes.Add(1)
 	e := l.lock(id)
+	var buf [keyward.MaxRateLimits]*lease
 	var failure error // of the grant this Take made or waited for
 	for {
 		if e.dead {
@@ -95,9 +102,14 @@ func (l *Limiter) Take(ctx context.Context, id keyward.KeyID, limits []keyward.R
 			e.mu.Unlock()
 			e = l.lock(id)
 		}
+		e.lastUse = l.ticks.Load()
+		ls := e.current(buf[:0], limits, now, &l.stats)
+		if coverAll(ls, cost) { // the common case: no clock, no Redis
+			states, ok := settle(ls, limits, cost)
+			e.mu.Unlock()
+			return states, ok, nil
+		}
 		t := l.mono()
-		e.lastUse = t
-		ls := e.current(limits, now, &l.stats)
 		down := failure != nil || !l.available(t)
 		refused, short := false, false
 		for _, le := range ls {
@@ -158,14 +170,23 @@ func (l *Limiter) lock(id keyward.KeyID) *entry {
 	}
 }
 
-// current returns the leases of limits in the windows that hold at now,
+// coverAll reports whether every lease can pay cost without Redis.
+func coverAll(ls []*lease, cost int64) bool {
+	for _, le := range ls {
+		if !le.covers(cost) {
+			return false
+		}
+	}
+	return true
+}
+
+// current appends to ls the leases of limits in the windows that hold at now,
 // starting a new window where one has ended (what was held of the old
 // one is counted as expired). A lease already in a later window than
 // now's is kept: verifications given slightly different times at a
 // window's end must not move it back and forth.
-func (e *entry) current(limits []keyward.RateLimit, now time.Time, c *counters) []*lease {
-	ls := make([]*lease, len(limits))
-	for i, rl := range limits {
+func (e *entry) current(ls []*lease, limits []keyward.RateLimit, now time.Time, c *counters) []*lease {
+	for _, rl := range limits {
 		var le *lease
 		for _, x := range e.leases {
 			if x.name == rl.Name {
@@ -189,7 +210,7 @@ func (e *entry) current(limits []keyward.RateLimit, now time.Time, c *counters) 
 			*le = lease{name: rl.Name, duration: rl.Duration, window: n, end: end, ask: ask}
 		}
 		le.limit = rl.Limit
-		ls[i] = le
+		ls = append(ls, le)
 	}
 	return ls
 }
@@ -344,13 +365,14 @@ func (le *lease) next(cost int64, t int64) int64 {
 // run gives back idle leases until Close.
 func (l *Limiter) run() {
 	defer close(l.stopped)
-	tick := time.NewTicker(max(l.idle/4, 10*time.Millisecond))
+	tick := time.NewTicker(max(l.idle/idleTicks, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case <-l.stop:
 			return
 		case <-tick.C:
+			l.ticks.Add(1)
 			if l.available(l.mono()) {
 				l.giveBack(false)
 			}
@@ -367,7 +389,7 @@ func (l *Limiter) giveBack(all bool) {
 		args []any
 	}
 	var backs []back
-	t := l.mono()
+	now := l.ticks.Load()
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.mu.Lock()
@@ -375,7 +397,7 @@ func (l *Limiter) giveBack(all bool) {
 			if !e.mu.TryLock() {
 				continue // in use: not idle
 			}
-			if e.fetch == nil && (all || t-e.lastUse >= int64(l.idle)) {
+			if e.fetch == nil && (all || now-e.lastUse > idleTicks) {
 				var b back
 				for _, le := range e.leases {
 					if le.units > 0 {

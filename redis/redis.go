@@ -116,7 +116,8 @@ type Limiter struct {
 	mode     FailureMode
 	logger   *slog.Logger
 
-	start  time.Time // mono() counts from here
+	start  time.Time    // mono() counts from here
+	ticks  atomic.Int64 // of run's clock, every idle/idleTicks
 	shards [64]shard
 
 	downUntil atomic.Int64 // mono() before which Redis is not called

@@ -392,3 +392,105 @@ func testFeedSpendInvalidatesNothing(t *testing.T, s *suite) {
 	}
 	expectInvalidations(t, w, "spends")
 }
+
+// Spends of several keys at once, among creates (some refused) and spends
+// of unknown, deleted and unlimited keys, each get their own answer: a
+// store that makes them together (in one transaction, one batch) must
+// neither let one's failure undo or fail another, nor mix up their
+// answers.
+func testSpendCreditsMixed(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	many := NewKey(acme, CreatedAt(base), Credits(1000, nil))
+	few := NewKey(acme, CreatedAt(base), Credits(10, daily))
+	unlimited := NewKey(acme, CreatedAt(base), RateLimits(someLimits()[0]))
+	gone := NewKey(acme, CreatedAt(base), Credits(10, nil))
+	for _, k := range []*keyward.Key{many, few, unlimited, gone} {
+		create(t, s, k)
+	}
+	remove(t, s, gone, base.Add(time.Minute))
+	unknown := NewKey(acme, CreatedAt(base), Credits(10, nil)) // never stored
+	at := base.Add(time.Hour)
+
+	type outcome struct {
+		ok, refused, unlimited, notFound int
+	}
+	const workers, rounds = 4, 25
+	targets := []*keyward.Key{many, few, unlimited, gone, unknown}
+	outcomes := make([][workers]outcome, len(targets))
+	created := make([][]error, workers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for ti, k := range targets {
+		for w := range workers {
+			wg.Go(func() {
+				<-start
+				o := &outcomes[ti][w]
+				for range rounds {
+					r, err := s.SpendCredits(t.Context(), k.ID, 1, at)
+					switch {
+					case keyward.ErrorCode(err) == keyward.ENOTFOUND:
+						o.notFound++
+					case err != nil:
+						t.Errorf("SpendCredits(%v): %v", k.ID, err)
+						return
+					case !r.Limited:
+						o.unlimited++
+					case r.OK:
+						o.ok++
+					default:
+						o.refused++
+					}
+				}
+			})
+		}
+	}
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			for i := range rounds {
+				k := NewKey(globex, CreatedAt(base), Credits(int64(i), nil))
+				if i%5 == 4 {
+					k.Hash = many.Hash // taken: refused
+				}
+				created[w] = append(created[w], s.CreateKey(t.Context(), k, nil))
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	sum := func(ti int) outcome {
+		var o outcome
+		for _, x := range outcomes[ti] {
+			o.ok, o.refused, o.unlimited, o.notFound = o.ok+x.ok, o.refused+x.refused, o.unlimited+x.unlimited, o.notFound+x.notFound
+		}
+		return o
+	}
+	const n = workers * rounds
+	for ti, want := range []outcome{{ok: n}, {ok: 10, refused: n - 10}, {unlimited: n}, {notFound: n}, {notFound: n}} {
+		if got := sum(ti); got != want {
+			t.Errorf("spends of key %d: %+v, want %+v", ti, got, want)
+		}
+	}
+	checkLive(t, s, withCredits(many, keyward.Credits{Remaining: 1000 - n, RefilledAt: many.Credits.RefilledAt}))
+	checkLive(t, s, withCredits(few, keyward.Credits{Remaining: 0, Refill: daily, RefilledAt: few.Credits.RefilledAt}))
+	checkLive(t, s, unlimited)
+	checkKey(t, "the deleted key", record(t, s, gone), deletedAs(gone, base.Add(time.Minute)))
+	checkGone(t, s, unknown)
+	stored := 0
+	for w := range created {
+		for i, err := range created[w] {
+			switch {
+			case i%5 == 4:
+				checkCode(t, "CreateKey with a taken hash", err, keyward.ECONFLICT)
+			case err != nil:
+				t.Errorf("CreateKey: %v", err)
+			default:
+				stored++
+			}
+		}
+	}
+	if got := list(t, s, keyward.KeyFilter{OrgID: globex}); len(got) != stored || stored != workers*rounds*4/5 {
+		t.Errorf("%d keys of globex listed, %d creates acknowledged; want %d", len(got), stored, workers*rounds*4/5)
+	}
+}

@@ -190,6 +190,7 @@ func Run(t *testing.T, b Backend) {
 			{name: "NotFound", fn: testSpendCreditsNotFound},
 			{name: "NoChange", fn: testSpendCreditsNoChange},
 			{name: "Concurrent", sfn: testSpendCreditsConcurrent},
+			{name: "Mixed", fn: testSpendCreditsMixed},
 		}},
 		{"ImportKeys", []test{
 			{name: "AllOrNone", fn: testImportKeysAllOrNone},

@@ -157,6 +157,10 @@ func (db *DB) runSpender() {
 	}
 }
 
+// errNegativeCost refuses a spend that would add credits: the service
+// never asks for one (VerifyCost takes 0 to keyward.MaxCost).
+var errNegativeCost = keyward.Errorf(keyward.EINVALID, "spend credits: a cost must not be negative")
+
 // errClosed answers a spend made on, or left waiting by, a closed DB.
 var errClosed = errors.New("database closed")
 
@@ -171,6 +175,9 @@ var errClosed = errors.New("database closed")
 // begins is not made; one whose context ends while its batch runs returns
 // the context's error, and may have been made.
 func (db *DB) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, now time.Time) (keyward.CreditSpend, error) {
+	if cost < 0 {
+		return keyward.CreditSpend{}, errNegativeCost // it would add credits
+	}
 	if err := ctx.Err(); err != nil {
 		return keyward.CreditSpend{}, fmt.Errorf("spend credits: %w", err)
 	}

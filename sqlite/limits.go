@@ -141,9 +141,16 @@ func spendCredits(ctx context.Context, tx spendTx, id keyward.KeyID, cost int64,
 // transaction begins is not made; one whose context ends while it runs
 // returns the context's error, and may have been made.
 func (db *DB) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, now time.Time) (keyward.CreditSpend, error) {
+	if cost < 0 {
+		return keyward.CreditSpend{}, errNegativeCost // it would add credits
+	}
 	req := &writeRequest{ctx: ctx, spend: &spendRequest{id: id, cost: cost, now: now}, done: make(chan error, 1)}
 	if err := db.enqueue(req); err != nil {
 		return keyward.CreditSpend{}, err
 	}
 	return req.spend.result, nil
 }
+
+// errNegativeCost refuses a spend that would add credits: the service
+// never asks for one (VerifyCost takes 0 to keyward.MaxCost).
+var errNegativeCost = keyward.Errorf(keyward.EINVALID, "spend credits: a cost must not be negative")

@@ -152,6 +152,12 @@ func testSpendCreditsExact(t *testing.T, newStore newStoreFunc) {
 	}
 	checkLive(t, s, other)
 
+	// A negative cost, which would add credits, is refused. (The service
+	// never asks for one; the store does not mint credits if it did.)
+	_, err := s.SpendCredits(t.Context(), other.ID, -5, at)
+	checkCode(t, "SpendCredits of a negative cost", err, keyward.EINVALID)
+	checkLive(t, s, other)
+
 	// The largest cost from the most credits: no precision lost.
 	r := spend(t, s, big, keyward.MaxCost, at)
 	want := keyward.Credits{Remaining: keyward.MaxCredits - keyward.MaxCost, RefilledAt: big.Credits.RefilledAt}

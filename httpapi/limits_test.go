@@ -128,9 +128,9 @@ func TestRateLimits(t *testing.T) {
 	if v := e.verifyCost(k.Key, nil); v.Code != "VALID" || v.RateLimits != nil {
 		t.Errorf("verify without limits: %+v", v)
 	}
-	r := e.req("GET", "/orgs/acme/audit_events?key_id="+k.ID+"&action=key.update", e.root, nil)
+	r := e.req("GET", "/orgs/acme/audit_events?key_id="+k.ID+"&action=update", e.root, nil)
 	want(t, r, http.StatusOK)
-	if !strings.Contains(string(r.body), `"field":"rate_limits"`) {
+	if !strings.Contains(string(r.body), `"rate_limits":{"from"`) {
 		t.Errorf("audit log lacks the rate_limits change: %s", r.body)
 	}
 }
@@ -275,8 +275,8 @@ func TestCredits(t *testing.T) {
 	if v := e.verifyCost(k.Key, nil); v.Code != "VALID" || v.Credits != nil {
 		t.Errorf("without credits: %+v", v)
 	}
-	r = e.req("GET", "/orgs/acme/audit_events?key_id="+k.ID+"&action=key.update", e.root, nil)
-	if !strings.Contains(string(r.body), `"field":"credits"`) {
+	r = e.req("GET", "/orgs/acme/audit_events?key_id="+k.ID+"&action=update", e.root, nil)
+	if !strings.Contains(string(r.body), `"credits":{"from"`) {
 		t.Errorf("audit log lacks the credits change: %s", r.body)
 	}
 	// A spend is use, not a change: the key's version moved only with the

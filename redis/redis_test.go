@@ -17,10 +17,16 @@ import (
 )
 
 // newLimiter returns a limiter on the Redis at url whose counters live
-// under prefix, closed when the test ends.
+// under prefix, closed when the test ends. Unless opts say otherwise, it
+// fails closed and gives Redis two seconds: on a machine slowed down (the
+// race detector, other work), a slow answer must not turn into
+// admissions failing open, which would hide what the tests measure, the
+// leases. (Once, under -race on a loaded machine, it did: 268% of a limit
+// admitted in one run, at the default 100ms, failing open.)
 func newLimiter(t testing.TB, url, prefix string, opts ...redis.Option) *redis.Limiter {
 	t.Helper()
-	l, err := redis.New(url, append([]redis.Option{redis.WithKeyPrefix(prefix)}, opts...)...)
+	defaults := []redis.Option{redis.WithKeyPrefix(prefix), redis.WithFailureMode(redis.FailClosed), redis.WithTimeout(2 * time.Second)}
+	l, err := redis.New(url, append(defaults, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +118,9 @@ func TestTwoInstancesExact(t *testing.T) {
 				got := hammer(t, []*redis.Limiter{a, b}, id, limits, tt.cost, now, 8, tries)
 				units := (got[0] + got[1]) * tt.cost
 				sa, sb := a.Stats(), b.Stats()
-				t.Logf("run %d: admitted %d + %d = %d units of %d (%.2f%%); round trips %d + %d for %d + %d takes",
+				t.Logf("run %d: admitted %d + %d = %d units of %d (%.2f%%); round trips %d + %d for %d + %d takes; errors %d + %d",
 					run, got[0]*tt.cost, got[1]*tt.cost, units, tt.limit, 100*float64(units)/float64(tt.limit),
-					sa.RoundTrips, sb.RoundTrips, sa.Takes, sb.Takes)
+					sa.RoundTrips, sb.RoundTrips, sa.Takes, sb.Takes, sa.Errors, sb.Errors)
 				if units > tt.limit {
 					t.Errorf("run %d: admitted %d units, over the limit of %d", run, units, tt.limit)
 				}
@@ -384,7 +390,7 @@ func TestRecovery(t *testing.T) {
 	const backoff = 200 * time.Millisecond
 	var log syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&log, nil))
-	l := newLimiter(t, proxy.URL, prefix, redis.WithFailureMode(redis.FailClosed), redis.WithBackoff(backoff), redis.WithLogger(logger))
+	l := newLimiter(t, proxy.URL, prefix, redis.WithTimeout(redis.DefaultTimeout), redis.WithBackoff(backoff), redis.WithLogger(logger))
 	now := time.Now()
 	limits := []keyward.RateLimit{{Name: "requests", Limit: 2, Duration: time.Hour}}
 	if _, ok := take(t, l, 1, limits, 1, now); !ok {
@@ -529,7 +535,7 @@ func TestOutageLog(t *testing.T) {
 	redis.LogLibraryTo(logger)
 	t.Cleanup(func() { redis.LogLibraryTo(slog.New(slog.DiscardHandler)) })
 	dead := strings.Replace(deadURL(t), "redis://", "redis://:"+password+"@", 1)
-	l := newLimiter(t, dead, "kwtest:", redis.WithBackoff(0), redis.WithLogger(logger))
+	l := newLimiter(t, dead, "kwtest:", redis.WithFailureMode(redis.FailOpen), redis.WithBackoff(0), redis.WithLogger(logger))
 	if err := l.Ping(context.Background()); err == nil || strings.Contains(err.Error(), password) {
 		t.Fatalf("Ping: %v", err)
 	}
@@ -563,7 +569,7 @@ func TestUsedUpStaysRefused(t *testing.T) {
 	prefix := redistest.Prefix(t, url)
 	proxy := pgtest.NewProxy(t, url)
 	const idle = 100 * time.Millisecond
-	l := newLimiter(t, proxy.URL, prefix, redis.WithIdleReturn(idle))
+	l := newLimiter(t, proxy.URL, prefix, redis.WithFailureMode(redis.FailOpen), redis.WithIdleReturn(idle))
 	now := time.Now()
 	limits := []keyward.RateLimit{{Name: "requests", Limit: 2, Duration: time.Hour}}
 	for i := range 2 {

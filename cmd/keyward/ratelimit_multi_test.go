@@ -140,8 +140,12 @@ func TestRateLimitAcrossInstances(t *testing.T) {
 		pg := pgtest.URL(t)
 		rd := redistest.URL(t)
 		prefix := redistest.Prefix(t, rd)
-		a := startProcessWith(t, true, "--database-url", pg, "--redis-url", rd, "--redis-key-prefix", prefix)
-		b := startProcessWith(t, false, "--database-url", pg, "--redis-url", rd, "--redis-key-prefix", prefix)
+		// Failing closed, with time to spare: on a loaded machine a slow
+		// answer must not turn into admissions failing open, which would
+		// hide what the test measures.
+		redisArgs := []string{"--redis-url", rd, "--redis-key-prefix", prefix, "--redis-failure-mode", "closed", "--redis-timeout", "2s"}
+		a := startProcessWith(t, true, append([]string{"--database-url", pg}, redisArgs...)...)
+		b := startProcessWith(t, false, append([]string{"--database-url", pg}, redisArgs...)...)
 		for run := range 3 {
 			secret := createWithLimits(t, a, a.root, limits)
 			awayFromWindowEnd(time.Minute, 10*time.Second)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/keycache"
+	"github.com/keyward/keyward/redis"
 )
 
 // TestEnvironmentOnlyWhenUsed: a flag on the command line wins over its
@@ -90,6 +91,34 @@ func TestEnvironmentOnlyWhenUsed(t *testing.T) {
 			},
 		},
 		{
+			name: "Redis settings from the environment",
+			env: map[string]string{
+				"KEYWARD_REDIS_URL": "redis://:pw@cache:6379/2", "KEYWARD_REDIS_FAILURE_MODE": "closed",
+				"KEYWARD_REDIS_TIMEOUT": "250ms", "KEYWARD_REDIS_KEY_PREFIX": "staging:rl:",
+			},
+			check: func(t *testing.T, c ServeConfig) {
+				want := RedisConfig{URL: "redis://:pw@cache:6379/2", FailureMode: "closed", Timeout: 250 * time.Millisecond, KeyPrefix: "staging:rl:"}
+				if c.Redis != want {
+					t.Errorf("Redis = %+v, want %+v", c.Redis, want)
+				}
+			},
+		},
+		{
+			name: "Redis URL from the flag",
+			args: []string{"--redis-url", "redis://flag:6379", "--redis-failure-mode", "closed"},
+			env:  map[string]string{"KEYWARD_REDIS_URL": "redis://env:6379", "KEYWARD_REDIS_FAILURE_MODE": "open"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.Redis.URL != "redis://flag:6379" || c.Redis.FailureMode != "closed" {
+					t.Errorf("Redis = %+v, want the flags' values", c.Redis)
+				}
+			},
+		},
+		{
+			name:    "bad Redis timeout, no flag",
+			env:     map[string]string{"KEYWARD_REDIS_TIMEOUT": "fast"},
+			wantErr: []string{"KEYWARD_REDIS_TIMEOUT", "--redis-timeout"},
+		},
+		{
 			name: "database URL from the flag",
 			args: []string{"--database-url", "postgres://flag/db"},
 			env:  map[string]string{"KEYWARD_DATABASE_URL": "postgres://env/db"},
@@ -142,15 +171,18 @@ func TestHelpShowsNoEnvironmentValue(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"serve", "--help"}, env(map[string]string{
 		"KEYWARD_DATABASE_URL": "postgres://keyward:" + password + "@db.internal/keyward",
+		"KEYWARD_REDIS_URL":    "redis://:" + password + "@cache.internal:6379/0",
 	}), nil, &out, io.Discard)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("serve --help: %v", err)
 	}
-	if !strings.Contains(out.String(), "KEYWARD_DATABASE_URL") {
-		t.Fatalf("help lacks KEYWARD_DATABASE_URL:\n%s", out.String())
+	for _, v := range []string{"KEYWARD_DATABASE_URL", "KEYWARD_REDIS_URL"} {
+		if !strings.Contains(out.String(), v) {
+			t.Fatalf("help lacks %s:\n%s", v, out.String())
+		}
 	}
 	if strings.Contains(out.String(), password) {
-		t.Errorf("help shows the password from KEYWARD_DATABASE_URL:\n%s", out.String())
+		t.Errorf("help shows the password from the environment:\n%s", out.String())
 	}
 }
 
@@ -172,6 +204,10 @@ func TestServeDefaults(t *testing.T) {
 		{"--audit-retention", c.AuditRetention, keyward.DefaultAuditRetention},
 		{"--db", c.DB.Path, "keyward.db"},
 		{"--addr", c.Addr, "127.0.0.1:8080"},
+		{"--redis-url", c.Redis.URL, ""},
+		{"--redis-failure-mode", c.Redis.FailureMode, string(redis.DefaultFailureMode)},
+		{"--redis-timeout", c.Redis.Timeout, redis.DefaultTimeout},
+		{"--redis-key-prefix", c.Redis.KeyPrefix, redis.DefaultKeyPrefix},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

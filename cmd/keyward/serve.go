@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/redis"
 )
 
 // ServeConfig is everything serve can be told. Each field is a flag and an
@@ -21,6 +22,7 @@ import (
 type ServeConfig struct {
 	Addr             string        `flag:"addr" default:"127.0.0.1:8080" usage:"address to listen on (host:port; port 0 picks a free one)"`
 	DB               DBConfig      // --db, --database-url
+	Redis            RedisConfig   // --redis-url, --redis-failure-mode, --redis-timeout, --redis-key-prefix
 	Log              LogConfig     // --log-format, --log-level
 	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight requests may run on after SIGINT/SIGTERM"`
 	CacheSize        int           `flag:"cache-size" default:"100000" usage:"how many keys the verification cache holds"`
@@ -71,6 +73,9 @@ func (c ServeConfig) validate() error {
 		}
 	}
 	if _, err := c.idempotencySecret(); err != nil {
+		return err
+	}
+	if err := c.Redis.validate(); err != nil {
 		return err
 	}
 	// The feed is confirmed every quarter of the bound; below that, a
@@ -129,6 +134,7 @@ type Main struct {
 
 	logger    *slog.Logger
 	db        database
+	limiter   *redis.Limiter // nil: rate limits are counted in memory
 	service   *service
 	http      *http.Server
 	addr      string
@@ -178,7 +184,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.db, err = m.Config.DB.open(ctx, m.logger); err != nil {
 		return err
 	}
-	m.service = startService(ctx, m.db, m.Config, m.logger)
+	if m.limiter, err = m.Config.Redis.open(ctx, m.logger); err != nil {
+		return err
+	}
+	var limiter keyward.RateLimiter
+	if m.limiter != nil {
+		limiter = m.limiter
+	}
+	m.service = startService(ctx, m.db, limiter, m.Config, m.logger)
 	created, err := bootstrap(ctx, m.logger, m.service.svc, m.Config.DB, m.Stdout)
 	if err != nil {
 		return err
@@ -247,6 +260,10 @@ func (m *Main) Done() <-chan struct{} { return m.served }
 // and lets those in flight finish, within Config.ShutdownTimeout; the
 // background work stops, which writes the last uses of keys; the database
 // closes. Close after a failed Run does nothing.
+//
+// The Redis limiter closes after the background work and before the
+// database: it gives back the units this instance leased and did not
+// spend, so that other instances can.
 func (m *Main) Close() error {
 	var errs []error
 	if m.http != nil {
@@ -272,6 +289,12 @@ func (m *Main) Close() error {
 	if m.service != nil {
 		m.service.stop()
 		m.service = nil
+	}
+	if m.limiter != nil {
+		if err := m.limiter.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close Redis: %w", err))
+		}
+		m.limiter = nil
 	}
 	if m.db != nil {
 		if err := m.db.Close(); err != nil {

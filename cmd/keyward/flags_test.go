@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -287,5 +288,48 @@ func TestBooleanSettings(t *testing.T) {
 				t.Errorf("parse gave %+v and arguments %q, want %+v and %q", c, args, tt.want, tt.wantArgs)
 			}
 		})
+	}
+}
+
+// --memory-limit: auto follows the cache size unless GOMEMLIMIT is set;
+// sizes take binary and decimal units; nonsense is a usage error.
+func TestMemoryLimit(t *testing.T) {
+	none := func(string) string { return "" }
+	withEnv := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		value  string
+		cache  int
+		getenv func(string) string
+		want   int64
+	}{
+		{"auto", 100_000, none, 128 << 20},
+		{"auto", 1_000_000, none, 48<<20 + 200_000_000},
+		{"auto", 1_000_000, withEnv, 0},
+		{"off", 1, none, math.MaxInt64},
+		{"512MiB", 1, none, 512 << 20},
+		{"2GB", 1, none, 2e9},
+		{"268435456", 1, none, 1 << 28},
+	} {
+		c := DefaultServeConfig()
+		c.MemoryLimit, c.CacheSize = tc.value, tc.cache
+		got, err := c.memoryLimit(tc.getenv)
+		if err != nil || got != tc.want {
+			t.Errorf("--memory-limit %s with --cache-size %d: %d, %v; want %d", tc.value, tc.cache, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"1MiB", "lots", "12TB", "-5MiB", "5 MiBs", "99999999999999999999"} {
+		c := DefaultServeConfig()
+		c.MemoryLimit = bad
+		if _, err := c.memoryLimit(none); err == nil {
+			t.Errorf("--memory-limit %q was taken", bad)
+		}
+		if err := c.validate(); err == nil {
+			t.Errorf("validate took --memory-limit %q", bad)
+		}
 	}
 }

@@ -118,6 +118,17 @@ type KeyStore interface {
 	// no audit event is written and nothing travels the feed.
 	SpendCredits(ctx context.Context, id KeyID, cost int64, now time.Time) (CreditSpend, error)
 
+	// SecretHashes passes to each every secret hash the store holds: the
+	// current secret's of every key record and its previous secret's, if
+	// it has one, whether the key is live or deleted (a deleted key can
+	// be restored), in no particular order, read in one snapshot, so that
+	// every key acknowledged before the call is among them. A record
+	// removed for good (PruneDeletedKeys) is not. It is what a cache's
+	// membership set is loaded from (package keycache): read at start,
+	// and again whenever the invalidation feed may have missed something.
+	// each must return quickly and must not call the store.
+	SecretHashes(ctx context.Context, each func(SecretHash)) error
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 

@@ -387,6 +387,12 @@ func (c *Store) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, 
 	return c.store.SpendCredits(ctx, id, cost, now)
 }
 
+// SecretHashes reads the store: it is what the membership set is loaded
+// from, not an answer the cache could give.
+func (c *Store) SecretHashes(ctx context.Context, each func(keyward.SecretHash)) error {
+	return c.store.SecretHashes(ctx, each)
+}
+
 // Ping pings the store.
 func (c *Store) Ping(ctx context.Context) error { return c.store.Ping(ctx) }
 

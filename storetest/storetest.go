@@ -181,6 +181,10 @@ func Run(t *testing.T, b Backend) {
 			{name: "DeletedKey", fn: testTouchKeysDeletedKey},
 			{name: "CreatedUsed", fn: testTouchKeysCreatedUsed},
 		}},
+		{"SecretHashes", []test{
+			{name: "EveryRecord", fn: testSecretHashesEveryRecord},
+			{name: "Cancelled", fn: testSecretHashesCancelled},
+		}},
 		{"ImportKeys", []test{
 			{name: "AllOrNone", fn: testImportKeysAllOrNone},
 		}},

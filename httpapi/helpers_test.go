@@ -51,7 +51,8 @@ type env struct {
 	lastUsed *keyward.LastUsedRecorder
 	svc      *keyward.Service
 	logs     *syncBuffer
-	secrets  []string // every secret the test saw created
+	secrets  []string     // every secret the test saw created
+	handler  http.Handler // what the server serves
 }
 
 func newEnv(t *testing.T) *env {
@@ -82,6 +83,12 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // newEnvWith is newEnv with configure, if not nil, applied to the service
 // before anything uses it.
 func newEnvWith(t *testing.T, configure func(svc *keyward.Service)) *env {
+	t.Helper()
+	return newEnvOpts(t, configure)
+}
+
+// newEnvOpts is newEnvWith with the handler's options.
+func newEnvOpts(t *testing.T, configure func(svc *keyward.Service), opts ...httpapi.Option) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
@@ -122,11 +129,12 @@ func newEnvWith(t *testing.T, configure func(svc *keyward.Service)) *env {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(httpapi.NewHandler(logger, svc, db))
+	handler := httpapi.NewHandler(logger, svc, db, opts...)
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	e := &env{
 		t: t, url: srv.URL, root: root.Reveal(), db: db, cache: cache, lastUsed: lastUsed, svc: svc, logs: logs,
-		client: &http.Client{Transport: openapitest.NewTransport(t, nil)},
+		client: &http.Client{Transport: openapitest.NewTransport(t, nil)}, handler: handler,
 	}
 	e.secrets = append(e.secrets, e.root)
 	t.Cleanup(e.checkNoSecretLogged)

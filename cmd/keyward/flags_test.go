@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keycache"
 )
 
@@ -170,6 +171,9 @@ func TestServeDefaults(t *testing.T) {
 		{"--db-write-timeout", c.DBWriteTimeout, keyward.DefaultWriteTimeout},
 		{"--deleted-key-retention", c.Retention, keyward.DefaultDeletedKeyRetention},
 		{"--audit-retention", c.AuditRetention, keyward.DefaultAuditRetention},
+		{"--max-unknown-lookups", c.MaxUnknownLookups, keycache.DefaultUnknownLookups},
+		{"--failure-burst", c.FailureBurst, httpapi.DefaultFailureBurst},
+		{"--failure-refill", c.FailureRefill, httpapi.DefaultFailureRefill},
 		{"--db", c.DB.Path, "keyward.db"},
 		{"--addr", c.Addr, "127.0.0.1:8080"},
 	}

@@ -98,6 +98,9 @@ func TestMainRunFailures(t *testing.T) {
 		{"bad log format", func(c *ServeConfig) { c.Log.Format = "xml" }, true, "--log-format"},
 		{"empty cache", func(c *ServeConfig) { c.CacheSize = 0 }, true, "--cache-size"},
 		{"no TTL", func(c *ServeConfig) { c.CacheTTL = 0 }, true, "--cache-ttl"},
+		{"negative unknown lookups", func(c *ServeConfig) { c.MaxUnknownLookups = -1 }, true, "--max-unknown-lookups"},
+		{"negative failure burst", func(c *ServeConfig) { c.FailureBurst = -1 }, true, "--failure-burst"},
+		{"no failure refill", func(c *ServeConfig) { c.FailureRefill = 0 }, true, "--failure-refill"},
 		{"address in use", func(c *ServeConfig) { c.Addr = busy.Addr().String() }, false, "listen on " + busy.Addr().String()},
 		{"debug address in use", func(c *ServeConfig) { c.DebugAddr = busy.Addr().String() }, false, "listen on " + busy.Addr().String()},
 	}

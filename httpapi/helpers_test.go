@@ -102,7 +102,7 @@ func newEnvOpts(t *testing.T, configure func(svc *keyward.Service), opts ...http
 	// Wired as keyward serve wires it: the verification cache in front of
 	// the store, trusting what it holds as the store's invalidation feed
 	// confirms it, and uses recorded for last_used_at.
-	cache := keycache.New(db, keycache.Options{})
+	cache := keycache.New(db, keycache.Options{Members: true})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan error, 1)
 	go func() { watchDone <- db.WatchInvalidations(watchCtx, cache, 10*time.Millisecond) }()
@@ -112,11 +112,12 @@ func newEnvOpts(t *testing.T, configure func(svc *keyward.Service), opts ...http
 			t.Errorf("WatchInvalidations: %v", err)
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); !cache.Trusted(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !cache.Trusted() || !cache.Stats().MembersComplete; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the invalidation feed did not confirm within 10s")
+			t.Fatal("the invalidation feed did not confirm, or the membership set was not loaded, within 10s")
 		}
 	}
+	t.Cleanup(func() { cache.Close() })
 	svc := keyward.NewService(cache)
 	if configure != nil {
 		configure(svc)

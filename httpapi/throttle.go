@@ -7,15 +7,19 @@ package httpapi
 //
 // Each address has a token bucket of failures: Burst tokens, one more
 // every Refill. A failure takes one; while none is left the address is
-// throttled: its requests are made under keyward.WithCachedOnly, so that
-// the verification cache answers only from memory. A request whose key
-// the instance holds in memory as a live key is answered as usual: a
-// platform's backend that forwards its users' keys from one address goes
-// on verifying its users' real keys while the made-up ones among them are
-// refused. Any other answer, one that would fail or need the database, is
-// replaced by 429, held for Hold first (see below), and takes no token:
-// the address is let through again as tokens come back, whatever it does
-// meanwhile.
+// throttled: its requests are made under keyward.WithKnownKeysOnly, so
+// that the verification cache answers only for keys it knows to exist (in
+// memory, or in its set of every stored hash, read from the database as
+// ever) and refuses every other at once, without a lookup or a wait. A
+// request whose key exists is answered as usual, whatever its outcome (a
+// disabled key is DISABLED): a platform's backend that forwards its users'
+// keys from one address goes on verifying its users' real keys, cached or
+// not (a cached key's entry also expires, every TTL), while the made-up
+// ones among them are refused. Any other request, one that fails (a
+// made-up or malformed key, a refused credential) or that the cache
+// refused, is answered 429, held for Hold first (see below), and takes no
+// token: the address is let through again as tokens come back, whatever
+// it does meanwhile.
 //
 // The address is the connection's (RemoteAddr): IPv4 addresses one by
 // one, IPv6 by /64, the block a single host or subscriber usually holds.
@@ -98,7 +102,7 @@ type FailureThrottle struct {
 	tracked  atomic.Int64 // entries in the table: 0 means nobody is throttled
 	held     atomic.Int64 // 429s waiting now
 
-	failures, throttled, servedFromMemory, closed atomic.Uint64
+	failures, throttled, answered, closed atomic.Uint64
 }
 
 // throttleShards is how many locks the table is split over.
@@ -152,19 +156,19 @@ func NewFailureThrottle(o FailureThrottleOptions) *FailureThrottle {
 
 // FailureThrottleStats are a throttle's counters since it was made.
 type FailureThrottleStats struct {
-	Addresses        int    // addresses tracked now (with failures not yet forgiven)
-	Failures         uint64 // failures counted
-	Throttled        uint64 // requests answered 429
-	ServedFromMemory uint64 // requests of throttled addresses answered all the same (live cached keys)
-	Closed           uint64 // 429s written at once with Connection: close, as too many were held
-	Held             int    // 429s waiting now
+	Addresses int    // addresses tracked now (with failures not yet forgiven)
+	Failures  uint64 // failures counted
+	Throttled uint64 // requests answered 429
+	Answered  uint64 // requests of throttled addresses answered all the same (keys that exist)
+	Closed    uint64 // 429s written at once with Connection: close, as too many were held
+	Held      int    // 429s waiting now
 }
 
 // Stats returns the throttle's counters.
 func (t *FailureThrottle) Stats() FailureThrottleStats {
 	return FailureThrottleStats{
 		Addresses: int(t.tracked.Load()), Failures: t.failures.Load(), Throttled: t.throttled.Load(),
-		ServedFromMemory: t.servedFromMemory.Load(), Closed: t.closed.Load(), Held: int(t.held.Load()),
+		Answered: t.answered.Load(), Closed: t.closed.Load(), Held: int(t.held.Load()),
 	}
 }
 
@@ -310,10 +314,10 @@ func (t *FailureThrottle) wrap(next http.Handler) http.Handler {
 // answers 429 once it is clear that it cannot.
 func (t *FailureThrottle) serveThrottled(sw *statusWriter, r *http.Request, next http.Handler, wait time.Duration) {
 	tw := &throttledWriter{statusWriter: sw}
-	ctx := keyward.WithCachedOnly(r.Context())
+	ctx := keyward.WithKnownKeysOnly(r.Context())
 	next.ServeHTTP(tw, r.WithContext(ctx))
 	if !tw.refused {
-		t.servedFromMemory.Add(1)
+		t.answered.Add(1)
 		return
 	}
 	if r.Context().Err() != nil {
@@ -339,7 +343,7 @@ func (t *FailureThrottle) serveThrottled(sw *statusWriter, r *http.Request, next
 	h.Del("Allow")
 	h.Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
 	writeProblem(sw, r, http.StatusTooManyRequests,
-		"too many failed requests from this address: only keys this instance holds in memory are answered; retry after the time in Retry-After", nil)
+		"too many failed requests from this address: only keys that exist are answered; retry after the time in Retry-After", nil)
 }
 
 // throttledWriter is the response writer of a throttled address's request:

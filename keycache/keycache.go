@@ -207,8 +207,9 @@ func (c *Store) shard(h keyward.SecretHash) *shard {
 // remembered as unknown is still answered from memory: that answer refuses
 // a key, which a change made elsewhere can only make wrong the safe way.
 // A hash that is in no key's set (Options.Members) is answered as
-// members.go says. Under keyward.WithCachedOnly, what memory cannot answer
-// at once is refused with ETHROTTLED.
+// members.go says. Under keyward.WithKnownKeysOnly, a lookup of a hash
+// neither cached, nor remembered as unknown, nor in the complete set is
+// refused at once with ETHROTTLED.
 func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
 	sh := c.shard(h)
 	now := c.now()
@@ -223,6 +224,7 @@ func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.K
 		member = sh.members.has(fp)
 	}
 	sh.mu.Unlock()
+	complete := c.members.complete()
 	switch {
 	case found && trusted:
 		c.hits.Add(1)
@@ -230,10 +232,10 @@ func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.K
 	case known && !found:
 		c.negHits.Add(1)
 		return nil, errNotFound
-	case keyward.CachedOnly(ctx):
+	case !found && !(complete && member) && keyward.KnownKeysOnly(ctx):
 		c.members.refusals.Add(1)
-		return nil, errCachedOnly
-	case !found && c.members.complete():
+		return nil, errUnknownRefused
+	case !found && complete:
 		if !member {
 			c.members.misses.Add(1)
 			return c.unknown(ctx, sh, h, fp, gen, now, trusted)
@@ -552,9 +554,9 @@ type Stats struct {
 	// UnknownUnavailable: refused with EUNAVAILABLE, as the feed did not
 	// confirm within the staleness bound.
 	UnknownUnavailable uint64
-	// CachedOnlyRefusals: lookups under keyward.WithCachedOnly that memory
-	// could not answer at once, refused with ETHROTTLED.
-	CachedOnlyRefusals uint64
+	// UnknownRefused: lookups under keyward.WithKnownKeysOnly of hashes
+	// the cache knows nothing of, refused with ETHROTTLED.
+	UnknownRefused uint64
 }
 
 // Stats returns the cache's counters.
@@ -566,7 +568,7 @@ func (c *Store) Stats() Stats {
 		MembersComplete: m.complete(), MemberLoads: m.loads.Load(), MemberLoadErrors: m.loadErrors.Load(),
 		MemberHits: m.hits.Load(), MemberMisses: m.misses.Load(),
 		UnknownFromMemory: m.fromMemory.Load(), UnknownLookups: m.lookups.Load(), UnknownWaits: m.waits.Load(),
-		UnknownUnavailable: m.unavailable.Load(), CachedOnlyRefusals: m.refusals.Load(),
+		UnknownUnavailable: m.unavailable.Load(), UnknownRefused: m.refusals.Load(),
 	}
 	for i := range c.shards {
 		sh := &c.shards[i]

@@ -351,9 +351,9 @@ var (
 	// feed does not confirm in time: the key may have been created
 	// elsewhere, and the cache cannot say that it does not exist.
 	errUnconfirmed = keyward.Errorf(keyward.EUNAVAILABLE, "cannot tell whether the key exists: changes made elsewhere are not reaching this instance; try again")
-	// errCachedOnly refuses a lookup that only memory may answer
-	// (keyward.WithCachedOnly) and memory cannot.
-	errCachedOnly = keyward.Errorf(keyward.ETHROTTLED, "too many failed requests: only keys this instance holds in memory are answered; try again later")
+	// errUnknownRefused refuses, under keyward.WithKnownKeysOnly, a
+	// lookup of a hash the cache knows nothing of.
+	errUnknownRefused = keyward.Errorf(keyward.ETHROTTLED, "too many failed requests: only keys known to exist are answered; try again later")
 )
 
 // unknown answers a lookup of h that missed the cache and whose

@@ -273,42 +273,65 @@ func TestMembersOwnWrites(t *testing.T) {
 	}
 }
 
-// Under keyward.WithCachedOnly, only memory answers: a cached key, a
-// remembered unknown; anything that would read the store or wait is
-// refused with ETHROTTLED, and the store is not asked.
-func TestCachedOnly(t *testing.T) {
-	e := newMembersEnv(t, keycache.Options{})
+// Under keyward.WithKnownKeysOnly, the cache answers what it knows: a
+// cached key, a remembered unknown, and a hash in its set, read from the
+// store as ever (a key not cached, or whose entry went stale); a hash it
+// knows nothing of is refused with ETHROTTLED at once, with no lookup and
+// no wait.
+func TestKnownKeysOnly(t *testing.T) {
+	const ttl = 10 * time.Second
+	e := newMembersEnv(t, keycache.Options{TTL: ttl, UnknownLookups: -1})
 	cached := e.add(t, newKey("acme", "cached", keyward.PermRead))
 	cold := e.add(t, newKey("acme", "cold", keyward.PermRead))
-	e.cache.Invalidate(cached.Hash) // as the feed would pass the creates on
+	e.cache.Invalidate(cached.Hash) // as the feed passes the creates on
 	e.cache.Invalidate(cold.Hash)
 	keycache.ConfirmAt(e.cache, e.clock.now())
 	e.get(t, cached.Hash)
 	gone := madeUp()
-	if code := e.lookupCode(t.Context(), gone); code != keyward.ENOTFOUND { // from memory now
+	if code := e.lookupCode(t.Context(), gone); code != keyward.ENOTFOUND { // from the set
 		t.Fatalf("a made-up key: %q", code)
 	}
-	e.clock.advance(time.Millisecond)
+	e.clock.advance(time.Millisecond) // past the confirmation: a made-up key would wait
 
-	ctx := keyward.WithCachedOnly(t.Context())
-	if k, err := e.cache.KeyByHash(ctx, cached.Hash); err != nil {
-		t.Fatalf("a cached key, memory only: %v", err)
-	} else {
-		checkKey(t, k, e.stored(t, cached.Hash))
-	}
-	for name, h := range map[string]keyward.SecretHash{"a key not cached": cold.Hash, "a made-up key": madeUp()} {
-		if code := e.lookupCode(ctx, h); code != keyward.ETHROTTLED {
-			t.Errorf("%s, memory only: %q, want %s", name, code, keyward.ETHROTTLED)
+	ctx := keyward.WithKnownKeysOnly(t.Context())
+	for name, h := range map[string]keyward.SecretHash{"a cached key": cached.Hash, "a key not cached": cold.Hash} {
+		if k, err := e.cache.KeyByHash(ctx, h); err != nil {
+			t.Fatalf("%s, known keys only: %v", name, err)
+		} else {
+			checkKey(t, k, e.stored(t, h))
 		}
-		e.wantCalls(t, h, 0)
 	}
-	// A cached key the feed no longer vouches for needs the store.
-	e.clock.advance(keycache.DefaultStalenessBound)
-	if code := e.lookupCode(ctx, cached.Hash); code != keyward.ETHROTTLED {
-		t.Errorf("a cached key, unconfirmed, memory only: %q, want %s", code, keyward.ETHROTTLED)
+	e.wantCalls(t, cold.Hash, 1)
+	start := time.Now()
+	unknown := madeUp()
+	if code := e.lookupCode(ctx, unknown); code != keyward.ETHROTTLED {
+		t.Errorf("a made-up key, known keys only: %q, want %s", code, keyward.ETHROTTLED)
 	}
-	if s := e.cache.Stats(); s.CachedOnlyRefusals != 3 {
-		t.Errorf("Stats = %+v; want 3 refusals", s)
+	if d := time.Since(start); d > keycache.DefaultStalenessBound/2 {
+		t.Errorf("the refusal took %v: it waited", d)
+	}
+	e.wantCalls(t, unknown, 0)
+	// A cached entry past its TTL is read again, as the key exists.
+	e.clock.advance(ttl)
+	keycache.ConfirmAt(e.cache, e.clock.now())
+	if _, err := e.cache.KeyByHash(ctx, cached.Hash); err != nil {
+		t.Errorf("a cached key past its TTL, known keys only: %v", err)
+	}
+	e.wantCalls(t, cached.Hash, 2)
+	if s := e.cache.Stats(); s.UnknownRefused != 1 || s.UnknownWaits != 0 {
+		t.Errorf("Stats = %+v; want 1 refusal, no wait", s)
+	}
+
+	// Without a complete set, only memory vouches for a key.
+	bare := newSharedEnv(t, keycache.Options{})
+	k := bare.add(t, newKey("acme", "k", keyward.PermRead))
+	keycache.ConfirmAt(bare.cache, bare.clock.now())
+	if code := bare.lookupCode(ctx, k.Hash); code != keyward.ETHROTTLED {
+		t.Errorf("a key not cached, no set, known keys only: %q, want %s", code, keyward.ETHROTTLED)
+	}
+	bare.get(t, k.Hash)
+	if _, err := bare.cache.KeyByHash(ctx, k.Hash); err != nil {
+		t.Errorf("a cached key, no set, known keys only: %v", err)
 	}
 }
 

@@ -174,6 +174,7 @@ func TestServeDefaults(t *testing.T) {
 		{"--max-unknown-lookups", c.MaxUnknownLookups, keycache.DefaultUnknownLookups},
 		{"--failure-burst", c.FailureBurst, httpapi.DefaultFailureBurst},
 		{"--failure-refill", c.FailureRefill, httpapi.DefaultFailureRefill},
+		{"--failure-hold", c.FailureHold, httpapi.DefaultHold},
 		{"--db", c.DB.Path, "keyward.db"},
 		{"--addr", c.Addr, "127.0.0.1:8080"},
 	}

@@ -21,14 +21,14 @@ func TestFloodSettings(t *testing.T) {
 		name    string
 		args    []string
 		env     map[string]string
-		want    [3]any // MaxUnknownLookups, FailureBurst, FailureRefill
+		want    [4]any // MaxUnknownLookups, FailureBurst, FailureRefill, FailureHold
 		wantErr string
 	}{
-		{"defaults", nil, nil, [3]any{100, 20, time.Second}, ""},
-		{"flags", []string{"--max-unknown-lookups", "0", "--failure-burst", "5", "--failure-refill", "10s"}, nil, [3]any{0, 5, 10 * time.Second}, ""},
-		{"environment", nil, map[string]string{"KEYWARD_MAX_UNKNOWN_LOOKUPS": "7", "KEYWARD_FAILURE_BURST": "0", "KEYWARD_FAILURE_REFILL": "1m"}, [3]any{7, 0, time.Minute}, ""},
-		{"bad rate", nil, map[string]string{"KEYWARD_MAX_UNKNOWN_LOOKUPS": "lots"}, [3]any{}, "KEYWARD_MAX_UNKNOWN_LOOKUPS"},
-		{"bad refill", []string{"--failure-refill", "often"}, nil, [3]any{}, "failure-refill"},
+		{"defaults", nil, nil, [4]any{100, 20, time.Second, 250 * time.Millisecond}, ""},
+		{"flags", []string{"--max-unknown-lookups", "0", "--failure-burst", "5", "--failure-refill", "10s", "--failure-hold", "0"}, nil, [4]any{0, 5, 10 * time.Second, time.Duration(0)}, ""},
+		{"environment", nil, map[string]string{"KEYWARD_MAX_UNKNOWN_LOOKUPS": "7", "KEYWARD_FAILURE_BURST": "0", "KEYWARD_FAILURE_REFILL": "1m", "KEYWARD_FAILURE_HOLD": "1s"}, [4]any{7, 0, time.Minute, time.Second}, ""},
+		{"bad rate", nil, map[string]string{"KEYWARD_MAX_UNKNOWN_LOOKUPS": "lots"}, [4]any{}, "KEYWARD_MAX_UNKNOWN_LOOKUPS"},
+		{"bad refill", []string{"--failure-refill", "often"}, nil, [4]any{}, "failure-refill"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +44,7 @@ func TestFloodSettings(t *testing.T) {
 				t.Fatalf("ParseFlags: %v", err)
 			}
 			c := m.Config
-			if got := [3]any{c.MaxUnknownLookups, c.FailureBurst, c.FailureRefill}; got != tt.want {
+			if got := [4]any{c.MaxUnknownLookups, c.FailureBurst, c.FailureRefill, c.FailureHold}; got != tt.want {
 				t.Errorf("settings %v, want %v", got, tt.want)
 			}
 		})
@@ -59,7 +59,7 @@ type debugVars struct {
 		MembersComplete                                                                          bool
 	} `json:"keycache"`
 	FailureThrottle *struct {
-		Failures, Throttled, ServedFromMemory uint64
+		Failures, Throttled, Answered uint64
 	} `json:"failure_throttle"`
 	Memstats json.RawMessage `json:"memstats"`
 }

@@ -37,6 +37,7 @@ type ServeConfig struct {
 	MaxUnknownLookups int           `flag:"max-unknown-lookups" default:"100" usage:"database lookups a second, at most, of keys that no stored key's hash matches\n(made-up keys): each pays for one lookup at once, so that a key created a\nmoment ago on another instance verifies without delay; past the rate, such\na key waits for the invalidation feed (a fraction of --staleness-bound) and\nis answered from memory; 0: always wait"`
 	FailureBurst      int           `flag:"failure-burst" default:"20" usage:"failures (/verify NOT_FOUND, management 401) a client address may make\nat once; past them its requests get 429, but for keys held in memory;\n0 turns the throttle off"`
 	FailureRefill     time.Duration `flag:"failure-refill" default:"1s" usage:"how often a throttled client address earns back one failure"`
+	FailureHold       time.Duration `flag:"failure-hold" default:"250ms" usage:"how long a throttled address's 429 is held before it is written, so that\na flood over kept-alive connections cannot run at the server's speed\n(at most 1024 held at once); 0: not held"`
 	// IdempotencySecret is a secret: give it in the environment, where
 	// ps does not show it.
 	IdempotencySecret string `flag:"idempotency-secret" usage:"a random secret of at least 32 bytes, hex or base64, the same on every\ninstance: keys the sealed answers of idempotent creates, so that a copy\nof the database alone cannot open one (set it with the environment\nvariable, not the flag, which ps shows)"`
@@ -86,6 +87,9 @@ func (c ServeConfig) validate() error {
 	}
 	if c.FailureRefill <= 0 {
 		return usageError{fmt.Errorf("--failure-refill %v: must be positive", c.FailureRefill)}
+	}
+	if c.FailureHold < 0 {
+		return usageError{fmt.Errorf("--failure-hold %v: must not be negative (0: not held)", c.FailureHold)}
 	}
 	// The feed is confirmed every quarter of the bound; below that, a
 	// heartbeat's round trip would use up the bound.

@@ -101,6 +101,7 @@ func TestMainRunFailures(t *testing.T) {
 		{"negative unknown lookups", func(c *ServeConfig) { c.MaxUnknownLookups = -1 }, true, "--max-unknown-lookups"},
 		{"negative failure burst", func(c *ServeConfig) { c.FailureBurst = -1 }, true, "--failure-burst"},
 		{"no failure refill", func(c *ServeConfig) { c.FailureRefill = 0 }, true, "--failure-refill"},
+		{"negative failure hold", func(c *ServeConfig) { c.FailureHold = -time.Second }, true, "--failure-hold"},
 		{"address in use", func(c *ServeConfig) { c.Addr = busy.Addr().String() }, false, "listen on " + busy.Addr().String()},
 		{"debug address in use", func(c *ServeConfig) { c.DebugAddr = busy.Addr().String() }, false, "listen on " + busy.Addr().String()},
 	}

@@ -56,7 +56,11 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	var handlerOpts []httpapi.Option
 	var throttle *httpapi.FailureThrottle
 	if cfg.FailureBurst > 0 {
-		throttle = httpapi.NewFailureThrottle(httpapi.FailureThrottleOptions{Burst: cfg.FailureBurst, Refill: cfg.FailureRefill})
+		hold := cfg.FailureHold
+		if hold == 0 {
+			hold = -1 // httpapi's "not held": its zero is the default
+		}
+		throttle = httpapi.NewFailureThrottle(httpapi.FailureThrottleOptions{Burst: cfg.FailureBurst, Refill: cfg.FailureRefill, Hold: hold})
 		handlerOpts = append(handlerOpts, httpapi.WithFailureThrottle(throttle))
 	}
 	svc := keyward.NewService(cache)

@@ -301,6 +301,9 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen, 
 		if notFound {
 			return loaded{}, nil
 		}
+		// The store vouches that h exists: should the set have missed it
+		// (a key imported in bulk, which travels no feed), it has it now.
+		c.addMembers(h)
 		return loaded{key: k}, nil
 	})
 	select {
@@ -450,9 +453,10 @@ func (c *Store) SecretHashes(ctx context.Context, each func(keyward.SecretHash))
 // Ping pings the store.
 func (c *Store) Ping(ctx context.Context) error { return c.store.Ping(ctx) }
 
-// Close stops loading the membership set and closes the wrapped store.
+// Close stops loading the membership set (StopLoading) and closes the
+// wrapped store.
 func (c *Store) Close() error {
-	c.stopMembers()
+	c.StopLoading()
 	return c.store.Close()
 }
 

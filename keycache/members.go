@@ -290,8 +290,10 @@ func (c *Store) reloadMembers() {
 	}()
 }
 
-// stopMembers stops the background loader, and waits for it.
-func (c *Store) stopMembers() {
+// StopLoading stops loading the membership set in the background, for
+// good, and waits for a load under way to end: for a program that closes
+// the store itself. Close calls it.
+func (c *Store) StopLoading() {
 	m := &c.members
 	m.mu.Lock()
 	m.cancel()

@@ -93,9 +93,11 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEv
 // ECONFLICT if an id or secret hash is taken.
 //
 // An import announces nothing on NotifyChannel (a million notifications
-// would fill the server's queue): a keyward instance already running does
-// not learn of the imported keys, and refuses them until it restarts, as
-// its cache's membership set says they do not exist. Import into a
+// would fill the server's queue): a keyward instance already running
+// learns of an imported key only when it looks one up that its cache's
+// membership set does not hold, which it does at a bounded rate
+// (--max-unknown-lookups); past that rate it refuses the others
+// (NOT_FOUND) until it has looked them up, or restarts. Import into a
 // database no instance serves yet, or restart the instances after.
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))

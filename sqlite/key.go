@@ -52,10 +52,11 @@ const queryKeyRecord = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND
 //
 // An import writes nothing to the invalidation log (a million entries
 // would be a million more rows to write and prune): a keyward instance
-// already running does not learn of the imported keys, and refuses them
-// until it restarts, as its cache's membership set says they do not
-// exist. Import into a database no instance serves yet, or restart the
-// instances after.
+// already running learns of an imported key only when it looks one up
+// that its cache's membership set does not hold, which it does at a
+// bounded rate (--max-unknown-lookups); past that rate it refuses the
+// others (NOT_FOUND) until it has looked them up, or restarts. Import into
+// a database no instance serves yet, or restart the instances after.
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {

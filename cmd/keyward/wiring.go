@@ -93,6 +93,10 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
 		}
 	})
+	// The watch has stopped, and with it the resets that start loads of
+	// the membership set: stop the one under way, before the database
+	// closes under it.
+	stops = append(stops, cache.StopLoading)
 	// Last: its final flush of last_used_at runs with the database open.
 	background(func(ctx context.Context) {
 		lastUsed.Run(ctx, cfg.LastUsedInterval, func(err error) {

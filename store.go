@@ -118,8 +118,9 @@ type KeyStore interface {
 	// decides), then takes cost if that many remain, else nothing.
 	// Concurrent spends, from any process, never take more than the key
 	// has, and an acknowledged spend is durable. A key without credits
-	// spends nothing (Limited false); an unknown or deleted key is
-	// ENOTFOUND. A spend is use, not a change: Version and UpdatedAt stay,
+	// spends nothing (Limited false, and OK false: the caller looks at
+	// Limited first); an unknown or deleted key is ENOTFOUND; a negative
+	// cost, which would add credits, is EINVALID. A spend is use, not a change: Version and UpdatedAt stay,
 	// no audit event is written and nothing travels the feed.
 	SpendCredits(ctx context.Context, id KeyID, cost int64, now time.Time) (CreditSpend, error)
 

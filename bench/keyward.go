@@ -30,7 +30,7 @@ type keywardProc struct {
 // the server CPU, logging JSON to a file in the temporary directory (one
 // line per request: that cost is part of what is measured), and waits
 // until it is listening and /readyz answers 200.
-func (b *bench) startKeyward(ctx context.Context, name string) (*keywardProc, error) {
+func (b *bench) startKeyward(ctx context.Context, name string, extra ...string) (*keywardProc, error) {
 	logPath := filepath.Join(b.dir, "keyward-"+name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -44,6 +44,7 @@ func (b *bench) startKeyward(ctx context.Context, name string) (*keywardProc, er
 		args = append(args, "--db", b.dbPath())
 	}
 	args = append(args, strings.Fields(b.o.serveArgs)...)
+	args = append(args, extra...)
 	cmd := b.pin.command(ctx, b.pin.serverCPU, b.keyward, args...)
 	cmd.Env = childEnv()
 	// stdout is /dev/null: were keyward ever to create and print a root

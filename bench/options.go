@@ -24,6 +24,7 @@ type options struct {
 	keep          bool
 	markdown      string
 	databaseURL   string
+	redisURL      string
 	pin           bool
 	commandLine   string // as typed, with any password in --database-url masked
 }
@@ -67,6 +68,7 @@ func parseOptions(args []string, output io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, key files, logs)")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the report as a Markdown section to this `file`")
 	fs.StringVar(&o.databaseURL, "database-url", "", "benchmark against PostgreSQL at this postgres:// `URL` (an empty database or schema) instead of a fresh SQLite file")
+	fs.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "also measure rate-limited verification with a keyward sharing its limits through this Redis (\"\" to skip)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server to one CPU and the load generator to another with taskset, when possible")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -114,7 +116,7 @@ func (o *options) check() error {
 
 // commandLine is the invocation (args with the program's name) as the
 // report shows it: `go run ./bench ...` when run through go run, and never
-// with a database password.
+// with a database's or Redis's password.
 func commandLine(args []string) string {
 	name := filepath.Base(args[0])
 	if strings.Contains(args[0], "go-build") {
@@ -124,10 +126,11 @@ func commandLine(args []string) string {
 	for i := 1; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case strings.HasPrefix(a, "--database-url=") || strings.HasPrefix(a, "-database-url="):
+		case strings.HasPrefix(a, "--database-url=") || strings.HasPrefix(a, "-database-url=") ||
+			strings.HasPrefix(a, "--redis-url=") || strings.HasPrefix(a, "-redis-url="):
 			k, v, _ := strings.Cut(a, "=")
 			a = k + "=" + redactURL(v)
-		case (a == "--database-url" || a == "-database-url") && i+1 < len(args):
+		case (a == "--database-url" || a == "-database-url" || a == "--redis-url" || a == "-redis-url") && i+1 < len(args):
 			parts = append(parts, a)
 			i++
 			a = redactURL(args[i])

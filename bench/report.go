@@ -122,6 +122,10 @@ func (r *report) evaluate() {
 		rate := r.Flood.lookupRate()
 		add(fmt.Sprintf("flood: DB lookups ≤ %d/s", r.Flood.Bound), nil, fmt.Sprintf("%.1f/s", rate), rate <= float64(r.Flood.Bound))
 	}
+	if l := r.scenario("hot verify, rate limit"); l != nil {
+		q := r.ratio(l)
+		add("hot verify with a rate limit ≥ 70% of ceiling", l, pct(q), q >= 0.70)
+	}
 	if cold := r.scenario("cold verify"); cold != nil {
 		q := r.ratio(cold)
 		add("cold verify ≥ 50% of ceiling", cold, pct(q), q >= 0.50)

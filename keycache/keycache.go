@@ -35,8 +35,9 @@
 // pointer-rich records costs tens of milliseconds of garbage-collection work
 // at the p99, so records here hold no pointers: each shard keeps fixed-size
 // slots in one slice, an index map of integers, and the variable-length text
-// (organization, name, hint, permissions) in one byte arena. The garbage
-// collector sees a handful of pointers per shard, whatever the entry count.
+// (organization, name, hint, permissions, rate limits and credits) in one
+// byte arena. The garbage collector sees a handful of pointers per shard,
+// whatever the entry count.
 package keycache
 
 import (
@@ -45,7 +46,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -317,10 +317,9 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen, 
 		}
 		// Each caller gets its own copy: the shared record must not be
 		// changed by one of them under the others.
-		k := *l.key
-		k.Permissions = slices.Clone(l.key.Permissions) // nil stays nil
+		k := l.key.Clone() // nil slices stay nil
 		k.LastUsedAt = nil
-		return &k, nil
+		return k, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("key lookup: %w", ctx.Err())
 	}

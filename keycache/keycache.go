@@ -224,11 +224,12 @@ func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.K
 		member = sh.members.has(fp)
 	}
 	sh.mu.Unlock()
-	complete := c.members.complete()
-	switch {
-	case found && trusted:
+	if found && trusted {
 		c.hits.Add(1)
 		return k, nil
+	}
+	complete := c.members.complete() // off the hit path: two atomic loads
+	switch {
 	case known && !found:
 		c.negHits.Add(1)
 		return nil, errNotFound

@@ -159,6 +159,15 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 	limited.Note = fmt.Sprintf("%d keys, each with a rate limit, counted in memory", seed.summary.LimitedKeys)
 	rep.Scenarios = append(rep.Scenarios, limited)
 
+	if o.floodConns > 0 {
+		alone, flooded, fr, err := b.floodScenario(ctx, kw, seed)
+		if err != nil {
+			return err
+		}
+		rep.Scenarios = append(rep.Scenarios, alone, flooded)
+		rep.Flood = fr
+	}
+
 	// The list body changes as keys record their last use: copy it as it
 	// is now, and measure its ceiling just before it.
 	live, err := fetch(ctx, kw.addr, listRequest(seed.manage.Reveal()))

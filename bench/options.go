@@ -18,6 +18,8 @@ type options struct {
 	connections   int
 	createClients int
 	hotKeys       int
+	floodConns    int
+	serveArgs     string
 	fill          bool
 	keep          bool
 	markdown      string
@@ -36,9 +38,9 @@ func (e usageError) Unwrap() error { return e.error }
 const usage = `Usage: go run ./bench [flags]
 
 Builds keyward, seeds a fresh database, and measures requests/s and latency
-percentiles of verify (cold and hot cache), list and create against a bare
-net/http ceiling on the same machine, with a built-in load generator. See
-docs/performance.md.
+percentiles of verify (cold and hot cache; hot again under a flood of
+made-up keys), list and create against a bare net/http ceiling on the same
+machine, with a built-in load generator. See docs/performance.md.
 
 Flags:
 `
@@ -60,6 +62,8 @@ func parseOptions(args []string, output io.Writer) (options, error) {
 	fs.IntVar(&o.connections, "connections", 64, "concurrent connections of the ceiling, verify and list scenarios")
 	fs.IntVar(&o.createClients, "create-clients", 16, "concurrent connections of the creates scenario")
 	fs.IntVar(&o.hotKeys, "hot-keys", 10_000, "size of the hot key set")
+	fs.IntVar(&o.floodConns, "flood-connections", 64, "connections of the flood of made-up keys, at full speed, in the flood scenario; 0 skips it")
+	fs.StringVar(&o.serveArgs, "serve-args", "", "more flags for keyward serve, separated by spaces (such as \"--failure-hold 0\")")
 	fs.BoolVar(&o.fill, "fill", true, "verify every key once before the hot scenario, so that the cache is full")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, key files, logs)")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the report as a Markdown section to this `file`")
@@ -97,6 +101,8 @@ func (o *options) check() error {
 		return fmt.Errorf("--create-clients %d: must be at least 1", o.createClients)
 	case o.hotKeys < 1:
 		return fmt.Errorf("--hot-keys %d: must be at least 1", o.hotKeys)
+	case o.floodConns < 0:
+		return fmt.Errorf("--flood-connections %d: must not be negative", o.floodConns)
 	}
 	if o.databaseURL != "" {
 		u, err := url.Parse(o.databaseURL)

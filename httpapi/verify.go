@@ -150,6 +150,9 @@ func handleVerify(svc *keyward.Service) http.Handler {
 			writeError(w, r, err)
 			return
 		}
+		if v.Code == keyward.VerifyNotFound {
+			noteFailure(w) // for the failure throttle (throttle.go)
+		}
 		out := verifyJSON{Valid: v.Valid(), Code: v.Code}
 		if k := v.Key; k != nil {
 			out.KeyID = jsonKeyID(k.ID)

@@ -28,6 +28,10 @@ type shard struct {
 
 	neg    map[keyward.SecretHash]int64 // unknown hash → expiry
 	negCap int
+
+	// members is the shard's part of the membership set (members.go):
+	// neither reset nor Reset empties it.
+	members memberSet
 }
 
 // slot is one cached key, fixed-size and pointer-free. hash is the hash

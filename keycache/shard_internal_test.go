@@ -373,8 +373,14 @@ func TestEntriesArePointerFree(t *testing.T) {
 		t.Errorf("shard.slots holds %v, want slot", f.Type.Elem())
 	}
 
-	// Only those five fields of a shard hold pointers at all: a sixth
-	// (another map, a slice of strings) would be scanned too.
+	// The membership set is one slice of integers.
+	if f, _ := reflect.TypeFor[memberSet]().FieldByName("table"); f.Type != reflect.TypeFor[[]uint64]() {
+		t.Errorf("memberSet.table is %v, want []uint64", f.Type)
+	}
+
+	// Only those five fields of a shard, and the membership set, hold
+	// pointers at all: another (a map, a slice of strings) would be
+	// scanned too.
 	var got []string
 	for i := range sh.NumField() {
 		f := sh.Field(i)
@@ -383,7 +389,7 @@ func TestEntriesArePointerFree(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	if want := []string{"arena", "free", "index", "neg", "slots"}; !slices.Equal(got, want) {
+	if want := []string{"arena", "free", "index", "members", "neg", "slots"}; !slices.Equal(got, want) {
 		t.Errorf("shard fields holding pointers: %v, want %v", got, want)
 	}
 }

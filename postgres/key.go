@@ -66,16 +66,10 @@ const updateKey = `UPDATE api_keys SET
 	RETURNING ` + keyColumns
 
 // CreateKey stores k and, in the same transaction, ev, the audit event of
-// its creation (nil for none). It fails with ECONFLICT if k's id or secret
-// hash is taken, by a live key or a deleted one.
+// its creation (nil for none), and announces its hashes on NotifyChannel
+// (notifyCreated). It fails with ECONFLICT if k's id or secret hash is
+// taken, by a live key or a deleted one.
 func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) error {
-	if ev == nil {
-		// One statement: a transaction of its own, in one round trip.
-		if err := insertKey(ctx, db.pool, k); err != nil {
-			return fmt.Errorf("create key: %w", mapError(ctx, err))
-		}
-		return nil
-	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
@@ -84,7 +78,12 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEv
 	if err := insertKey(ctx, tx, k); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
 	}
-	if err := insertEvent(ctx, tx, ev); err != nil {
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return fmt.Errorf("create key: %w", mapError(ctx, err))
+		}
+	}
+	if err := notifyCreated(ctx, tx, k); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -97,9 +96,13 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEv
 // COPY: for bulk loads (imports, benchmarks). Like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
 //
-// A process that looked up an imported key's secret before the import (it
-// was made elsewhere) and remembered it as unknown goes on refusing it for
-// up to its cache's NegativeTTL (5 s by default).
+// An import announces nothing on NotifyChannel (a million notifications
+// would fill the server's queue): a keyward instance already running
+// learns of an imported key only when it looks one up that its cache's
+// membership set does not hold, which it does at a bounded rate
+// (--max-unknown-lookups); past that rate it refuses the others
+// (NOT_FOUND) until it has looked them up, or restarts. Import into a
+// database no instance serves yet, or restart the instances after.
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
 	var used [][]any
@@ -186,6 +189,9 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.
 		if err := insertEvent(ctx, tx, ev); err != nil {
 			return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 		}
+	}
+	if err := notifyCreated(ctx, tx, k); err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
@@ -486,10 +492,8 @@ type querier interface {
 }
 
 // insertKey inserts k as a new row, and its last use, if it has one, in
-// the same statement: on the pool, that is one transaction. A new key
-// needs no notification: no process can have looked up, and remembered as
-// unknown, a secret that did not exist (and a NOTIFY would serialize the
-// commits of every create on the server's notification queue).
+// the same statement. It announces nothing: the create that calls it does
+// (notifyCreated), in its transaction.
 func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
 	if err := checkNewKey(k); err != nil {
 		return err

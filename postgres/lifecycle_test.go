@@ -510,6 +510,11 @@ func TestWatchHearsRotation(t *testing.T) {
 	if err := db.CreateKey(ctx, k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
+	// The create travels the feed too: let it arrive before counting.
+	created := time.Now()
+	w.WaitFor(t, "a confirmation after the create", func(ev []storetest.Event) bool {
+		return storetest.ConfirmedAfter(ev, created) >= 0
+	})
 	// rotate rotates k and returns the hashes the watcher must hear.
 	rotate := func() []keyward.SecretHash {
 		t.Helper()

@@ -253,11 +253,15 @@ func (r *writeRequest) write(ctx context.Context, tx preparedTx) error {
 	return insertCreate(ctx, tx, r)
 }
 
-// insertCreate writes one create: the key and, if it has them, its
-// idempotency record and its audit event. Under the create's savepoint, a
+// insertCreate writes one create: the key, its entries in the
+// invalidation log (logCreated) and, if it has them, its idempotency
+// record and its audit event. Under the create's savepoint, a
 // failure of any of them undoes all.
 func insertCreate(ctx context.Context, tx execer, r *writeRequest) error {
 	if err := insertKey(ctx, tx, r.key); err != nil {
+		return err
+	}
+	if err := logCreated(ctx, tx, r.key); err != nil {
 		return err
 	}
 	if r.rec != nil {
@@ -284,7 +288,7 @@ const (
 )
 
 var createQueries = []string{
-	savepointQuery, rollbackToQuery, releaseQuery, insertKeyQuery, insertLastUsedQuery,
+	savepointQuery, rollbackToQuery, releaseQuery, insertKeyQuery, insertLastUsedQuery, logInvalidationQuery,
 	insertEventQuery, replaceExpiredIdempotencyQuery, insertIdempotencyQuery,
 }
 

@@ -52,9 +52,13 @@ const queryKeyRecord = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
 //
-// A process that looked up an imported key's secret before the import (it
-// was made elsewhere) and remembered it as unknown goes on refusing it for
-// up to its cache's NegativeTTL (5 s by default).
+// An import writes nothing to the invalidation log (a million entries
+// would be a million more rows to write and prune): a keyward instance
+// already running learns of an imported key only when it looks one up
+// that its cache's membership set does not hold, which it does at a
+// bounded rate (--max-unknown-lookups); past that rate it refuses the
+// others (NOT_FOUND) until it has looked them up, or restarts. Import into
+// a database no instance serves yet, or restart the instances after.
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -96,6 +100,9 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if err := insertKey(ctx, tx, k); err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	if err := logCreated(ctx, tx, k); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if ev != nil {
@@ -406,9 +413,8 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any) {
 	return strings.Join(parts, ` UNION ALL `) + order, args
 }
 
-// insertKey inserts k as a new row, and its last use, if it has one. A
-// new key needs no entry in the invalidation log: no process can have
-// looked up, and remembered as unknown, a secret that did not exist.
+// insertKey inserts k as a new row, and its last use, if it has one. It
+// logs nothing: the create that calls it does (logCreated).
 // insertKeyQuery and insertLastUsedQuery are insertKey's statements.
 const (
 	insertKeyQuery      = `INSERT INTO api_keys (` + insertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`

@@ -390,7 +390,7 @@ func testFeedSpendInvalidatesNothing(t *testing.T, s *suite) {
 	w.WaitFor(t, "the first confirmation", func(ev []Event) bool { return ConfirmedAfter(ev, time.Time{}) >= 0 })
 	k := NewKey(acme, CreatedAt(base), Credits(3, daily))
 	create(t, other, k)
-	expectInvalidations(t, w, "a create")
+	expectInvalidations(t, w, "a create", k.Hashes()...) // a create travels the feed
 	for _, st := range []keyward.KeyStore{store, other} {
 		spend(t, st, k, 1, base.Add(time.Hour))
 		spend(t, st, k, 5, base.Add(time.Hour))    // refused

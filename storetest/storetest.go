@@ -182,6 +182,10 @@ func Run(t *testing.T, b Backend) {
 			{name: "DeletedKey", fn: testTouchKeysDeletedKey},
 			{name: "CreatedUsed", fn: testTouchKeysCreatedUsed},
 		}},
+		{"SecretHashes", []test{
+			{name: "EveryRecord", fn: testSecretHashesEveryRecord},
+			{name: "Cancelled", fn: testSecretHashesCancelled},
+		}},
 		{"SpendCredits", []test{
 			{name: "Exact", fn: testSpendCreditsExact},
 			{name: "RefillDaily", fn: testSpendCreditsRefillDaily},

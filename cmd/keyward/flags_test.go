@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keycache"
 	"github.com/keyward/keyward/redis"
 )
@@ -203,6 +204,10 @@ func TestServeDefaults(t *testing.T) {
 		{"--db-write-timeout", c.DBWriteTimeout, keyward.DefaultWriteTimeout},
 		{"--deleted-key-retention", c.Retention, keyward.DefaultDeletedKeyRetention},
 		{"--audit-retention", c.AuditRetention, keyward.DefaultAuditRetention},
+		{"--max-unknown-lookups", c.MaxUnknownLookups, keycache.DefaultUnknownLookups},
+		{"--failure-burst", c.FailureBurst, httpapi.DefaultFailureBurst},
+		{"--failure-refill", c.FailureRefill, httpapi.DefaultFailureRefill},
+		{"--failure-hold", c.FailureHold, httpapi.DefaultHold},
 		{"--db", c.DB.Path, "keyward.db"},
 		{"--addr", c.Addr, "127.0.0.1:8080"},
 		{"--redis-url", c.Redis.URL, ""},

@@ -32,13 +32,19 @@ type ServeConfig struct {
 	CacheSize        int           `flag:"cache-size" default:"100000" usage:"how many keys the verification cache holds"`
 	CacheTTL         time.Duration `flag:"cache-ttl" default:"5m" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within --staleness-bound)"`
 	MemoryLimit      string        `flag:"memory-limit" default:"auto" usage:"soft limit of the Go runtime's memory (such as 512MiB or 1GiB): garbage is\ncollected more often near it; auto is 48MiB plus 200 bytes per --cache-size\nkey, at least 128MiB, unless GOMEMLIMIT is set; off for none"`
-	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated"`
+	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) and the counters of the cache and\nthe failure throttle (/debug/vars) on this address; keep it on loopback:\nit is not authenticated"`
 	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
 	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`
 	DBReadTimeout    time.Duration `flag:"db-read-timeout" default:"2s" usage:"deadline of each database read made for a request; past it, the\nrequest answers 503"`
 	DBWriteTimeout   time.Duration `flag:"db-write-timeout" default:"5s" usage:"deadline of each database write made for a request; past it, the\nrequest answers 503 (the write may still have been made: retry it\nwith the same Idempotency-Key)"`
 	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (it can be restored, and its id\nand secret are not reused, meanwhile) before it is removed for good"`
 	AuditRetention   time.Duration `flag:"audit-retention" default:"8760h" usage:"how long audit events are kept before they are removed for good"`
+	// The flood protections (keycache's membership set, httpapi's
+	// throttle).
+	MaxUnknownLookups int           `flag:"max-unknown-lookups" default:"100" usage:"database lookups a second, at most, of keys that no stored key's hash matches\n(made-up keys): each pays for one lookup at once, so that a key created a\nmoment ago on another instance verifies without delay; past the rate, such\na key waits for the invalidation feed (a fraction of --staleness-bound) and\nis answered from memory; 0: always wait"`
+	FailureBurst      int           `flag:"failure-burst" default:"20" usage:"failures (/verify NOT_FOUND, management 401) a client address may make\nat once; past them its requests get 429, but for keys held in memory;\n0 turns the throttle off"`
+	FailureRefill     time.Duration `flag:"failure-refill" default:"1s" usage:"how often a throttled client address earns back one failure"`
+	FailureHold       time.Duration `flag:"failure-hold" default:"250ms" usage:"how long a throttled address's 429 is held before it is written, so that\na flood over kept-alive connections cannot run at the server's speed\n(at most 1024 held at once); 0: not held"`
 	// IdempotencySecret is a secret: give it in the environment, where
 	// ps does not show it.
 	IdempotencySecret string `flag:"idempotency-secret" usage:"a random secret of at least 32 bytes, hex or base64, the same on every\ninstance: keys the sealed answers of idempotent creates, so that a copy\nof the database alone cannot open one (set it with the environment\nvariable, not the flag, which ps shows)"`
@@ -85,6 +91,18 @@ func (c ServeConfig) validate() error {
 	}
 	if err := c.Redis.validate(); err != nil {
 		return err
+	}
+	if c.MaxUnknownLookups < 0 {
+		return usageError{fmt.Errorf("--max-unknown-lookups %d: must not be negative (0: never look an unknown key up at once)", c.MaxUnknownLookups)}
+	}
+	if c.FailureBurst < 0 {
+		return usageError{fmt.Errorf("--failure-burst %d: must not be negative (0: no throttle)", c.FailureBurst)}
+	}
+	if c.FailureRefill <= 0 {
+		return usageError{fmt.Errorf("--failure-refill %v: must be positive", c.FailureRefill)}
+	}
+	if c.FailureHold < 0 {
+		return usageError{fmt.Errorf("--failure-hold %v: must not be negative (0: not held)", c.FailureHold)}
 	}
 	// The feed is confirmed every quarter of the bound; below that, a
 	// heartbeat's round trip would use up the bound.
@@ -275,9 +293,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("listen on %s: %w", m.Config.DebugAddr, err)
 		}
 		m.debugAddr = dln.Addr().String()
-		m.debug = &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		m.debug = &http.Server{Handler: debugHandler(m.service.vars), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = m.debug.Serve(dln) }()
-		m.logger.Info("profiler listening", "addr", m.debugAddr)
+		m.logger.Info("profiler and counters listening", "addr", m.debugAddr)
 	}
 	m.served = make(chan struct{})
 	go func() {

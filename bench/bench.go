@@ -119,7 +119,7 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 	rep.Scenarios = append(rep.Scenarios, ceiling...)
 
 	// 5. Keyward, fresh: its cache is empty.
-	b.logf("starting keyward (cache size %d)", o.keys)
+	b.logf("starting keyward (cache size %d)", b.cacheSize())
 	kw, err := b.startKeyward(ctx, "main")
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 	}
 	rep.Scenarios = append(rep.Scenarios, hot)
 
-	limited, err := b.scenario(ctx, "hot verify, rate limit", serverKeyward, kw.pid(), verifySpec(kw.addr, seed.limitedFile, o.connections), true)
+	limited, err := b.scenario(ctx, limitedScenario, serverKeyward, kw.pid(), verifySpec(kw.addr, seed.limitedFile, o.connections), true)
 	if err != nil {
 		return err
 	}
@@ -254,6 +254,12 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 	return nil
 }
 
+// The rate-limited scenarios.
+const (
+	limitedScenario      = "hot verify, rate limit"
+	limitedRedisScenario = "hot verify, rate limit, Redis"
+)
+
 // redisScenario measures rate-limited verification on a keyward whose
 // limits are shared through Redis at --redis-url.
 func (b *bench) redisScenario(ctx context.Context, seed *seeded) (scenarioResult, error) {
@@ -262,7 +268,7 @@ func (b *bench) redisScenario(ctx context.Context, seed *seeded) (scenarioResult
 	if err != nil {
 		return scenarioResult{}, err
 	}
-	r, err := b.scenario(ctx, "hot verify, rate limit, Redis", serverKeyward, kw.pid(), verifySpec(kw.addr, seed.limitedFile, b.o.connections), true)
+	r, err := b.scenario(ctx, limitedRedisScenario, serverKeyward, kw.pid(), verifySpec(kw.addr, seed.limitedFile, b.o.connections), true)
 	if stopErr := kw.stop(60 * time.Second); err == nil && stopErr != nil {
 		b.logf("keyward (redis) did not stop cleanly: %v", stopErr)
 	}

@@ -30,13 +30,17 @@ type keywardProc struct {
 // the server CPU, logging JSON to a file in the temporary directory (one
 // line per request: that cost is part of what is measured), and waits
 // until it is listening and /readyz answers 200.
+// cacheSize holds every key seeded: the ordinary ones, the rate-limited
+// ones, and the manage and root keys.
+func (b *bench) cacheSize() int { return b.o.keys + min(b.o.hotKeys, b.o.keys) + 2 }
+
 func (b *bench) startKeyward(ctx context.Context, name string, extra ...string) (*keywardProc, error) {
 	logPath := filepath.Join(b.dir, "keyward-"+name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--cache-size", strconv.Itoa(b.o.keys),
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--cache-size", strconv.Itoa(b.cacheSize()),
 		"--debug-addr", "127.0.0.1:0"}
 	if b.o.databaseURL != "" {
 		args = append(args, "--database-url", b.o.databaseURL)

@@ -23,14 +23,20 @@ import (
 // recorded, wired as keyward serve wires them, logging at info level. The
 // HTTP exchange itself (parsing, the socket) is not in it; the benchmark
 // command (go run ./bench) measures that, against a bare server.
-func BenchmarkVerify(b *testing.B) { benchmarkVerify(b, false) }
+func BenchmarkVerify(b *testing.B) { benchmarkVerify(b, false, nil) }
+
+// BenchmarkVerifyRateLimited is BenchmarkVerify of a key with a rate
+// limit, counted in memory, that it never reaches.
+func BenchmarkVerifyRateLimited(b *testing.B) {
+	benchmarkVerify(b, false, []keyward.RateLimit{{Name: "requests", Limit: 1_000_000_000, Duration: time.Hour}})
+}
 
 // BenchmarkVerifyThrottledAddress is BenchmarkVerify from a client
 // address that the failure throttle has throttled: a platform's backend
 // whose users sent made-up keys, verifying a real one.
-func BenchmarkVerifyThrottledAddress(b *testing.B) { benchmarkVerify(b, true) }
+func BenchmarkVerifyThrottledAddress(b *testing.B) { benchmarkVerify(b, true, nil) }
 
-func benchmarkVerify(b *testing.B, throttled bool) {
+func benchmarkVerify(b *testing.B, throttled bool, limits []keyward.RateLimit) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
 	if err != nil {
@@ -56,7 +62,7 @@ func benchmarkVerify(b *testing.B, throttled bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, secret, err := svc.CreateKey(ctx, caller, "acme", keyward.NewKey{Name: "bench", Permissions: []keyward.Permission{keyward.PermRead, keyward.PermWrite}})
+	_, secret, err := svc.CreateKey(ctx, caller, "acme", keyward.NewKey{Name: "bench", Permissions: []keyward.Permission{keyward.PermRead, keyward.PermWrite}, RateLimits: limits})
 	if err != nil {
 		b.Fatal(err)
 	}

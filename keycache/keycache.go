@@ -56,7 +56,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultSize           = 100_000
-	DefaultTTL            = 30 * time.Second
+	DefaultTTL            = 5 * time.Minute
 	DefaultNegativeTTL    = 5 * time.Second
 	DefaultStalenessBound = time.Second
 	DefaultLoadTimeout    = keyward.DefaultLookupTimeout

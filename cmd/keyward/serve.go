@@ -8,12 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/redis"
 )
 
 // ServeConfig is everything serve can be told. Each field is a flag and an
@@ -21,10 +26,12 @@ import (
 type ServeConfig struct {
 	Addr             string        `flag:"addr" default:"127.0.0.1:8080" usage:"address to listen on (host:port; port 0 picks a free one)"`
 	DB               DBConfig      // --db, --database-url
+	Redis            RedisConfig   // --redis-url, --redis-failure-mode, --redis-timeout, --redis-key-prefix
 	Log              LogConfig     // --log-format, --log-level
 	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight requests may run on after SIGINT/SIGTERM"`
 	CacheSize        int           `flag:"cache-size" default:"100000" usage:"how many keys the verification cache holds"`
-	CacheTTL         time.Duration `flag:"cache-ttl" default:"30s" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within --staleness-bound)"`
+	CacheTTL         time.Duration `flag:"cache-ttl" default:"5m" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within --staleness-bound)"`
+	MemoryLimit      string        `flag:"memory-limit" default:"auto" usage:"soft limit of the Go runtime's memory (such as 512MiB or 1GiB): garbage is\ncollected more often near it; auto is 48MiB plus 200 bytes per --cache-size\nkey, at least 128MiB, unless GOMEMLIMIT is set; off for none"`
 	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) and the counters of the cache and\nthe failure throttle (/debug/vars) on this address; keep it on loopback:\nit is not authenticated"`
 	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
 	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`
@@ -79,6 +86,12 @@ func (c ServeConfig) validate() error {
 	if _, err := c.idempotencySecret(); err != nil {
 		return err
 	}
+	if _, err := c.memoryLimit(os.Getenv); err != nil {
+		return err
+	}
+	if err := c.Redis.validate(); err != nil {
+		return err
+	}
 	if c.MaxUnknownLookups < 0 {
 		return usageError{fmt.Errorf("--max-unknown-lookups %d: must not be negative (0: never look an unknown key up at once)", c.MaxUnknownLookups)}
 	}
@@ -97,6 +110,45 @@ func (c ServeConfig) validate() error {
 		return usageError{fmt.Errorf("--staleness-bound %v: must be at least 100ms", c.StalenessBound)}
 	}
 	return nil
+}
+
+// memoryLimit decodes --memory-limit: the soft limit to set, in bytes, or
+// 0 to leave the runtime's (GOMEMLIMIT's, or none).
+func (c ServeConfig) memoryLimit(getenv func(string) string) (int64, error) {
+	switch s := strings.TrimSpace(c.MemoryLimit); s {
+	case "off", "0":
+		return math.MaxInt64, nil
+	case "auto", "":
+		if getenv("GOMEMLIMIT") != "" {
+			return 0, nil
+		}
+		return max(128<<20, 48<<20+200*int64(c.CacheSize)), nil
+	default:
+		n, err := parseSize(s)
+		if err != nil || n < 16<<20 {
+			return 0, usageError{fmt.Errorf("--memory-limit %q: want auto, off, or a size of at least 16MiB such as 512MiB or 2GiB", s)}
+		}
+		return n, nil
+	}
+}
+
+// parseSize reads a number of bytes with an optional unit: B, KiB, MiB,
+// GiB (powers of 1024) or KB, MB, GB (powers of 1000).
+func parseSize(s string) (int64, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	units := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}
+	u, ok := units[strings.TrimSpace(s[i:])]
+	if !ok || n > math.MaxInt64/u {
+		return 0, fmt.Errorf("bad size")
+	}
+	return n * u, nil
 }
 
 // idempotencySecret decodes --idempotency-secret: nil if it is not set.
@@ -147,6 +199,7 @@ type Main struct {
 
 	logger    *slog.Logger
 	db        database
+	limiter   *redis.Limiter // nil: rate limits are counted in memory
 	service   *service
 	http      *http.Server
 	addr      string
@@ -193,10 +246,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if limit, _ := m.Config.memoryLimit(os.Getenv); limit > 0 { // validated above
+		debug.SetMemoryLimit(limit)
+	}
 	if m.db, err = m.Config.DB.open(ctx, m.logger); err != nil {
 		return err
 	}
-	m.service = startService(ctx, m.db, m.Config, m.logger)
+	if m.limiter, err = m.Config.Redis.open(ctx, m.logger); err != nil {
+		return err
+	}
+	var limiter keyward.RateLimiter
+	if m.limiter != nil {
+		limiter = m.limiter
+	}
+	m.service = startService(ctx, m.db, limiter, m.Config, m.logger)
 	created, err := bootstrap(ctx, m.logger, m.service.svc, m.Config.DB, m.Stdout)
 	if err != nil {
 		return err
@@ -265,6 +328,10 @@ func (m *Main) Done() <-chan struct{} { return m.served }
 // and lets those in flight finish, within Config.ShutdownTimeout; the
 // background work stops, which writes the last uses of keys; the database
 // closes. Close after a failed Run does nothing.
+//
+// The Redis limiter closes after the background work and before the
+// database: it gives back the units this instance leased and did not
+// spend, so that other instances can.
 func (m *Main) Close() error {
 	var errs []error
 	if m.http != nil {
@@ -290,6 +357,12 @@ func (m *Main) Close() error {
 	if m.service != nil {
 		m.service.stop()
 		m.service = nil
+	}
+	if m.limiter != nil {
+		if err := m.limiter.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close Redis: %w", err))
+		}
+		m.limiter = nil
 	}
 	if m.db != nil {
 		if err := m.db.Close(); err != nil {

@@ -42,7 +42,9 @@ func pruneInterval(retention time.Duration) time.Duration {
 
 // startService wires the service on db and starts its background work,
 // which runs until service.stop; ctx gives it its values, not its end.
-func startService(ctx context.Context, db database, cfg ServeConfig, logger *slog.Logger) *service {
+// limiter, if not nil, counts keys' rate limits (shared through Redis);
+// otherwise the service counts them in memory, for this instance alone.
+func startService(ctx context.Context, db database, limiter keyward.RateLimiter, cfg ServeConfig, logger *slog.Logger) *service {
 	// The membership set of every stored hash keeps made-up keys off the
 	// database: it loads when the invalidation watch starts (its reset).
 	unknownLookups := cfg.MaxUnknownLookups
@@ -67,6 +69,9 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
 	svc.AuditRetention = cfg.AuditRetention
 	svc.IdempotencySecret, _ = cfg.idempotencySecret() // validated by Run
+	if limiter != nil {
+		svc.RateLimiter = limiter
+	}
 	lastUsed := keyward.NewLastUsedRecorder(db)
 	svc.LastUsed = lastUsed
 	var stops []func() // in the order they run

@@ -368,8 +368,8 @@ func TestReportFlood(t *testing.T) {
 	)
 	r.Flood = &floodResult{
 		Conns: 64, Flood: loadResult{Requests: 1_300, DurationUS: 7_000_000, Status: 1_280},
-		LookupsAlone: 0, LookupsFlooded: 60, AloneSeconds: 5, FloodedSeconds: 5, Bound: 100,
-		UnknownFromMemory: 5, UnknownLookups: 15, UnknownWaits: 5, UnknownRefused: 1_200, Answered: 185_000,
+		LookupsAlone: 350, LookupsFlooded: 400, AloneSeconds: 5, FloodedSeconds: 5, Bound: 100, SetComplete: true,
+		UnknownFromMemory: 5, UnknownLookups: 60, UnknownWaits: 5, UnknownRefused: 1_200, Answered: 185_000,
 	}
 	r.evaluate()
 	text := r.text()
@@ -379,13 +379,13 @@ func TestReportFlood(t *testing.T) {
 	for _, line := range []string{
 		"  PASS  flood: hot req/s ≥ 90% of alone  92.5%",
 		"  PASS  flood: hot p99 ≤ 2× alone        1.75× (7.00 ms vs 4.00 ms)",
-		"  PASS  flood: DB lookups ≤ 100/s        12.0/s",
+		"  PASS  flood: DB lookups ≤ 100/s        12.0/s of unknown keys",
 	} {
 		if !strings.Contains(text, "\n"+line+"\n") {
 			t.Errorf("no line %q in\n%s", line, text)
 		}
 	}
-	for _, part := range []string{"flood: 64 connections of made-up", "1,300 requests (185/s): 20 NOT_FOUND, 1,280 429", "60 store lookups (12.0/s; bound 100/s; alone: 0 in 5s)", "refused 1,200 without a lookup"} {
+	for _, part := range []string{"flood: 64 connections of made-up", "1,300 requests (185/s): 20 NOT_FOUND, 1,280 429", "looked up 60 unknown keys in the database (12.0/s; bound 100/s)", "80.0/s flooded, 70.0/s alone", "refused 1,200 without a lookup"} {
 		if !strings.Contains(text, part) {
 			t.Errorf("the flood line lacks %q:\n%s", part, text)
 		}
@@ -397,13 +397,13 @@ func TestReportFlood(t *testing.T) {
 
 	// A flood that slows the hot traffic, or reaches the database, misses.
 	r.Scenarios[len(r.Scenarios)-1].R = res(150_000, 9000)
-	r.Flood.LookupsFlooded = 1000
+	r.Flood.UnknownLookups = 1000
 	r.evaluate()
 	text = r.text()
 	for _, line := range []string{
 		"  MISS  flood: hot req/s ≥ 90% of alone  75.0%",
 		"  MISS  flood: hot p99 ≤ 2× alone        2.25× (9.00 ms vs 4.00 ms)",
-		"  MISS  flood: DB lookups ≤ 100/s        200.0/s",
+		"  MISS  flood: DB lookups ≤ 100/s        200.0/s of unknown keys",
 	} {
 		if !strings.Contains(text, "\n"+line+"\n") {
 			t.Errorf("no line %q in\n%s", line, text)

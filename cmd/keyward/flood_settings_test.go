@@ -24,7 +24,7 @@ func TestFloodSettings(t *testing.T) {
 		want    [4]any // MaxUnknownLookups, FailureBurst, FailureRefill, FailureHold
 		wantErr string
 	}{
-		{"defaults", nil, nil, [4]any{100, 20, time.Second, 250 * time.Millisecond}, ""},
+		{"defaults", nil, nil, [4]any{100, 20, time.Second, time.Second}, ""},
 		{"flags", []string{"--max-unknown-lookups", "0", "--failure-burst", "5", "--failure-refill", "10s", "--failure-hold", "0"}, nil, [4]any{0, 5, 10 * time.Second, time.Duration(0)}, ""},
 		{"environment", nil, map[string]string{"KEYWARD_MAX_UNKNOWN_LOOKUPS": "7", "KEYWARD_FAILURE_BURST": "0", "KEYWARD_FAILURE_REFILL": "1m", "KEYWARD_FAILURE_HOLD": "1s"}, [4]any{7, 0, time.Minute, time.Second}, ""},
 		{"bad rate", nil, map[string]string{"KEYWARD_MAX_UNKNOWN_LOOKUPS": "lots"}, [4]any{}, "KEYWARD_MAX_UNKNOWN_LOOKUPS"},
@@ -83,7 +83,7 @@ func readVars(t *testing.T, debugAddr string) debugVars {
 func TestDebugVarsAndThrottle(t *testing.T) {
 	for _, burst := range []int{0, 3} {
 		s := startServe(t, filepath.Join(t.TempDir(), "keyward.db"), "--debug-addr", "127.0.0.1:0",
-			"--failure-burst", strconv.Itoa(burst), "--failure-refill", "1h")
+			"--failure-burst", strconv.Itoa(burst), "--failure-refill", "1h", "--failure-hold", "10ms")
 		v := readVars(t, s.main.DebugAddr())
 		if v.Memstats == nil {
 			t.Error("/debug/vars lacks expvar's memstats")

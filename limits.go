@@ -419,3 +419,46 @@ func creditsView(c *Credits) any {
 	}
 	return v
 }
+
+// storedLimit is one rate limit as backends store it, in a JSON array:
+// the duration in whole milliseconds.
+type storedLimit struct {
+	Name       string `json:"name"`
+	Limit      int64  `json:"limit"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// EncodeRateLimits writes a key's rate limits as every backend stores
+// them: a compact JSON array of {"name", "limit", "duration_ms"}, or nil
+// for none. A duration that is not whole milliseconds (which
+// ParseRateLimits refuses) is an error rather than rounded.
+func EncodeRateLimits(ls []RateLimit) ([]byte, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	out := make([]storedLimit, len(ls))
+	for i, l := range ls {
+		if l.Duration%time.Millisecond != 0 {
+			return nil, fmt.Errorf("rate limit %d: duration %v is not a whole number of milliseconds", i+1, l.Duration)
+		}
+		out[i] = storedLimit{Name: l.Name, Limit: l.Limit, DurationMS: l.Duration.Milliseconds()}
+	}
+	return json.Marshal(out)
+}
+
+// DecodeRateLimits reads what EncodeRateLimits wrote. A stored list is
+// never empty (none is stored as nothing).
+func DecodeRateLimits(b []byte) ([]RateLimit, error) {
+	var stored []storedLimit
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return nil, err
+	}
+	if len(stored) == 0 {
+		return nil, fmt.Errorf("an empty list")
+	}
+	ls := make([]RateLimit, len(stored))
+	for i, l := range stored {
+		ls[i] = RateLimit{Name: l.Name, Limit: l.Limit, Duration: time.Duration(l.DurationMS) * time.Millisecond}
+	}
+	return ls, nil
+}

@@ -257,3 +257,27 @@ func TestMemoryRateLimiter(t *testing.T) {
 		t.Errorf("%d counters held after 5,000 of 10,000 windows ended", n)
 	}
 }
+
+// The stored form of rate limits reads back exactly; none is nothing.
+func TestEncodeRateLimits(t *testing.T) {
+	ls := []keyward.RateLimit{{Name: "a", Limit: 5, Duration: 1500 * time.Millisecond}, {Name: "b.c", Limit: 1e9, Duration: 31 * 24 * time.Hour}}
+	b, err := keyward.EncodeRateLimits(ls)
+	if err != nil || string(b) != `[{"name":"a","limit":5,"duration_ms":1500},{"name":"b.c","limit":1000000000,"duration_ms":2678400000}]` {
+		t.Fatalf("EncodeRateLimits = %s, %v", b, err)
+	}
+	back, err := keyward.DecodeRateLimits(b)
+	if err != nil || len(back) != 2 || back[0] != ls[0] || back[1] != ls[1] {
+		t.Errorf("DecodeRateLimits = %v, %v", back, err)
+	}
+	if b, err := keyward.EncodeRateLimits(nil); b != nil || err != nil {
+		t.Errorf("no limits encode as %q, %v", b, err)
+	}
+	if _, err := keyward.EncodeRateLimits([]keyward.RateLimit{{Name: "a", Limit: 1, Duration: time.Second + 1}}); err == nil {
+		t.Error("a duration of a fraction of a millisecond was stored")
+	}
+	for _, bad := range []string{`[]`, `{}`, `[{"name":1}]`, ``} {
+		if _, err := keyward.DecodeRateLimits([]byte(bad)); err == nil {
+			t.Errorf("DecodeRateLimits(%q) took it", bad)
+		}
+	}
+}

@@ -3,37 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/keyward/keyward"
 )
 
-// storedLimit is one rate limit as the rate_limits column holds it, in a
-// JSON array: the duration in whole milliseconds.
-type storedLimit struct {
-	Name       string `json:"name"`
-	Limit      int64  `json:"limit"`
-	DurationMS int64  `json:"duration_ms"`
-}
-
 // sqlRateLimits is ls as the rate_limits column holds it: a compact JSON
 // array, or NULL for none. A duration that is not whole milliseconds
 // (which ParseRateLimits refuses) is refused rather than rounded.
 func sqlRateLimits(ls []keyward.RateLimit) (any, error) {
-	if len(ls) == 0 {
-		return nil, nil
-	}
-	out := make([]storedLimit, len(ls))
-	for i, l := range ls {
-		if l.Duration%time.Millisecond != 0 {
-			return nil, fmt.Errorf("rate limit %d: duration %v is not a whole number of milliseconds", i+1, l.Duration)
-		}
-		out[i] = storedLimit{Name: l.Name, Limit: l.Limit, DurationMS: l.Duration.Milliseconds()}
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
+	b, err := keyward.EncodeRateLimits(ls)
+	if b == nil || err != nil {
 		return nil, err
 	}
 	return string(b), nil
@@ -41,18 +22,7 @@ func sqlRateLimits(ls []keyward.RateLimit) (any, error) {
 
 // parseRateLimits decodes the rate_limits column.
 func parseRateLimits(s string) ([]keyward.RateLimit, error) {
-	var stored []storedLimit
-	if err := json.Unmarshal([]byte(s), &stored); err != nil {
-		return nil, err
-	}
-	if len(stored) == 0 {
-		return nil, fmt.Errorf("an empty list")
-	}
-	ls := make([]keyward.RateLimit, len(stored))
-	for i, l := range stored {
-		ls[i] = keyward.RateLimit{Name: l.Name, Limit: l.Limit, Duration: time.Duration(l.DurationMS) * time.Millisecond}
-	}
-	return ls, nil
+	return keyward.DecodeRateLimits([]byte(s))
 }
 
 // sqlCredits is c as its four columns: all NULL for none, and the refill's

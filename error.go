@@ -21,6 +21,10 @@ const (
 	EPRECONDITION = "precondition_failed"
 	EUNAVAILABLE  = "unavailable" // a dependency (the database) cannot be reached
 	EINTERNAL     = "internal"    // a fault of ours; details are logged, never shown
+
+	// ETHROTTLED: the client failed too often (unknown keys, refused
+	// credentials) and must wait before it tries again.
+	ETHROTTLED = "throttled"
 )
 
 // Error is the one error type the domain returns to its callers. Its Message

@@ -267,6 +267,10 @@ type Key struct {
 	// Previous, if set, is the key's secret before its last rotation,
 	// which verifies until its grace period ends.
 	Previous *PreviousSecret
+	// RateLimits are the key's rate limits, none if empty (see limits.go).
+	RateLimits []RateLimit
+	// Credits, if set, are the key's usage credits; nil is unlimited.
+	Credits *Credits
 }
 
 // PreviousSecret is a rotated key's former secret, still accepted for a
@@ -331,6 +335,15 @@ func (k *Key) Clone() *Key {
 	if k.Previous != nil {
 		p := *k.Previous
 		c.Previous = &p
+	}
+	c.RateLimits = slices.Clone(k.RateLimits)
+	if k.Credits != nil {
+		cr := *k.Credits
+		if cr.Refill != nil {
+			r := *cr.Refill
+			cr.Refill = &r
+		}
+		c.Credits = &cr
 	}
 	return &c
 }

@@ -198,12 +198,17 @@ func FuzzMetadata(f *testing.F) {
 // A clone shares nothing a change could reach through it.
 func TestKeyClone(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	k := &keyward.Key{Permissions: []keyward.Permission{keyward.PermRead}, LastUsedAt: &at, DeletedAt: &at, ExpiresAt: &at, Previous: &keyward.PreviousSecret{ExpiresAt: at}}
+	k := &keyward.Key{Permissions: []keyward.Permission{keyward.PermRead}, LastUsedAt: &at, DeletedAt: &at, ExpiresAt: &at, Previous: &keyward.PreviousSecret{ExpiresAt: at},
+		RateLimits: []keyward.RateLimit{{Name: "a", Limit: 1, Duration: time.Second}},
+		Credits:    &keyward.Credits{Remaining: 5, Refill: &keyward.Refill{Amount: 5, Interval: keyward.RefillDaily}}}
 	c := k.Clone()
 	c.Permissions[0] = keyward.PermWrite
 	*c.LastUsedAt, *c.DeletedAt, *c.ExpiresAt = at.Add(1), at.Add(2), at.Add(3)
 	c.Previous.ExpiresAt = at.Add(4)
-	if k.Permissions[0] != keyward.PermRead || !k.LastUsedAt.Equal(at) || !k.DeletedAt.Equal(at) || !k.ExpiresAt.Equal(at) || !k.Previous.ExpiresAt.Equal(at) || !at.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+	c.RateLimits[0].Limit = 2
+	c.Credits.Remaining, c.Credits.Refill.Amount = 6, 6
+	if k.Permissions[0] != keyward.PermRead || !k.LastUsedAt.Equal(at) || !k.DeletedAt.Equal(at) || !k.ExpiresAt.Equal(at) || !k.Previous.ExpiresAt.Equal(at) || !at.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) ||
+		k.RateLimits[0].Limit != 1 || k.Credits.Remaining != 5 || k.Credits.Refill.Amount != 5 {
 		t.Errorf("changing the clone changed the key: %+v", k)
 	}
 }

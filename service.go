@@ -36,6 +36,13 @@ type Service struct {
 	// client's idempotency key can be guessed (see idempotency.go).
 	// Changing it forgets the records made before.
 	IdempotencySecret []byte
+	// RateLimiter counts keys' uses against their rate limits; keys'
+	// limits are not enforced without one (NewService sets an in-memory
+	// one, right for a single instance).
+	RateLimiter RateLimiter
+	// spent remembers keys whose credits ran out, so that a key at zero
+	// is refused without a write until it is refilled or changed.
+	spent exhaustedCredits
 }
 
 // Default deadlines of the store calls made for a request.
@@ -47,7 +54,7 @@ const (
 // NewService returns a Service over store with the default deadlines.
 func NewService(store KeyStore) *Service {
 	return &Service{
-		store: store, Now: time.Now,
+		store: store, Now: time.Now, RateLimiter: NewMemoryRateLimiter(),
 		LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout,
 		DeletedKeyRetention: DefaultDeletedKeyRetention,
 		AuditRetention:      DefaultAuditRetention,
@@ -68,6 +75,11 @@ type NewKey struct {
 	ExpiresAt *time.Time
 	// Metadata is a JSON object as ParseMetadata returns it, "" for none.
 	Metadata string
+	// RateLimits are checked with ParseRateLimits; none if empty.
+	RateLimits []RateLimit
+	// Credits, if set, are checked with ParseCredits; RefilledAt is set
+	// to the key's creation.
+	Credits *Credits
 }
 
 // maxCreateAttempts bounds the retries when a random id collides.
@@ -163,9 +175,8 @@ func (s *Service) resolve(ctx context.Context, presented string, now time.Time) 
 	return nil, nil, errUnauthenticated
 }
 
-// VerifyCode is the outcome of a verification. The set grows as keys gain
-// states (rate limits next); a client treats a code it does not know as
-// invalid.
+// VerifyCode is the outcome of a verification. The set may grow; a client
+// treats a code it does not know as invalid.
 type VerifyCode string
 
 // Verification outcomes.
@@ -184,6 +195,12 @@ const (
 	// VerifyInsufficientPermissions: the key is active but lacks a
 	// permission asked for.
 	VerifyInsufficientPermissions VerifyCode = "INSUFFICIENT_PERMISSIONS"
+	// VerifyRateLimited: the key is active but one of its rate limits
+	// has fewer units left in its window than the verification's cost.
+	VerifyRateLimited VerifyCode = "RATE_LIMITED"
+	// VerifyUsageExceeded: the key is active but has fewer usage credits
+	// left than the verification's cost.
+	VerifyUsageExceeded VerifyCode = "USAGE_EXCEEDED"
 )
 
 // Verdict is the answer to a verification: the outcome and, when the key
@@ -194,6 +211,12 @@ type Verdict struct {
 	// SecretExpiresAt is set when the secret presented is a rotated key's
 	// previous one: the end of its grace period.
 	SecretExpiresAt *time.Time
+	// RateLimits is where the key stands against each of its rate limits,
+	// once they were checked.
+	RateLimits []LimitState
+	// CreditsRemaining is what is left of the key's credits, once they
+	// were checked; nil for a key without credits.
+	CreditsRemaining *int64
 }
 
 // Valid reports whether the key may be used.
@@ -201,15 +224,28 @@ func (v Verdict) Valid() bool { return v.Code == VerifyValid }
 
 // Verify checks a presented secret, as a platform does on each request it
 // serves, and that its key holds every permission in required (matched
-// literally: manage does not imply write). The checks go in this order:
-// the key exists (NOT_FOUND), is enabled (DISABLED), has not expired
-// (EXPIRED), holds the permissions (INSUFFICIENT_PERMISSIONS). A root key
-// is the operator's credential for the management API, not a customer's
-// key: it verifies as VerifyNotFound, so that a platform checking only
-// "valid" cannot mistake it for one. An error means the answer could not
-// be had (the store is unavailable), never that the key is bad. A use is
-// recorded for an enabled, unexpired key.
+// literally: manage does not imply write), at a cost of 1 (see
+// VerifyCost).
 func (s *Service) Verify(ctx context.Context, presented string, required []Permission) (Verdict, error) {
+	return s.VerifyCost(ctx, presented, required, 1)
+}
+
+// VerifyCost is Verify spending cost (0 to MaxCost) of the key's rate
+// limits and credits. The checks go in this order: the key exists
+// (NOT_FOUND), is enabled (DISABLED), has not expired (EXPIRED), holds
+// the permissions (INSUFFICIENT_PERMISSIONS), is within every rate limit
+// (RATE_LIMITED: nothing is spent of any), has the credits
+// (USAGE_EXCEEDED: the rate limits were spent, the credits not). A root
+// key is the operator's credential for the management API, not a
+// customer's key: it verifies as VerifyNotFound, so that a platform
+// checking only "valid" cannot mistake it for one. An error means the
+// answer could not be had (the store or the rate limiter is
+// unavailable), never that the key is bad. A use is recorded for an
+// enabled, unexpired key.
+func (s *Service) VerifyCost(ctx context.Context, presented string, required []Permission, cost int64) (Verdict, error) {
+	if cost < 0 || cost > MaxCost {
+		return Verdict{}, Invalid("invalid request", FieldError{Field: "cost", Reason: fmt.Sprintf("must be an integer from 0 to %d", MaxCost)})
+	}
 	now := s.Now()
 	k, grace, err := s.resolve(ctx, presented, now)
 	switch {
@@ -236,6 +272,31 @@ func (s *Service) Verify(ctx context.Context, presented string, required []Permi
 		if !k.Has(p) {
 			v.Code = VerifyInsufficientPermissions
 			return v, nil
+		}
+	}
+	if len(k.RateLimits) > 0 {
+		states, ok, err := s.RateLimiter.Take(ctx, k.ID, k.RateLimits, cost, now)
+		if err != nil {
+			return Verdict{}, fmt.Errorf("rate limit: %w", err)
+		}
+		v.RateLimits = states
+		if !ok {
+			v.Code = VerifyRateLimited
+			return v, nil
+		}
+	}
+	if k.Credits != nil {
+		left, ok, limited, err := s.spendCredits(ctx, k, cost, now)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			return Verdict{Code: VerifyNotFound}, nil // deleted meanwhile
+		case err != nil:
+			return Verdict{}, fmt.Errorf("spend credits: %w", err)
+		case limited:
+			v.CreditsRemaining = &left
+		}
+		if !ok {
+			v.Code = VerifyUsageExceeded
 		}
 	}
 	return v, nil
@@ -471,6 +532,18 @@ func (s *Service) newKey(caller *Key, org OrgID, root bool, in NewKey) (*Key, Se
 			bad = append(bad, FieldError{Field: "metadata", Reason: err.Error()})
 		}
 	}
+	limits, err := ParseRateLimits(in.RateLimits)
+	if err != nil {
+		bad = append(bad, FieldError{Field: "rate_limits", Reason: err.Error()})
+	}
+	var credits *Credits
+	if in.Credits != nil {
+		if credits, err = ParseCredits(*in.Credits); err != nil {
+			bad = append(bad, FieldError{Field: "credits", Reason: err.Error()})
+		} else {
+			credits.RefilledAt = now
+		}
+	}
 	if len(bad) > 0 {
 		return nil, Secret{}, Invalid("invalid key", bad...)
 	}
@@ -489,6 +562,8 @@ func (s *Service) newKey(caller *Key, org OrgID, root bool, in NewKey) (*Key, Se
 		Version:     1,
 		ExpiresAt:   expires,
 		Metadata:    metadata,
+		RateLimits:  limits,
+		Credits:     credits,
 	}, secret, nil
 }
 

@@ -20,6 +20,11 @@ type KeyStore interface {
 	// audit event of its creation (nil for none: bulk imports). It fails
 	// with ECONFLICT if the id or the secret hash is already taken (by a
 	// live or a deleted key).
+	//
+	// The new key travels the invalidation feed under each of its hashes
+	// (Key.Hashes), in the same transaction, as a change does: a cache
+	// refuses from memory a hash it has not heard of (see
+	// InvalidationFeed), so every instance must hear of every key.
 	CreateKey(ctx context.Context, k *Key, ev *AuditEvent) error
 
 	// CreateKeyIdempotent stores k as CreateKey does and, in the same
@@ -27,7 +32,7 @@ type KeyStore interface {
 	// both or neither. A record with rec's ID that expired by
 	// rec.CreatedAt is replaced. It fails with ECONFLICT, storing
 	// neither, if k's id or hash is taken or a live record has rec's ID.
-	// ev is written with them, as by CreateKey.
+	// ev is written with them, and k travels the feed, as by CreateKey.
 	CreateKeyIdempotent(ctx context.Context, k *Key, rec *IdempotencyRecord, ev *AuditEvent) error
 
 	// IdempotencyRecord returns the record with the given id, expired or
@@ -42,7 +47,7 @@ type KeyStore interface {
 	// held a key and has never been bootstrapped, atomically even when
 	// several processes start at once. It reports whether k was stored.
 	// ev, the audit event of the key's creation, is stored with it (nil
-	// for none).
+	// for none), and k travels the feed, as by CreateKey.
 	BootstrapRootKey(ctx context.Context, k *Key, ev *AuditEvent) (bool, error)
 
 	// KeyByHash returns the live key whose secret hash, or previous
@@ -108,6 +113,28 @@ type KeyStore interface {
 	// reuses uses once TouchKeys returns.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
 
+	// SpendCredits spends cost of the usage credits of live key id at
+	// now, in one atomic write: it applies a refill due (Credits.Spend
+	// decides), then takes cost if that many remain, else nothing.
+	// Concurrent spends, from any process, never take more than the key
+	// has, and an acknowledged spend is durable. A key without credits
+	// spends nothing (Limited false, and OK false: the caller looks at
+	// Limited first); an unknown or deleted key is ENOTFOUND; a negative
+	// cost, which would add credits, is EINVALID. A spend is use, not a change: Version and UpdatedAt stay,
+	// no audit event is written and nothing travels the feed.
+	SpendCredits(ctx context.Context, id KeyID, cost int64, now time.Time) (CreditSpend, error)
+
+	// SecretHashes passes to each every secret hash the store holds: the
+	// current secret's of every key record and its previous secret's, if
+	// it has one, whether the key is live or deleted (a deleted key can
+	// be restored), in no particular order, read in one snapshot, so that
+	// every key acknowledged before the call is among them. A record
+	// removed for good (PruneDeletedKeys) is not. It is what a cache's
+	// membership set is loaded from (package keycache): read at start,
+	// and again whenever the invalidation feed may have missed something.
+	// each must return quickly and must not call the store.
+	SecretHashes(ctx context.Context, each func(SecretHash)) error
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 
@@ -118,10 +145,14 @@ type KeyStore interface {
 // InvalidationFeed is implemented by stores that several processes may
 // share (PostgreSQL; SQLite, whose file other processes may open): it tells
 // this process of every change, made by any process, that alters a verify
-// answer (every change to a key: update, disable, enable, rotation,
-// delete, restore; a create needs none, as no process can have looked up
-// a secret that did not exist), so that a cache of keys in front
-// of the store answers within a staleness bound.
+// answer (every change to a key: create, update, disable, enable,
+// rotation, delete, restore), so that a cache of keys in front of the
+// store answers within a staleness bound. Creates travel it too: the
+// cache keeps the set of every secret hash that exists, and once the feed
+// has confirmed a time after a request came, a hash it has not heard of
+// belongs to no key acknowledged before the request, and is refused
+// without a lookup. (Keys imported in bulk are the exception: see the
+// backends' ImportKeys.)
 //
 // The feed proves itself live: it calls Confirm(t) once every invalidation
 // committed before t has been passed to Invalidate. A cache trusts what it

@@ -107,7 +107,12 @@ type KeyPatch struct {
 	Metadata  json.RawMessage
 	ExpiresAt *Expiry
 	Enabled   *bool
-	If        *Condition
+	// RateLimits, if set, replaces the key's rate limits (empty: none).
+	RateLimits *[]RateLimit
+	// Credits is a merge patch of the key's credits (PatchCredits), or
+	// null to remove them; nil leaves them.
+	Credits json.RawMessage
+	If      *Condition
 }
 
 var errKeyNotFound = Errorf(ENOTFOUND, "API key not found")
@@ -150,6 +155,12 @@ func (s *Service) UpdateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 	if p.Metadata != nil && string(p.Metadata) != "null" {
 		if _, err := ParseMetadataPatch(p.Metadata); err != nil {
 			bad = append(bad, FieldError{Field: "metadata", Reason: err.Error()})
+		}
+	}
+	var limits []RateLimit
+	if p.RateLimits != nil {
+		if limits, err = ParseRateLimits(*p.RateLimits); err != nil {
+			bad = append(bad, FieldError{Field: "rate_limits", Reason: err.Error()})
 		}
 	}
 	now := s.Now().UTC().Truncate(time.Microsecond)
@@ -221,6 +232,28 @@ func (s *Service) UpdateKey(ctx context.Context, caller *Key, org OrgID, id KeyI
 			}
 			note("expires_at", k.ExpiresAt, expires)
 			k.ExpiresAt = expires
+		}
+		if p.RateLimits != nil || p.Credits != nil {
+			// Limits bound what a key may spend: a key may not loosen its
+			// own, and sets another's only if it could have made it.
+			if caller != nil && caller.ID == k.ID {
+				return nil, Errorf(EFORBIDDEN, "an API key cannot change its own rate limits or credits")
+			}
+			if err := empower(caller, k, "change the rate limits or credits of"); err != nil {
+				return nil, err
+			}
+		}
+		if p.RateLimits != nil {
+			note("rate_limits", limitsView(k.RateLimits), limitsView(limits))
+			k.RateLimits = limits
+		}
+		if p.Credits != nil {
+			c, err := PatchCredits(k.Credits, p.Credits, now)
+			if err != nil {
+				return nil, Invalid("invalid update", FieldError{Field: "credits", Reason: err.Error()})
+			}
+			note("credits", creditsView(k.Credits), creditsView(c))
+			k.Credits = c
 		}
 		enabledOnly := len(changes) == 0
 		if p.Enabled != nil {

@@ -119,7 +119,7 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 	rep.Scenarios = append(rep.Scenarios, ceiling...)
 
 	// 5. Keyward, fresh: its cache is empty.
-	b.logf("starting keyward (cache size %d)", o.keys)
+	b.logf("starting keyward (cache size %d)", b.cacheSize())
 	kw, err := b.startKeyward(ctx, "main")
 	if err != nil {
 		return err
@@ -151,6 +151,22 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 		hot.Note += ", cache filled"
 	}
 	rep.Scenarios = append(rep.Scenarios, hot)
+
+	limited, err := b.scenario(ctx, limitedScenario, serverKeyward, kw.pid(), verifySpec(kw.addr, seed.limitedFile, o.connections), true)
+	if err != nil {
+		return err
+	}
+	limited.Note = fmt.Sprintf("%d keys, each with a rate limit, counted in memory", seed.summary.LimitedKeys)
+	rep.Scenarios = append(rep.Scenarios, limited)
+
+	if o.floodConns > 0 {
+		alone, flooded, fr, err := b.floodScenario(ctx, kw, seed)
+		if err != nil {
+			return err
+		}
+		rep.Scenarios = append(rep.Scenarios, alone, flooded)
+		rep.Flood = fr
+	}
 
 	// The list body changes as keys record their last use: copy it as it
 	// is now, and measure its ceiling just before it.
@@ -211,6 +227,16 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 		rep.Notes = append(rep.Notes, fmt.Sprintf("keyward did not stop cleanly: %v", err))
 	}
 
+	// 6b. The rate limits shared through Redis: another keyward, on the
+	// same database, whose limiter is Redis.
+	if o.redisURL != "" {
+		r, err := b.redisScenario(ctx, seed)
+		if err != nil {
+			return err
+		}
+		rep.Scenarios = append(rep.Scenarios, r)
+	}
+
 	// 7. Report.
 	rep.evaluate()
 	if _, err := io.WriteString(stdout, rep.text()); err != nil {
@@ -226,6 +252,28 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 		return errors.New("some scenarios had errors: their figures are not valid (see the report)")
 	}
 	return nil
+}
+
+// The rate-limited scenarios.
+const (
+	limitedScenario      = "hot verify, rate limit"
+	limitedRedisScenario = "hot verify, rate limit, Redis"
+)
+
+// redisScenario measures rate-limited verification on a keyward whose
+// limits are shared through Redis at --redis-url.
+func (b *bench) redisScenario(ctx context.Context, seed *seeded) (scenarioResult, error) {
+	b.logf("starting keyward with --redis-url")
+	kw, err := b.startKeyward(ctx, "redis", "--redis-url", b.o.redisURL)
+	if err != nil {
+		return scenarioResult{}, err
+	}
+	r, err := b.scenario(ctx, limitedRedisScenario, serverKeyward, kw.pid(), verifySpec(kw.addr, seed.limitedFile, b.o.connections), true)
+	if stopErr := kw.stop(60 * time.Second); err == nil && stopErr != nil {
+		b.logf("keyward (redis) did not stop cleanly: %v", stopErr)
+	}
+	r.Note = fmt.Sprintf("%d keys, each with a rate limit, shared through Redis", seed.summary.LimitedKeys)
+	return r, err
 }
 
 func storeName(o options) string {

@@ -21,26 +21,34 @@ import (
 // keywardProc is a running `keyward serve`.
 type keywardProc struct {
 	*proc
-	addr    string
-	logPath string
+	addr      string
+	debugAddr string // --debug-addr: the profiler and the counters (/debug/vars)
+	logPath   string
 }
 
 // startKeyward starts keyward serve on a free port of 127.0.0.1, pinned to
 // the server CPU, logging JSON to a file in the temporary directory (one
 // line per request: that cost is part of what is measured), and waits
 // until it is listening and /readyz answers 200.
-func (b *bench) startKeyward(ctx context.Context, name string) (*keywardProc, error) {
+// cacheSize holds every key seeded: the ordinary ones, the rate-limited
+// ones, and the manage and root keys.
+func (b *bench) cacheSize() int { return b.o.keys + min(b.o.hotKeys, b.o.keys) + 2 }
+
+func (b *bench) startKeyward(ctx context.Context, name string, extra ...string) (*keywardProc, error) {
 	logPath := filepath.Join(b.dir, "keyward-"+name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--cache-size", strconv.Itoa(b.o.keys)}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--cache-size", strconv.Itoa(b.cacheSize()),
+		"--debug-addr", "127.0.0.1:0"}
 	if b.o.databaseURL != "" {
 		args = append(args, "--database-url", b.o.databaseURL)
 	} else {
 		args = append(args, "--db", b.dbPath())
 	}
+	args = append(args, strings.Fields(b.o.serveArgs)...)
+	args = append(args, extra...)
 	cmd := b.pin.command(ctx, b.pin.serverCPU, b.keyward, args...)
 	cmd.Env = childEnv()
 	// stdout is /dev/null: were keyward ever to create and print a root
@@ -53,6 +61,13 @@ func (b *bench) startKeyward(ctx context.Context, name string) (*keywardProc, er
 	}
 	kw := &keywardProc{proc: p, logPath: logPath}
 	kw.addr, err = waitListening(ctx, p, logPath, 60*time.Second)
+	if err == nil {
+		// The counters' listener is logged before the API's.
+		data, _ := os.ReadFile(logPath)
+		if kw.debugAddr, _ = logAddr(data, debugListeningMsg); kw.debugAddr == "" {
+			err = errors.New(`no "` + debugListeningMsg + `" line in the log before "listening"`)
+		}
+	}
 	if err == nil {
 		err = waitReady(ctx, kw.addr, 30*time.Second)
 	}
@@ -90,13 +105,21 @@ func waitListening(ctx context.Context, p *proc, logPath string, timeout time.Du
 // listeningAddr finds keyward's "listening" line in its JSON log and the
 // address there: with --addr 127.0.0.1:0 it is the only place that names
 // the port.
-func listeningAddr(log []byte) (string, bool) {
+func listeningAddr(log []byte) (string, bool) { return logAddr(log, "listening") }
+
+// debugListeningMsg is the message of the line that names --debug-addr's
+// listener.
+const debugListeningMsg = "profiler and counters listening"
+
+// logAddr finds the first line with message msg in keyward's JSON log and
+// the address there.
+func logAddr(log []byte, msg string) (string, bool) {
 	for line := range bytes.Lines(log) {
 		var rec struct {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" && rec.Addr != "" {
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == msg && rec.Addr != "" {
 			return rec.Addr, true
 		}
 	}

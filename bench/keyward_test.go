@@ -32,6 +32,17 @@ func TestListeningAddr(t *testing.T) {
 	}
 }
 
+// The counters' address is found by its own message, not the API's.
+func TestLogAddr(t *testing.T) {
+	log := `{"msg":"profiler and counters listening","addr":"127.0.0.1:6060"}` + "\n" + `{"msg":"listening","addr":"127.0.0.1:8080"}` + "\n"
+	if addr, ok := logAddr([]byte(log), debugListeningMsg); addr != "127.0.0.1:6060" || !ok {
+		t.Errorf("logAddr(debug) = %q, %v", addr, ok)
+	}
+	if addr, ok := listeningAddr([]byte(log)); addr != "127.0.0.1:8080" || !ok {
+		t.Errorf("listeningAddr = %q, %v", addr, ok)
+	}
+}
+
 func TestParseRSS(t *testing.T) {
 	status := "Name:\tkeyward\nVmPeak:\t 1200000 kB\nVmHWM:\t  485548 kB\nVmRSS:\t  446000 kB\nThreads:\t9\n"
 	got := parseRSS(status)

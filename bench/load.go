@@ -27,6 +27,7 @@ type loadSpec struct {
 	Connections int           `json:"connections"`
 	Duration    time.Duration `json:"duration"`
 	ExpectValid bool          `json:"expect_valid,omitempty"` // count 2xx answers without "valid":true
+	MadeUp      bool          `json:"made_up,omitempty"`      // body {"key":"<a new made-up, well-formed key>"}, each request its own
 	Timeout     time.Duration `json:"timeout,omitempty"`      // a slower answer is a timeout; 0 for requestTimeout
 	Seed        uint64        `json:"seed"`
 }

@@ -121,6 +121,8 @@ func newGeneration(spec loadSpec) (*generation, error) {
 		return nil, errors.New("load spec: the duration must be positive")
 	case spec.KeysFile != "" && spec.Body != "":
 		return nil, errors.New("load spec: a keys file and a fixed body exclude each other")
+	case spec.MadeUp && (spec.KeysFile != "" || spec.Body != "" || spec.Mode != ""):
+		return nil, errors.New("load spec: made-up keys exclude a keys file, a fixed body and fill mode")
 	}
 	g := &generation{spec: spec, addr: u.Host, timeout: spec.Timeout}
 	if g.timeout <= 0 {
@@ -142,7 +144,7 @@ func newGeneration(spec loadSpec) (*generation, error) {
 		head = append(head, "\r\n"...)
 	}
 	switch {
-	case g.keys != nil:
+	case g.keys != nil || spec.MadeUp:
 		g.head = append(head, "Content-Type: application/json\r\nContent-Length: "...)
 	case spec.Body != "":
 		head = append(head, "Content-Type: application/json\r\nContent-Length: "...)
@@ -183,6 +185,7 @@ type loadConn struct {
 	r        *bufio.Reader
 	deadline time.Time // the connection's, moved at most once a second
 	req      []byte    // the request being built (with a keys file)
+	key      []byte    // the made-up key being sent (MadeUp)
 	body     []byte    // the answer's body, when it is checked
 	rng      *rand.Rand
 	hist     *histogram
@@ -206,6 +209,9 @@ func (c *loadConn) loop() {
 			req = c.verifyRequest(g.keys[i])
 		case g.keys != nil:
 			req = c.verifyRequest(g.keys[c.rng.IntN(len(g.keys))])
+		case g.spec.MadeUp:
+			c.key = appendMadeUpKey(c.key[:0], c.rng)
+			req = c.verifyRequest(c.key)
 		default:
 			req = g.fixed
 		}

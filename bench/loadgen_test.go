@@ -475,6 +475,7 @@ func TestNewGenerationRefusesBadSpecs(t *testing.T) {
 		{"keys and a body", func(s *loadSpec) { s.KeysFile, s.Body = keys, "{}" }, "load spec: a keys file and a fixed body exclude each other"},
 		{"empty keys file", func(s *loadSpec) { s.KeysFile = writeLines(t, "", " ") }, "no keys in "},
 		{"missing token file", func(s *loadSpec) { s.TokenFile = filepath.Join(t.TempDir(), "none") }, "token file: open "},
+		{"made-up keys and a keys file", func(s *loadSpec) { s.MadeUp, s.KeysFile = true, keys }, "load spec: made-up keys exclude a keys file, a fixed body and fill mode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

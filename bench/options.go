@@ -18,10 +18,13 @@ type options struct {
 	connections   int
 	createClients int
 	hotKeys       int
+	floodConns    int
+	serveArgs     string
 	fill          bool
 	keep          bool
 	markdown      string
 	databaseURL   string
+	redisURL      string
 	pin           bool
 	commandLine   string // as typed, with any password in --database-url masked
 }
@@ -35,9 +38,9 @@ func (e usageError) Unwrap() error { return e.error }
 const usage = `Usage: go run ./bench [flags]
 
 Builds keyward, seeds a fresh database, and measures requests/s and latency
-percentiles of verify (cold and hot cache), list and create against a bare
-net/http ceiling on the same machine, with a built-in load generator. See
-docs/performance.md.
+percentiles of verify (cold and hot cache; hot again under a flood of
+made-up keys), list and create against a bare net/http ceiling on the same
+machine, with a built-in load generator. See docs/performance.md.
 
 Flags:
 `
@@ -59,10 +62,13 @@ func parseOptions(args []string, output io.Writer) (options, error) {
 	fs.IntVar(&o.connections, "connections", 64, "concurrent connections of the ceiling, verify and list scenarios")
 	fs.IntVar(&o.createClients, "create-clients", 16, "concurrent connections of the creates scenario")
 	fs.IntVar(&o.hotKeys, "hot-keys", 10_000, "size of the hot key set")
+	fs.IntVar(&o.floodConns, "flood-connections", 64, "connections of the flood of made-up keys, at full speed, in the flood scenario; 0 skips it")
+	fs.StringVar(&o.serveArgs, "serve-args", "", "more flags for keyward serve, separated by spaces (such as \"--failure-hold 0\")")
 	fs.BoolVar(&o.fill, "fill", true, "verify every key once before the hot scenario, so that the cache is full")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, key files, logs)")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the report as a Markdown section to this `file`")
 	fs.StringVar(&o.databaseURL, "database-url", "", "benchmark against PostgreSQL at this postgres:// `URL` (an empty database or schema) instead of a fresh SQLite file")
+	fs.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "also measure rate-limited verification with a keyward sharing its limits through this Redis (\"\" to skip)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server to one CPU and the load generator to another with taskset, when possible")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -95,6 +101,8 @@ func (o *options) check() error {
 		return fmt.Errorf("--create-clients %d: must be at least 1", o.createClients)
 	case o.hotKeys < 1:
 		return fmt.Errorf("--hot-keys %d: must be at least 1", o.hotKeys)
+	case o.floodConns < 0:
+		return fmt.Errorf("--flood-connections %d: must not be negative", o.floodConns)
 	}
 	if o.databaseURL != "" {
 		u, err := url.Parse(o.databaseURL)
@@ -108,7 +116,7 @@ func (o *options) check() error {
 
 // commandLine is the invocation (args with the program's name) as the
 // report shows it: `go run ./bench ...` when run through go run, and never
-// with a database password.
+// with a database's or Redis's password.
 func commandLine(args []string) string {
 	name := filepath.Base(args[0])
 	if strings.Contains(args[0], "go-build") {
@@ -118,10 +126,11 @@ func commandLine(args []string) string {
 	for i := 1; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case strings.HasPrefix(a, "--database-url=") || strings.HasPrefix(a, "-database-url="):
+		case strings.HasPrefix(a, "--database-url=") || strings.HasPrefix(a, "-database-url=") ||
+			strings.HasPrefix(a, "--redis-url=") || strings.HasPrefix(a, "-redis-url="):
 			k, v, _ := strings.Cut(a, "=")
 			a = k + "=" + redactURL(v)
-		case (a == "--database-url" || a == "-database-url") && i+1 < len(args):
+		case (a == "--database-url" || a == "-database-url" || a == "--redis-url" || a == "-redis-url") && i+1 < len(args):
 			parts = append(parts, a)
 			i++
 			a = redactURL(args[i])

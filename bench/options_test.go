@@ -16,7 +16,8 @@ func TestParseOptionsDefaults(t *testing.T) {
 	}
 	want := options{
 		keys: 1_000_000, duration: 10 * time.Second, warmup: 2 * time.Second,
-		connections: 64, createClients: 16, hotKeys: 10_000, fill: true, pin: true,
+		connections: 64, createClients: 16, hotKeys: 10_000, floodConns: 64, fill: true, pin: true,
+		redisURL: "redis://127.0.0.1:6379/0",
 	}
 	if o != want {
 		t.Errorf("defaults\n got %+v\nwant %+v", o, want)
@@ -27,7 +28,8 @@ func TestParseOptionsSetsEveryFlag(t *testing.T) {
 	args := []string{
 		"--keys", "2500", "--duration", "1500ms", "--warmup", "0", "--connections", "8",
 		"--create-clients", "3", "--hot-keys", "100", "--fill=false", "--keep",
-		"--markdown", "out.md", "--database-url", "postgres://u@h/db", "--pin=false",
+		"--markdown", "out.md", "--database-url", "postgres://u@h/db", "--redis-url", "redis://r:6380/2", "--pin=false",
+		"--flood-connections", "5", "--serve-args", "--failure-hold 0",
 	}
 	o, err := parseOptions(args, new(bytes.Buffer))
 	if err != nil {
@@ -36,7 +38,7 @@ func TestParseOptionsSetsEveryFlag(t *testing.T) {
 	want := options{
 		keys: 2500, duration: 1500 * time.Millisecond, warmup: 0, connections: 8,
 		createClients: 3, hotKeys: 100, fill: false, keep: true, markdown: "out.md",
-		databaseURL: "postgres://u@h/db", pin: false,
+		databaseURL: "postgres://u@h/db", redisURL: "redis://r:6380/2", pin: false, floodConns: 5, serveArgs: "--failure-hold 0",
 	}
 	if o != want {
 		t.Errorf("\n got %+v\nwant %+v", o, want)
@@ -56,6 +58,7 @@ func TestParseOptionsRefusesBadValues(t *testing.T) {
 		{"no connections", []string{"--connections", "0"}, "--connections 0: must be at least 1"},
 		{"no create clients", []string{"--create-clients", "-1"}, "--create-clients -1: must be at least 1"},
 		{"no hot keys", []string{"--hot-keys", "0"}, "--hot-keys 0: must be at least 1"},
+		{"negative flood", []string{"--flood-connections", "-1"}, "--flood-connections -1: must not be negative"},
 		{"not a postgres URL", []string{"--database-url", "mysql://u:secret@h/db"}, "--database-url: want a postgres:// URL"},
 		{"unparsable URL", []string{"--database-url", "postgres://u:secret@h:port/db"}, "--database-url: want a postgres:// URL"},
 		{"unknown flag", []string{"--loadgen", "wrk"}, "flag provided but not defined: -loadgen"},
@@ -105,6 +108,8 @@ func TestCommandLine(t *testing.T) {
 		{"password in the user part, with =", []string{"bench", "--database-url=postgres://u:hunter2@h/db"}, "bench --database-url=postgres://u:xxxxx@h/db"},
 		{"password in the query", []string{"bench", "-database-url", "postgres://h/db?password=hunter2&sslmode=disable"}, "bench -database-url 'postgres://h/db?password=xxxxx&sslmode=disable'"},
 		{"unparsable", []string{"bench", "--database-url", "postgres://u:hunter2@h:port/db"}, "bench --database-url '[unparsable URL]'"},
+		{"Redis password, separate", []string{"bench", "--redis-url", "redis://:hunter2@h:6379/0"}, "bench --redis-url redis://:xxxxx@h:6379/0"},
+		{"Redis password, with =", []string{"bench", "-redis-url=redis://u:hunter2@h/1"}, "bench -redis-url=redis://u:xxxxx@h/1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

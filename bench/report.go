@@ -26,7 +26,7 @@ type scenarioResult struct {
 // ceilingOf names the ceiling a scenario is compared with.
 func ceilingOf(name string) string {
 	switch name {
-	case "cold verify", "hot verify", "creates":
+	case "cold verify", "hot verify", "creates", floodAlone, floodFlooded, limitedScenario, limitedRedisScenario:
 		return "ceiling"
 	case "list":
 		return "ceiling-list"
@@ -49,6 +49,7 @@ type report struct {
 	ListKeys        int // keys on that page
 	Fill            *fillResult
 	Scenarios       []scenarioResult
+	Flood           *floodResult // the flood scenario's own figures; nil if skipped
 	RSS             rss
 	KeywardLogLines int64
 	Notes           []string
@@ -107,6 +108,27 @@ func (r *report) evaluate() {
 		add("hot verify ≥ 80% of ceiling", hot, pct(q), q >= 0.80)
 		add("hot verify p99 ≤ 5 ms", hot, fmtUS(hot.R.P99US), hot.R.P99US <= 5000)
 	}
+	if alone, flooded := r.scenario(floodAlone), r.scenario(floodFlooded); alone != nil && flooded != nil && r.Flood != nil {
+		q := -1.0
+		if alone.R.okRate() > 0 {
+			q = flooded.R.okRate() / alone.R.okRate()
+		}
+		add("flood: hot req/s ≥ 90% of alone", flooded, pct(q), q >= 0.90)
+		p := -1.0
+		if alone.R.P99US > 0 {
+			p = flooded.R.P99US / alone.R.P99US
+		}
+		add("flood: hot p99 ≤ 2× alone", flooded, fmt.Sprintf("%.2f× (%s vs %s)", p, fmtUS(flooded.R.P99US), fmtUS(alone.R.P99US)), p >= 0 && p <= 2)
+		rate, value := r.Flood.unknownRate(), fmt.Sprintf("%.1f/s of unknown keys", r.Flood.unknownRate())
+		if !r.Flood.SetComplete {
+			value += " (the set of hashes not loaded throughout)"
+		}
+		add(fmt.Sprintf("flood: DB lookups ≤ %d/s", r.Flood.Bound), nil, value, rate <= float64(r.Flood.Bound) && r.Flood.SetComplete)
+	}
+	if l := r.scenario(limitedScenario); l != nil {
+		q := r.ratio(l)
+		add("hot verify with a rate limit ≥ 70% of ceiling", l, pct(q), q >= 0.70)
+	}
 	if cold := r.scenario("cold verify"); cold != nil {
 		q := r.ratio(cold)
 		add("cold verify ≥ 50% of ceiling", cold, pct(q), q >= 0.50)
@@ -134,7 +156,7 @@ func (r *report) facts() [][2]string {
 		{"pinning", r.Pinning},
 		{"store", fmt.Sprintf("%s: %s keys (read, write) in %d organization(s) of up to %d, plus a key with manage in org-0 and a root key; seeded in %v (%s keys/s)",
 			r.Seed.Store, commas(int64(r.Seed.Keys)), r.Seed.Orgs, keysPerOrg, r.Seed.Elapsed.Round(100*time.Millisecond), commas(int64(seedRate)))},
-		{"keyward", fmt.Sprintf("serve --cache-size %d --log-format json, other settings default (cache TTL 30s; last_used_at written every 60s; log level info: a line per management request, to a file; verifications log at debug)%s", o.keys, goEnv())},
+		{"keyward", fmt.Sprintf("serve --cache-size %d --log-format json --debug-addr 127.0.0.1:0%s, other settings default (cache TTL 5m; memory limit auto; last_used_at written every 60s; log level info: a line per management request, to a file; verifications log at debug)%s", o.keys+min(o.hotKeys, o.keys)+2, serveArgsNote(o.serveArgs), goEnv())},
 		{"runs", fmt.Sprintf("warm-up %v before each scenario but cold verify; measured %v; %d connections (creates: %d)", o.warmup, o.duration, o.connections, o.createClients)},
 		{"responses", fmt.Sprintf("verify (VALID) %s B; list of %d keys %s B at the probe, %s B before the list scenario; the bare server replays these",
 			commas(int64(r.VerifyBodyLen)), r.ListKeys, commas(int64(r.ListBodyLen)), commas(int64(r.ListBodyLenLive)))},
@@ -266,6 +288,9 @@ func (r *report) diagnostics() []string {
 			d = append(d, line)
 		}
 	}
+	if r.Flood != nil {
+		d = append(d, r.Flood.Warnings...)
+	}
 	return d
 }
 
@@ -304,6 +329,9 @@ func (r *report) text() string {
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
 	b.WriteString("\n" + r.fillLine() + "\n" + r.memoryLine() + "\n")
+	if r.Flood != nil {
+		b.WriteString(r.Flood.line() + "\n")
+	}
 	for _, a := range r.alarms() {
 		b.WriteString(a + "\n")
 	}
@@ -343,6 +371,9 @@ func (r *report) markdown() string {
 		b.WriteString("| " + strings.Join(r.row(s), " | ") + " |\n")
 	}
 	b.WriteString("\n" + r.fillLine() + "\n\n" + r.memoryLine() + "\n")
+	if r.Flood != nil {
+		b.WriteString("\n" + r.Flood.line() + "\n")
+	}
 	for _, a := range r.alarms() {
 		b.WriteString("\n**" + a + "**\n")
 	}
@@ -421,6 +452,15 @@ func commas(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// serveArgsNote is --serve-args as the report shows it: after the flags
+// the bench always gives.
+func serveArgsNote(args string) string {
+	if f := strings.Fields(args); len(f) > 0 {
+		return " " + strings.Join(f, " ")
+	}
+	return ""
 }
 
 // goEnv names the Go runtime settings keyward inherits from the bench's

@@ -352,3 +352,61 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+// The flood scenario's two rows compare with the ceiling, its line says
+// what the flood and keyward did, and its targets compare the flooded
+// hot traffic with the same alone, and the store lookups with the bound.
+func TestReportFlood(t *testing.T) {
+	r := fixedReport(t)
+	res := func(n int64, p99 float64) loadResult {
+		return loadResult{Requests: n, DurationUS: 5_000_000, P50US: 1500, P99US: p99, P999US: 2 * p99}
+	}
+	cpu := cpuUse{OK: true, Server: 0.98, Gen: 0.85, ServerCPU: 0.99, LoadGenCPU: 0.90}
+	r.Scenarios = append(r.Scenarios,
+		scenarioResult{Name: floodAlone, Server: serverKeyward, Conns: 64, R: res(200_000, 4000), CPU: cpu, IdleCPU: 0},
+		scenarioResult{Name: floodFlooded, Server: serverKeyward, Conns: 64, R: res(185_000, 7000), CPU: cpu, IdleCPU: -1},
+	)
+	r.Flood = &floodResult{
+		Conns: 64, Flood: loadResult{Requests: 1_300, DurationUS: 7_000_000, Status: 1_280},
+		LookupsAlone: 350, LookupsFlooded: 400, AloneSeconds: 5, FloodedSeconds: 5, Bound: 100, SetComplete: true,
+		UnknownFromMemory: 5, UnknownLookups: 60, UnknownWaits: 5, UnknownRefused: 1_200, Answered: 185_000,
+	}
+	r.evaluate()
+	text := r.text()
+	if got := textRow(t, text, floodFlooded); got[9] != "74.0% of ceiling" || got[3] != "185,000" {
+		t.Errorf("flooded row %q", got)
+	}
+	for _, line := range []string{
+		"  PASS  flood: hot req/s ≥ 90% of alone  92.5%",
+		"  PASS  flood: hot p99 ≤ 2× alone        1.75× (7.00 ms vs 4.00 ms)",
+		"  PASS  flood: DB lookups ≤ 100/s        12.0/s of unknown keys",
+	} {
+		if !strings.Contains(text, "\n"+line+"\n") {
+			t.Errorf("no line %q in\n%s", line, text)
+		}
+	}
+	for _, part := range []string{"flood: 64 connections of made-up", "1,300 requests (185/s): 20 NOT_FOUND, 1,280 429", "looked up 60 unknown keys in the database (12.0/s; bound 100/s)", "80.0/s flooded, 70.0/s alone", "refused 1,200 without a lookup"} {
+		if !strings.Contains(text, part) {
+			t.Errorf("the flood line lacks %q:\n%s", part, text)
+		}
+	}
+	md := r.markdown()
+	if !strings.Contains(md, "| flood: hot p99 ≤ 2× alone | 1.75× (7.00 ms vs 4.00 ms) | **PASS** |") || !strings.Contains(md, "\nflood: 64 connections") {
+		t.Errorf("markdown lacks the flood:\n%s", md)
+	}
+
+	// A flood that slows the hot traffic, or reaches the database, misses.
+	r.Scenarios[len(r.Scenarios)-1].R = res(150_000, 9000)
+	r.Flood.UnknownLookups = 1000
+	r.evaluate()
+	text = r.text()
+	for _, line := range []string{
+		"  MISS  flood: hot req/s ≥ 90% of alone  75.0%",
+		"  MISS  flood: hot p99 ≤ 2× alone        2.25× (9.00 ms vs 4.00 ms)",
+		"  MISS  flood: DB lookups ≤ 100/s        200.0/s of unknown keys",
+	} {
+		if !strings.Contains(text, "\n"+line+"\n") {
+			t.Errorf("no line %q in\n%s", line, text)
+		}
+	}
+}

@@ -30,25 +30,30 @@ const (
 
 // seedSummary is what the report says of the dataset.
 type seedSummary struct {
-	Keys    int           // ordinary keys (read, write)
-	Orgs    int           // org-0 ... org-(Orgs-1)
-	HotKeys int           // keys in the hot set
-	Elapsed time.Duration // open, migrate, generate, import, close
-	Store   string
+	Keys    int // ordinary keys (read, write)
+	Orgs    int // org-0 ... org-(Orgs-1)
+	HotKeys int // keys in the hot set
+	// LimitedKeys are as many again as the hot set, in their own
+	// organization, each with a rate limit that the scenarios never
+	// reach: what the limit costs a verification.
+	LimitedKeys int
+	Elapsed     time.Duration // open, migrate, generate, import, close
+	Store       string
 }
 
 // seeded is a seeded store: where its secrets are (files in the temporary
 // directory, mode 0600, for the load generators), and the few secrets the
 // bench itself uses.
 type seeded struct {
-	summary    seedSummary
-	keysFile   string // every ordinary key, one per line
-	hotFile    string // the hot set
-	manageFile string // the org-0 key with manage
-	rootFile   string // the root key
-	probeKey   keyward.Secret
-	manage     keyward.Secret
-	root       keyward.Secret
+	summary     seedSummary
+	keysFile    string // every ordinary key, one per line
+	hotFile     string // the hot set
+	limitedFile string // the keys with a rate limit
+	manageFile  string // the org-0 key with manage
+	rootFile    string // the root key
+	probeKey    keyward.Secret
+	manage      keyward.Secret
+	root        keyward.Secret
 }
 
 // openStore opens the store to seed: a new SQLite file in the temporary
@@ -73,10 +78,11 @@ func (b *bench) seed(ctx context.Context) (*seeded, error) {
 	start := time.Now()
 	n := b.o.keys
 	s := &seeded{
-		keysFile:   filepath.Join(b.dir, "keys.txt"),
-		hotFile:    filepath.Join(b.dir, "hot.txt"),
-		manageFile: filepath.Join(b.dir, "manage.txt"),
-		rootFile:   filepath.Join(b.dir, "root.txt"),
+		keysFile:    filepath.Join(b.dir, "keys.txt"),
+		hotFile:     filepath.Join(b.dir, "hot.txt"),
+		limitedFile: filepath.Join(b.dir, "limited.txt"),
+		manageFile:  filepath.Join(b.dir, "manage.txt"),
+		rootFile:    filepath.Join(b.dir, "root.txt"),
 	}
 	s.summary.Keys = n
 	s.summary.Orgs = (n + keysPerOrg - 1) / keysPerOrg
@@ -202,6 +208,10 @@ func (b *bench) seed(ctx context.Context) (*seeded, error) {
 		}
 	}
 
+	if err := b.seedLimited(ctx, db, s, hot); err != nil {
+		return nil, err
+	}
+
 	// Created last, so newest: the manage key heads org-0's list.
 	manage, manageSecret := newRecord("org-0", false, "bench manage key", mustPermissions("manage"))
 	root, rootSecret := newRecord("", true, "bench root key", keyward.AllPermissions)
@@ -222,6 +232,46 @@ func (b *bench) seed(ctx context.Context) (*seeded, error) {
 	}
 	s.summary.Elapsed = time.Since(start)
 	return s, nil
+}
+
+// benchRateLimit is the limit of every rate-limited key: far above what
+// the bench can send in a window, so that every answer is VALID and the
+// scenario measures the counting, not refusals.
+var benchRateLimit = keyward.RateLimit{Name: "requests", Limit: 1_000_000_000, Duration: time.Minute}
+
+// limitedOrg holds the rate-limited keys.
+const limitedOrg = "bench-limited"
+
+// seedLimited imports n keys with benchRateLimit and writes their secrets
+// to s.limitedFile.
+func (b *bench) seedLimited(ctx context.Context, db importer, s *seeded, n int) error {
+	out, err := createSecretFile(s.limitedFile)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	w := bufio.NewWriter(out)
+	perms := mustPermissions("read", "write")
+	for first := 0; first < n; first += seedBatch {
+		m := min(seedBatch, n-first)
+		keys := make([]*keyward.Key, m)
+		secrets := make([]keyward.Secret, m)
+		for j := range keys {
+			keys[j], secrets[j] = newRecord(limitedOrg, false, fmt.Sprintf("bench limited key %d", first+j), perms)
+			keys[j].RateLimits = []keyward.RateLimit{benchRateLimit}
+		}
+		if err := importBatch(ctx, db, keys); err != nil {
+			return err
+		}
+		for _, sec := range secrets {
+			w.WriteString(sec.Reveal() + "\n")
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	s.summary.LimitedKeys = n
+	return nil
 }
 
 // importBatch imports keys, drawing new ids should a random id collide

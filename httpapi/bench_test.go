@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
@@ -21,7 +23,20 @@ import (
 // recorded, wired as keyward serve wires them, logging at info level. The
 // HTTP exchange itself (parsing, the socket) is not in it; the benchmark
 // command (go run ./bench) measures that, against a bare server.
-func BenchmarkVerify(b *testing.B) {
+func BenchmarkVerify(b *testing.B) { benchmarkVerify(b, false, nil) }
+
+// BenchmarkVerifyRateLimited is BenchmarkVerify of a key with a rate
+// limit, counted in memory, that it never reaches.
+func BenchmarkVerifyRateLimited(b *testing.B) {
+	benchmarkVerify(b, false, []keyward.RateLimit{{Name: "requests", Limit: 1_000_000_000, Duration: time.Hour}})
+}
+
+// BenchmarkVerifyThrottledAddress is BenchmarkVerify from a client
+// address that the failure throttle has throttled: a platform's backend
+// whose users sent made-up keys, verifying a real one.
+func BenchmarkVerifyThrottledAddress(b *testing.B) { benchmarkVerify(b, true, nil) }
+
+func benchmarkVerify(b *testing.B, throttled bool, limits []keyward.RateLimit) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
 	if err != nil {
@@ -33,7 +48,10 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	// Trusted throughout, as a cache whose feed confirms it is: the
 	// benchmark measures the hit.
-	cache := keycache.New(db, keycache.Options{Unshared: true})
+	cache := keycache.New(db, keycache.Options{Unshared: true, Members: true})
+	if err := cache.LoadMembers(ctx); err != nil {
+		b.Fatal(err)
+	}
 	svc := keyward.NewService(cache)
 	svc.LastUsed = keyward.NewLastUsedRecorder(db)
 	_, root, _, err := svc.Bootstrap(ctx)
@@ -44,13 +62,26 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, secret, err := svc.CreateKey(ctx, caller, "acme", keyward.NewKey{Name: "bench", Permissions: []keyward.Permission{keyward.PermRead, keyward.PermWrite}})
+	_, secret, err := svc.CreateKey(ctx, caller, "acme", keyward.NewKey{Name: "bench", Permissions: []keyward.Permission{keyward.PermRead, keyward.PermWrite}, RateLimits: limits})
 	if err != nil {
 		b.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := httpapi.NewHandler(logger, svc, db)
+	// With the failure throttle, as serve runs: with no address failing,
+	// it costs a hot verification one atomic load.
+	h := httpapi.NewHandler(logger, svc, db, httpapi.WithFailureThrottle(httpapi.NewFailureThrottle(httpapi.FailureThrottleOptions{Hold: -1, Refill: time.Hour})))
 	body := `{"key":"` + secret.Reveal() + `","permissions":["read"]}`
+	if throttled {
+		// httptest's requests all come from one address: fail from it
+		// until it is throttled.
+		for status := 0; status != http.StatusTooManyRequests; {
+			r := httptest.NewRequest("POST", "/verify", strings.NewReader(`{"key":"`+keyward.NewSecret().Reveal()+`"}`))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			status = w.Code
+		}
+	}
 
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

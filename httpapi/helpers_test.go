@@ -51,7 +51,8 @@ type env struct {
 	lastUsed *keyward.LastUsedRecorder
 	svc      *keyward.Service
 	logs     *syncBuffer
-	secrets  []string // every secret the test saw created
+	secrets  []string     // every secret the test saw created
+	handler  http.Handler // what the server serves
 }
 
 func newEnv(t *testing.T) *env {
@@ -83,6 +84,12 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // before anything uses it.
 func newEnvWith(t *testing.T, configure func(svc *keyward.Service)) *env {
 	t.Helper()
+	return newEnvOpts(t, configure)
+}
+
+// newEnvOpts is newEnvWith with the handler's options.
+func newEnvOpts(t *testing.T, configure func(svc *keyward.Service), opts ...httpapi.Option) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
 	if err != nil {
@@ -95,7 +102,7 @@ func newEnvWith(t *testing.T, configure func(svc *keyward.Service)) *env {
 	// Wired as keyward serve wires it: the verification cache in front of
 	// the store, trusting what it holds as the store's invalidation feed
 	// confirms it, and uses recorded for last_used_at.
-	cache := keycache.New(db, keycache.Options{})
+	cache := keycache.New(db, keycache.Options{Members: true})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan error, 1)
 	go func() { watchDone <- db.WatchInvalidations(watchCtx, cache, 10*time.Millisecond) }()
@@ -105,11 +112,12 @@ func newEnvWith(t *testing.T, configure func(svc *keyward.Service)) *env {
 			t.Errorf("WatchInvalidations: %v", err)
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); !cache.Trusted(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !cache.Trusted() || !cache.Stats().MembersComplete; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the invalidation feed did not confirm within 10s")
+			t.Fatal("the invalidation feed did not confirm, or the membership set was not loaded, within 10s")
 		}
 	}
+	t.Cleanup(func() { cache.Close() })
 	svc := keyward.NewService(cache)
 	if configure != nil {
 		configure(svc)
@@ -122,11 +130,12 @@ func newEnvWith(t *testing.T, configure func(svc *keyward.Service)) *env {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(httpapi.NewHandler(logger, svc, db))
+	handler := httpapi.NewHandler(logger, svc, db, opts...)
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	e := &env{
 		t: t, url: srv.URL, root: root.Reveal(), db: db, cache: cache, lastUsed: lastUsed, svc: svc, logs: logs,
-		client: &http.Client{Transport: openapitest.NewTransport(t, nil)},
+		client: &http.Client{Transport: openapitest.NewTransport(t, nil)}, handler: handler,
 	}
 	e.secrets = append(e.secrets, e.root)
 	t.Cleanup(e.checkNoSecretLogged)

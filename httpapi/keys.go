@@ -35,6 +35,54 @@ type keyJSON struct {
 	CreatedBy *string          `json:"created_by"` // null when not recorded
 	State     keyward.KeyState `json:"state"`
 	DeletedAt *string          `json:"deleted_at"` // null unless deleted
+	// RateLimits are the key's rate limits, [] for none.
+	RateLimits []rateLimitJSON `json:"rate_limits"`
+	// Credits are the key's usage credits as they stand now (a refill
+	// due is shown applied), null for unlimited.
+	Credits *creditsJSON `json:"credits"`
+}
+
+// rateLimitJSON is one of a key's rate limits.
+type rateLimitJSON struct {
+	Name     string `json:"name"`
+	Limit    int64  `json:"limit"`
+	Duration string `json:"duration"` // "60s", or "1500ms" when not whole seconds
+}
+
+// creditsJSON is a key's usage credits.
+type creditsJSON struct {
+	Remaining  int64       `json:"remaining"`
+	Refill     *refillJSON `json:"refill"` // null: never refilled
+	RefilledAt string      `json:"refilled_at"`
+}
+
+// refillJSON says how credits are refilled.
+type refillJSON struct {
+	Amount   int64                  `json:"amount"`
+	Interval keyward.RefillInterval `json:"interval"`
+}
+
+// noRateLimits is the rate_limits of a key without any: [] rather than null.
+var noRateLimits = []rateLimitJSON{}
+
+// toLimitsJSON describes a key's rate limits and credits at now.
+func toLimitsJSON(k *keyward.Key, now time.Time) ([]rateLimitJSON, *creditsJSON) {
+	limits := noRateLimits
+	if len(k.RateLimits) > 0 {
+		limits = make([]rateLimitJSON, len(k.RateLimits))
+		for i, l := range k.RateLimits {
+			limits[i] = rateLimitJSON{Name: l.Name, Limit: l.Limit, Duration: keyward.FormatLimitDuration(l.Duration)}
+		}
+	}
+	if k.Credits == nil {
+		return limits, nil
+	}
+	c := k.Credits.Current(now)
+	out := &creditsJSON{Remaining: c.Remaining, RefilledAt: c.RefilledAt.UTC().Format(time.RFC3339Nano)}
+	if c.Refill != nil {
+		out.Refill = &refillJSON{Amount: c.Refill.Amount, Interval: c.Refill.Interval}
+	}
+	return limits, out
 }
 
 // emptyObject is the metadata of a key without any.
@@ -59,7 +107,10 @@ func toKeyJSON(k *keyward.Key, now time.Time) keyJSON {
 	if k.CreatedBy != "" {
 		createdBy = &k.CreatedBy
 	}
+	limits, credits := toLimitsJSON(k, now)
 	return keyJSON{
+		RateLimits:  limits,
+		Credits:     credits,
 		LastUsedAt:  lastUsed,
 		ID:          k.ID.String(),
 		Name:        k.Name,
@@ -302,10 +353,12 @@ func handleKeyDelete(svc *keyward.Service, resolve orgResolver) http.Handler {
 // document's create.
 func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 	type request struct {
-		Name        *string   `json:"name"`
-		Permissions *[]string `json:"permissions"`
-		ExpiresAt   *string   `json:"expires_at"`
-		Metadata    freeForm  `json:"metadata"`
+		Name        *string         `json:"name"`
+		Permissions *[]string       `json:"permissions"`
+		ExpiresAt   *string         `json:"expires_at"`
+		Metadata    freeForm        `json:"metadata"`
+		RateLimits  json.RawMessage `json:"rate_limits"`
+		Credits     json.RawMessage `json:"credits"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -316,6 +369,7 @@ func handleOrgKeyCreate(svc *keyward.Service) http.Handler {
 		}
 		in, err := parseNewKey(req.Name, "name", req.Permissions, "permissions")
 		bad := append(keyward.ErrorFields(err), parseNewKeyLifecycle(req.ExpiresAt, req.Metadata, &in)...)
+		bad = append(bad, parseNewKeyLimits(req.RateLimits, req.Credits, &in)...)
 		if len(bad) > 0 {
 			writeError(w, r, keyward.Invalid("invalid key", bad...))
 			return
@@ -342,6 +396,8 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		OrganizationID json.RawMessage `json:"organization_id"`
 		ExpiresAt      *string         `json:"expires_at"`
 		Metadata       freeForm        `json:"metadata"`
+		RateLimits     json.RawMessage `json:"rate_limits"`
+		Credits        json.RawMessage `json:"credits"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -368,6 +424,7 @@ func handleCallerKeyCreate(svc *keyward.Service) http.Handler {
 		in, err := parseNewKey(name, nameField, perms, permsField)
 		bad = append(bad, keyward.ErrorFields(err)...)
 		bad = append(bad, parseNewKeyLifecycle(req.ExpiresAt, req.Metadata, &in)...)
+		bad = append(bad, parseNewKeyLimits(req.RateLimits, req.Credits, &in)...)
 		org, err := organizationID(req.OrganizationID)
 		bad = append(bad, keyward.ErrorFields(err)...)
 		if len(bad) > 0 {
@@ -425,6 +482,63 @@ func parseNewKeyLifecycle(expiresAt *string, metadata freeForm, in *keyward.NewK
 		in.Metadata = m
 	}
 	return bad
+}
+
+// parseNewKeyLimits sets in's rate limits and credits, each optional
+// (null is none), and returns what is wrong with them.
+func parseNewKeyLimits(rateLimits, credits json.RawMessage, in *keyward.NewKey) []keyward.FieldError {
+	var bad []keyward.FieldError
+	if rateLimits != nil && !isNull(rateLimits) {
+		limits, err := parseRateLimits(rateLimits)
+		if err != nil {
+			bad = append(bad, *err)
+		}
+		in.RateLimits = limits
+	}
+	if credits != nil && !isNull(credits) {
+		c, err := keyward.PatchCredits(nil, credits, time.Time{})
+		if err != nil {
+			bad = append(bad, keyward.FieldError{Field: "credits", Reason: err.Error()})
+		}
+		in.Credits = c
+	}
+	return bad
+}
+
+// parseRateLimits reads rate_limits: an array of {name, limit, duration}.
+// What a limit may be is the service's to check (ParseRateLimits); this
+// reads types.
+func parseRateLimits(raw json.RawMessage) ([]keyward.RateLimit, *keyward.FieldError) {
+	var in []struct {
+		Name     *string         `json:"name"`
+		Limit    json.RawMessage `json:"limit"`
+		Duration *string         `json:"duration"`
+	}
+	fail := func(reason string) ([]keyward.RateLimit, *keyward.FieldError) {
+		return nil, &keyward.FieldError{Field: "rate_limits", Reason: reason}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || in == nil {
+		return fail(`must be an array of {"name", "limit", "duration"} objects, such as [{"name": "requests", "limit": 100, "duration": "60s"}]`)
+	}
+	out := make([]keyward.RateLimit, len(in))
+	for i, l := range in {
+		n := strconv.Itoa(i + 1)
+		if l.Name == nil || l.Limit == nil || l.Duration == nil {
+			return fail("limit " + n + ": needs a name, a limit and a duration")
+		}
+		limit, err := strconv.ParseInt(string(l.Limit), 10, 64)
+		if err != nil {
+			return fail("limit " + n + ": limit must be an integer")
+		}
+		d, err := keyward.ParseLimitDuration(*l.Duration)
+		if err != nil {
+			return fail("limit " + n + ": duration " + err.Error())
+		}
+		out[i] = keyward.RateLimit{Name: *l.Name, Limit: limit, Duration: d}
+	}
+	return out, nil
 }
 
 // parseTime reads a time given in a request: RFC 3339, with an offset or

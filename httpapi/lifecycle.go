@@ -33,6 +33,8 @@ type patchRequest struct {
 	Metadata    freeForm        `json:"metadata"`
 	ExpiresAt   json.RawMessage `json:"expires_at"`
 	Enabled     json.RawMessage `json:"enabled"`
+	RateLimits  json.RawMessage `json:"rate_limits"`
+	Credits     json.RawMessage `json:"credits"`
 
 	ID         json.RawMessage `json:"id"`
 	CreatedAt  json.RawMessage `json:"created_at"`
@@ -106,6 +108,20 @@ func (req *patchRequest) parse() (keyward.KeyPatch, error) {
 	}
 	if req.Metadata != nil {
 		p.Metadata = json.RawMessage(bytes.TrimSpace(req.Metadata))
+	}
+	if req.RateLimits != nil {
+		limits := []keyward.RateLimit{}
+		if !isNull(req.RateLimits) {
+			l, fe := parseRateLimits(req.RateLimits)
+			if fe != nil {
+				bad = append(bad, *fe)
+			}
+			limits = l
+		}
+		p.RateLimits = &limits
+	}
+	if req.Credits != nil {
+		p.Credits = json.RawMessage(bytes.TrimSpace(req.Credits))
 	}
 	if req.ExpiresAt != nil {
 		p.ExpiresAt = &keyward.Expiry{}

@@ -199,7 +199,10 @@ type statusWriter struct {
 	status  int
 	err     error // what the request failed with, if writeError said
 	swallow bool  // discard the mux's plain-text body
+	failed  bool  // the request failed as the failure throttle counts (noteFailure)
 }
+
+func (w *statusWriter) noteFailure() { w.failed = true }
 
 func (w *statusWriter) WriteHeader(status int) {
 	if w.status != 0 {

@@ -34,6 +34,7 @@ var problemTypes = map[int]string{
 	http.StatusUnprocessableEntity:   "urn:keyward:problem:unprocessable",
 	http.StatusRequestEntityTooLarge: "urn:keyward:problem:payload-too-large",
 	http.StatusUnsupportedMediaType:  "urn:keyward:problem:unsupported-media-type",
+	http.StatusTooManyRequests:       "urn:keyward:problem:too-many-requests",
 	http.StatusServiceUnavailable:    "urn:keyward:problem:unavailable",
 	http.StatusInternalServerError:   "urn:keyward:problem:internal",
 }
@@ -57,6 +58,8 @@ func statusOf(code string) int {
 		return http.StatusPreconditionFailed
 	case keyward.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case keyward.ETHROTTLED:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

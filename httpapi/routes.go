@@ -24,9 +24,10 @@ var auditParams = []string{"key_id", "action", "since", "until", "limit", "curso
 
 // addRoutes lists the entire API surface. Each route that reads input
 // declares the query parameters it takes (query); any other, or one given
-// twice, is a 400.
-func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger) {
-	auth := func(h http.Handler) http.Handler { return requireAuth(svc, h) }
+// twice, is a 400. The failure throttle (nil for none) counts /verify's
+// NOT_FOUND answers and the management API's 401s per client address.
+func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger, throttle *FailureThrottle) {
+	auth := func(h http.Handler) http.Handler { return throttle.wrap(requireAuth(svc, h)) }
 
 	// The probes and the document read no input and change nothing, so no
 	// parameter can be misread as a filter; and a load balancer or monitor
@@ -37,7 +38,7 @@ func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger) {
 	mux.Handle("GET /openapi.yaml", handleOpenAPI(keyward.OpenAPIDocument))
 
 	// Verification: the hot path. The key in the body is the credential.
-	mux.Handle("POST /verify", query(handleVerify(svc)))
+	mux.Handle("POST /verify", throttle.wrap(query(handleVerify(svc))))
 
 	// Organization-scoped: the organization is in the path.
 	mux.Handle("GET /orgs/{org_id}/api_keys", auth(query(handleKeyList(svc, orgFromPath), "state", "limit", "cursor")))

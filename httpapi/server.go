@@ -21,15 +21,32 @@ type Pinger interface {
 // NewHandler returns the API's handler with every route and the global
 // middleware (request ids, one log line per request, panic recovery, and
 // problem+json for unmatched routes) applied.
-func NewHandler(logger *slog.Logger, svc *keyward.Service, db Pinger) http.Handler {
-	return newHandler(logger, svc, db, time.Now)
+func NewHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, opts ...Option) http.Handler {
+	return newHandler(logger, svc, db, time.Now, opts...)
+}
+
+// An Option configures NewHandler.
+type Option func(*options)
+
+type options struct {
+	throttle *FailureThrottle
+}
+
+// WithFailureThrottle has the API throttle client addresses that fail too
+// often (throttle.go). Without it, nothing is throttled.
+func WithFailureThrottle(t *FailureThrottle) Option {
+	return func(o *options) { o.throttle = t }
 }
 
 // newHandler is NewHandler with the clock of the log sampler given, so
 // that a test can drive it.
-func newHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, now func() time.Time) http.Handler {
+func newHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, now func() time.Time, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
-	addRoutes(mux, svc, db)
+	addRoutes(mux, svc, db, o.throttle)
 	var h http.Handler = mux
 	h = recoverPanics(logger, h)
 	h = observe(logger, newLogSampler(now), h)

@@ -11,6 +11,9 @@ import (
 type verifyRequest struct {
 	Key         *string  `json:"key"`
 	Permissions []string `json:"permissions"`
+	// Cost is what the verification spends of the key's rate limits and
+	// credits: 1 if absent.
+	Cost *int64 `json:"cost"`
 }
 
 // verifyJSON is the answer of POST /verify. Only a key that the caller
@@ -30,6 +33,54 @@ type verifyJSON struct {
 	// SecretExpiresAt is set when the secret presented is the key's
 	// previous one, in its grace period: when it stops verifying.
 	SecretExpiresAt *jsonTime `json:"secret_expires_at,omitempty"`
+	// RateLimits is where the key stands against each of its rate
+	// limits, once checked (absent for a key without any).
+	RateLimits []limitStateJSON `json:"rate_limits,omitempty"`
+	// Credits is what is left of the key's credits, once checked (absent
+	// for a key without credits).
+	Credits *creditsLeftJSON `json:"credits,omitempty"`
+}
+
+// limitStateJSON is one rate limit in a verify answer. Limit, Remaining
+// and Reset are the values of the RateLimit-Limit, RateLimit-Remaining
+// and RateLimit-Reset headers a platform may send its own callers.
+type limitStateJSON struct {
+	Name      string `json:"name"`
+	Limit     int64  `json:"limit"`
+	Remaining int64  `json:"remaining"`
+	// Reset is how many seconds until the window ends (rounded up, at
+	// least 1), and ResetAt is that instant.
+	Reset    int64    `json:"reset"`
+	ResetAt  jsonTime `json:"reset_at"`
+	Exceeded bool     `json:"exceeded"`
+}
+
+// creditsLeftJSON is the credits of a verify answer.
+type creditsLeftJSON struct {
+	Remaining int64 `json:"remaining"`
+}
+
+// toLimitStates describes the rate limits of a verdict at now.
+func toLimitStates(ls []keyward.LimitState, now time.Time) []limitStateJSON {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make([]limitStateJSON, len(ls))
+	for i, l := range ls {
+		out[i] = limitStateJSON{
+			Name: l.Name, Limit: l.Limit, Remaining: l.Remaining,
+			Reset: resetSeconds(l.Reset, now), ResetAt: jsonTime(l.Reset), Exceeded: l.Exceeded,
+		}
+	}
+	return out
+}
+
+// resetSeconds is the time from now to reset in whole seconds, rounded
+// up, at least 1: a client that waits that long finds the window reset.
+func resetSeconds(reset, now time.Time) int64 {
+	d := reset.Sub(now)
+	s := int64((d + time.Second - 1) / time.Second)
+	return max(s, 1)
 }
 
 // rawJSON is a JSON value held as a string, so that a key's metadata is
@@ -90,10 +141,17 @@ func handleVerify(svc *keyward.Service) http.Handler {
 			}
 			required = ps
 		}
-		v, err := svc.Verify(r.Context(), *in.Key, required)
+		cost := int64(1)
+		if in.Cost != nil {
+			cost = *in.Cost
+		}
+		v, err := svc.VerifyCost(r.Context(), *in.Key, required, cost)
 		if err != nil {
 			writeError(w, r, err)
 			return
+		}
+		if v.Code == keyward.VerifyNotFound {
+			noteFailure(w) // for the failure throttle (throttle.go)
 		}
 		out := verifyJSON{Valid: v.Valid(), Code: v.Code}
 		if k := v.Key; k != nil {
@@ -107,6 +165,10 @@ func handleVerify(svc *keyward.Service) http.Handler {
 			}
 			out.ExpiresAt = (*jsonTime)(k.ExpiresAt)
 			out.SecretExpiresAt = (*jsonTime)(v.SecretExpiresAt)
+			out.RateLimits = toLimitStates(v.RateLimits, svc.Now())
+			if v.CreditsRemaining != nil {
+				out.Credits = &creditsLeftJSON{Remaining: *v.CreditsRemaining}
+			}
 		}
 		h := w.Header()
 		h["Cache-Control"] = headerNoStore

@@ -41,6 +41,12 @@ func parseVerifyFast(body []byte) (in verifyRequest, ok bool) {
 			if in.Permissions, ok = p.strs(); !ok {
 				return in, false
 			}
+		case string(name) == "cost" && in.Cost == nil:
+			n, ok := p.uint()
+			if !ok {
+				return in, false
+			}
+			in.Cost = &n
 		default:
 			// Unknown, given twice, or not spelled exactly ("Key",
 			// "\u006bey", "\u212Aey"): decodeStrict decides, and refuses
@@ -109,6 +115,27 @@ func (p *fastParser) raw() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// uint reads a non-negative integer of at most 15 digits, without sign,
+// fraction or exponent (decodeStrict reads any other number, and refuses
+// what is out of range).
+func (p *fastParser) uint() (int64, bool) {
+	p.space()
+	start := p.i
+	var n int64
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		n = n*10 + int64(p.b[p.i]-'0')
+		p.i++
+	}
+	digits := p.i - start
+	switch {
+	case digits == 0 || digits > 15 || (digits > 1 && p.b[start] == '0'):
+		return 0, false
+	case p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E'):
+		return 0, false
+	}
+	return n, true
 }
 
 // strs reads an array of such strings; never nil on success.
@@ -180,6 +207,33 @@ func appendVerifyJSON(b []byte, v verifyJSON) []byte {
 		b = append(b, `,"secret_expires_at":"`...)
 		b = appendExactTime(b, time.Time(*v.SecretExpiresAt))
 		b = append(b, '"')
+	}
+	if len(v.RateLimits) > 0 {
+		b = append(b, `,"rate_limits":[`...)
+		for i, l := range v.RateLimits {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = appendJSONString(b, l.Name)
+			b = append(b, `,"limit":`...)
+			b = strconv.AppendInt(b, l.Limit, 10)
+			b = append(b, `,"remaining":`...)
+			b = strconv.AppendInt(b, l.Remaining, 10)
+			b = append(b, `,"reset":`...)
+			b = strconv.AppendInt(b, l.Reset, 10)
+			b = append(b, `,"reset_at":"`...)
+			b = appendExactTime(b, time.Time(l.ResetAt))
+			b = append(b, `","exceeded":`...)
+			b = strconv.AppendBool(b, l.Exceeded)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if v.Credits != nil {
+		b = append(b, `,"credits":{"remaining":`...)
+		b = strconv.AppendInt(b, v.Credits.Remaining, 10)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

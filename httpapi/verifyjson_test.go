@@ -21,6 +21,9 @@ var fastVerifyBodies = []string{
 	`{"key":""}`,
 	`{"key":"not a key at all, but a string"}`,
 	`{"key":"kw_abc","permissions":["READ","nonsense"]}`,
+	`{"key":"kw_abc","cost":0}`,
+	`{"key":"kw_abc","permissions":["read"],"cost":25}`,
+	`{"cost": 999999999999999 ,"key":"kw_abc"}`,
 }
 
 // Bodies it must leave to encoding/json, which may accept or refuse them.
@@ -34,6 +37,9 @@ var slowVerifyBodies = []string{
 	`{"k\u0065y":"a"}`, `{"key":"a","other":1}`, `{"key":"a","permissions":["re\"ad"]}`,
 	`{"key":"a","permissions":[["read"]]}`, `{"key" "a"}`, `{key:"a"}`, `{'key':'a'}`,
 	"\xef\xbb\xbf{\"key\":\"a\"}",
+	`{"key":"a","cost":-1}`, `{"key":"a","cost":1.5}`, `{"key":"a","cost":1e3}`, `{"key":"a","cost":01}`,
+	`{"key":"a","cost":"1"}`, `{"key":"a","cost":null}`, `{"key":"a","cost":1000000000000000}`, `{"key":"a","cost":1,"cost":2}`,
+	`{"key":"a","cost":}`,
 }
 
 // Bodies that name a member twice or not exactly: a gateway reading them
@@ -57,6 +63,7 @@ var ambiguousVerifyBodies = []string{
 	`{"key":"a","Permissions":["read"]}`,
 	"{\"key\":\"a\",\"permi\u017f\u017fions\":[\"read\"]}",
 	`{"key":"a","permissions":["read"],"permi\u017f\u017fions":[]}`,
+	`{"key":"a","cost":1,"Cost":5}`,
 }
 
 // The fast parser takes the common bodies, and whatever it takes, it reads
@@ -95,8 +102,8 @@ func FuzzParseVerifyFast(f *testing.F) {
 
 // checkVerifyParse fails if the fast parser takes body and reads it
 // otherwise than decodeStrict (so, too, if it takes a body decodeStrict
-// refuses), or if either takes a body whose names are not exactly "key"
-// and "permissions", each at most once.
+// refuses), or if either takes a body whose names are not exactly "key",
+// "permissions" and "cost", each at most once.
 func checkVerifyParse(t *testing.T, body []byte) {
 	t.Helper()
 	fast, fastOK := parseVerifyFast(body)
@@ -120,7 +127,7 @@ func checkVerifyParse(t *testing.T, body []byte) {
 	}
 	seen := map[string]bool{}
 	for _, name := range names {
-		if name != "key" && name != "permissions" || seen[name] {
+		if name != "key" && name != "permissions" && name != "cost" || seen[name] {
 			t.Fatalf("decodeStrict took %q, whose names are %q", body, names)
 		}
 		seen[name] = true
@@ -170,6 +177,11 @@ func TestAppendVerifyJSON(t *testing.T) {
 		{Valid: true, Code: keyward.VerifyValid, KeyID: 7, OrgID: "o", Name: "n", Metadata: `{"plan":"pro","nested":{"a":[1,2.5,null,true]},"html":"<b>&amp;</b>","sep":"` + " " + `"}`,
 			ExpiresAt: &exp, SecretExpiresAt: &graceEnd},
 		{Code: keyward.VerifyExpired, KeyID: 7, ExpiresAt: &exp},
+		{Code: keyward.VerifyRateLimited, KeyID: 7, RateLimits: []limitStateJSON{
+			{Name: "requests", Limit: 100, Remaining: 0, Reset: 17, ResetAt: exp, Exceeded: true},
+			{Name: "burst.1_s-x", Limit: 1, Remaining: 1, Reset: 1, ResetAt: graceEnd},
+		}, Credits: &creditsLeftJSON{Remaining: 9007199254740991}},
+		{Valid: true, Code: keyward.VerifyValid, KeyID: 7, Credits: &creditsLeftJSON{}},
 	} {
 		checkVerifyJSON(t, v)
 	}

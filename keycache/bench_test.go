@@ -137,6 +137,40 @@ func BenchmarkGetHit(b *testing.B) {
 	})
 }
 
+// limitedGenStore is genStore whose keys have a rate limit and credits
+// with a refill, as a key of a metered plan would.
+type limitedGenStore struct{ genStore }
+
+func (s limitedGenStore) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
+	k, err := s.genStore.KeyByHash(ctx, h)
+	if err == nil {
+		k.RateLimits = []keyward.RateLimit{{Name: "requests", Limit: 100, Duration: time.Minute}}
+		k.Credits = &keyward.Credits{Remaining: 10_000, RefilledAt: k.CreatedAt, Refill: &keyward.Refill{Amount: 10_000, Interval: keyward.RefillMonthly}}
+	}
+	return k, err
+}
+
+// BenchmarkGetHitLimited is BenchmarkGetHit's serial lookups of keys that
+// each have a rate limit and credits: what reading them from the arena
+// adds to a verification answered from memory.
+func BenchmarkGetHitLimited(b *testing.B) {
+	const n = 100_000
+	c := New(limitedGenStore{}, Options{Size: 2 * n, TTL: time.Hour, Unshared: true})
+	hashes := fill(b, c, n)
+	misses := c.Stats().Misses
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	for b.Loop() {
+		k, err := c.KeyByHash(context.Background(), hashes[rng.IntN(n)])
+		if err != nil || k.Credits == nil {
+			b.Fatalf("KeyByHash: %v, %v", k, err)
+		}
+	}
+	if s := c.Stats(); s.Misses != misses {
+		b.Errorf("%d misses while every key was cached", s.Misses-misses)
+	}
+}
+
 // sink keeps a benchmark's result alive.
 var sink *keyward.Key
 

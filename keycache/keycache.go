@@ -13,6 +13,11 @@
 //   - Unknown hashes are remembered for Options.NegativeTTL in a separate,
 //     separately bounded table, so a flood of made-up keys neither reaches
 //     the database nor pushes real keys out of the cache.
+//   - With Options.Members, the cache keeps a set of every secret hash the
+//     store holds, so that made-up keys, however many and however well
+//     formed, reach the store at most Options.UnknownLookups times a
+//     second, while a key created a moment ago on another instance still
+//     verifies at once (members.go says how).
 //   - A delete through the cache forgets the key before it returns.
 //     Changes made by other processes arrive through the store's
 //     invalidation feed (keyward.InvalidationFeed); the cache hears it as a
@@ -30,16 +35,17 @@
 // pointer-rich records costs tens of milliseconds of garbage-collection work
 // at the p99, so records here hold no pointers: each shard keeps fixed-size
 // slots in one slice, an index map of integers, and the variable-length text
-// (organization, name, hint, permissions) in one byte arena. The garbage
-// collector sees a handful of pointers per shard, whatever the entry count.
+// (organization, name, hint, permissions, rate limits and credits) in one
+// byte arena. The garbage collector sees a handful of pointers per shard,
+// whatever the entry count.
 package keycache
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"math"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +56,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultSize           = 100_000
-	DefaultTTL            = 30 * time.Second
+	DefaultTTL            = 5 * time.Minute
 	DefaultNegativeTTL    = 5 * time.Second
 	DefaultStalenessBound = time.Second
 	DefaultLoadTimeout    = keyward.DefaultLookupTimeout
@@ -80,6 +86,19 @@ type Options struct {
 	// that only this process can open (tests, an embedded store); a store
 	// that other processes share needs a feed.
 	Unshared bool
+	// Members keeps the membership set of every secret hash stored
+	// (members.go), loaded whenever the feed resets the cache (or, when
+	// Unshared, by LoadMembers), so that unknown hashes do not reach the
+	// store. Its memory is about 16 bytes per key stored.
+	Members bool
+	// UnknownLookups bounds the store lookups a second, made at once, of
+	// hashes not in the membership set (DefaultUnknownLookups if zero,
+	// none if negative), with a burst of a tenth of a second's worth.
+	// Past it, such a lookup waits for the feed instead (members.go).
+	UnknownLookups int
+	// Logger hears when the membership set is loaded, or cannot be (nil:
+	// nothing is logged).
+	Logger *slog.Logger
 }
 
 // Store is a keyward.KeyStore whose KeyByHash is served from the cache. A
@@ -106,6 +125,8 @@ type Store struct {
 	group singleflight.Group
 
 	hits, negHits, misses, bypasses, loads, evictions atomic.Uint64
+
+	members membership // the membership set's state (members.go)
 }
 
 var (
@@ -154,6 +175,7 @@ func New(store keyward.KeyStore, opt Options) *Store {
 	if opt.Unshared {
 		c.trustedUntil.Store(math.MaxInt64)
 	}
+	c.members.init(opt)
 	for i := range c.shards {
 		c.shards[i].init(share(opt.Size, n, i), share(opt.NegativeSize, n, i))
 	}
@@ -184,22 +206,44 @@ func (c *Store) shard(h keyward.SecretHash) *shard {
 // all concurrent callers. While the feed is not confirmed, a hash
 // remembered as unknown is still answered from memory: that answer refuses
 // a key, which a change made elsewhere can only make wrong the safe way.
+// A hash that is in no key's set (Options.Members) is answered as
+// members.go says. Under keyward.WithKnownKeysOnly, a lookup of a hash
+// neither cached, nor remembered as unknown, nor in the complete set is
+// refused at once with ETHROTTLED.
 func (c *Store) KeyByHash(ctx context.Context, h keyward.SecretHash) (*keyward.Key, error) {
 	sh := c.shard(h)
 	now := c.now()
 	trusted := now < c.trustedUntil.Load()
+	var fp uint64
+	member := true
 	sh.mu.Lock()
 	k, found, known := sh.get(h, now)
 	gen := sh.gen
+	if !known && c.members.on {
+		fp = c.fingerprint(h)
+		member = sh.members.has(fp)
+	}
 	sh.mu.Unlock()
-	switch {
-	case found && trusted:
+	if found && trusted {
 		c.hits.Add(1)
 		return k, nil
+	}
+	complete := c.members.complete() // off the hit path: two atomic loads
+	switch {
 	case known && !found:
 		c.negHits.Add(1)
 		return nil, errNotFound
-	case !trusted:
+	case !found && !(complete && member) && keyward.KnownKeysOnly(ctx):
+		c.members.refusals.Add(1)
+		return nil, errUnknownRefused
+	case !found && complete:
+		if !member {
+			c.members.misses.Add(1)
+			return c.unknown(ctx, sh, h, fp, gen, now, trusted)
+		}
+		c.members.hits.Add(1)
+	}
+	if !trusted {
 		c.bypasses.Add(1)
 		return c.load(ctx, sh, h, gen, 1+uint64(now/c.bound))
 	}
@@ -258,6 +302,9 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen, 
 		if notFound {
 			return loaded{}, nil
 		}
+		// The store vouches that h exists: should the set have missed it
+		// (a key imported in bulk, which travels no feed), it has it now.
+		c.addMembers(h)
 		return loaded{key: k}, nil
 	})
 	select {
@@ -271,31 +318,42 @@ func (c *Store) load(ctx context.Context, sh *shard, h keyward.SecretHash, gen, 
 		}
 		// Each caller gets its own copy: the shared record must not be
 		// changed by one of them under the others.
-		k := *l.key
-		k.Permissions = slices.Clone(l.key.Permissions) // nil stays nil
+		k := l.key.Clone() // nil slices stay nil
 		k.LastUsedAt = nil
-		return &k, nil
+		return k, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("key lookup: %w", ctx.Err())
 	}
 }
 
-// CreateKey stores k and forgets any earlier "unknown" answer for its hash.
+// CreateKey stores k and forgets any earlier "unknown" answer for its
+// hashes, which join the membership set: whether or not the store
+// acknowledged the create (its outcome may be unknown), so that the next
+// request here finds the key if it was made.
 func (c *Store) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) error {
 	err := c.store.CreateKey(ctx, k, ev)
-	if err == nil {
-		c.Invalidate(k.Hash)
-	}
+	c.created(k, err)
 	return err
 }
 
+// created notes the create of k, which failed with err or not.
+func (c *Store) created(k *keyward.Key, err error) {
+	if k == nil {
+		return
+	}
+	c.addMembers(k.Hashes()...)
+	if err == nil {
+		for _, h := range k.Hashes() {
+			c.Invalidate(h)
+		}
+	}
+}
+
 // CreateKeyIdempotent stores k and the record of the write that made it,
-// and forgets any earlier "unknown" answer for k's hash.
+// as CreateKey does.
 func (c *Store) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyward.IdempotencyRecord, ev *keyward.AuditEvent) error {
 	err := c.store.CreateKeyIdempotent(ctx, k, rec, ev)
-	if err == nil {
-		c.Invalidate(k.Hash)
-	}
+	c.created(k, err)
 	return err
 }
 
@@ -309,12 +367,11 @@ func (c *Store) PruneIdempotencyRecords(ctx context.Context, expiredBefore time.
 	return c.store.PruneIdempotencyRecords(ctx, expiredBefore, limit)
 }
 
-// BootstrapRootKey stores k if the store is new, and then forgets any
-// earlier "unknown" answer for its hash.
+// BootstrapRootKey stores k if the store is new, as CreateKey does.
 func (c *Store) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (bool, error) {
 	ok, err := c.store.BootstrapRootKey(ctx, k, ev)
-	if ok {
-		c.Invalidate(k.Hash)
+	if ok || err != nil {
+		c.created(k, err)
 	}
 	return ok, err
 }
@@ -381,24 +438,51 @@ func (c *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	return c.store.TouchKeys(ctx, uses)
 }
 
+// SpendCredits spends credits in the store: what a key has left is not
+// cached (a spend is no change to the key, and nothing is invalidated).
+func (c *Store) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, now time.Time) (keyward.CreditSpend, error) {
+	return c.store.SpendCredits(ctx, id, cost, now)
+}
+
+// SecretHashes reads the store: it is what the membership set is loaded
+// from, not an answer the cache could give.
+func (c *Store) SecretHashes(ctx context.Context, each func(keyward.SecretHash)) error {
+	return c.store.SecretHashes(ctx, each)
+}
+
 // Ping pings the store.
 func (c *Store) Ping(ctx context.Context) error { return c.store.Ping(ctx) }
 
-// Close closes the wrapped store.
-func (c *Store) Close() error { return c.store.Close() }
+// Close stops loading the membership set (StopLoading) and closes the
+// wrapped store.
+func (c *Store) Close() error {
+	c.StopLoading()
+	return c.store.Close()
+}
 
-// Invalidate forgets whatever the cache knows of hash h.
+// Invalidate forgets whatever the cache knows of hash h, and adds h to the
+// membership set: a hash the feed names may be a new key's.
 func (c *Store) Invalidate(h keyward.SecretHash) {
 	sh := c.shard(h)
+	var fp uint64
+	if c.members.on {
+		fp = c.fingerprint(h)
+	}
 	sh.mu.Lock()
 	sh.gen++
 	sh.remove(h)
+	if c.members.on {
+		sh.members.add(fp)
+	}
 	sh.mu.Unlock()
 }
 
 // Reset forgets everything, and keeps no answer of a lookup that began
-// before it: invalidations may have been missed.
+// before it: invalidations may have been missed. The membership set may
+// have missed creates: it is complete again once it has been loaded anew,
+// which Reset starts in the background.
 func (c *Store) Reset() {
+	c.members.epoch.Add(1)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
@@ -406,6 +490,7 @@ func (c *Store) Reset() {
 		sh.reset()
 		sh.mu.Unlock()
 	}
+	c.reloadMembers()
 }
 
 // Confirm trusts what the cache holds until the staleness bound after
@@ -418,7 +503,11 @@ func (c *Store) confirmAt(asOf int64) {
 	until := asOf + c.bound
 	for {
 		cur := c.trustedUntil.Load()
-		if until <= cur || c.trustedUntil.CompareAndSwap(cur, until) {
+		if until <= cur {
+			return
+		}
+		if c.trustedUntil.CompareAndSwap(cur, until) {
+			c.members.wakeWaiters()
 			return
 		}
 	}
@@ -446,21 +535,52 @@ type Stats struct {
 	NegHits   uint64 // lookups answered with a remembered "unknown"
 	Misses    uint64 // lookups that went to a shared store lookup
 	Bypasses  uint64 // lookups that went to the store as the feed was not confirmed
-	Loads     uint64 // store lookups made (at most Misses+Bypasses)
+	Loads     uint64 // store lookups made (at most Misses+Bypasses+UnknownLookups)
 	Evictions uint64 // keys pushed out to make room
+
+	// The membership set (Options.Members).
+	Members          int    // hashes in the set (fingerprints: a few may stand for two)
+	MemberBytes      int    // memory of the set's tables
+	MembersComplete  bool   // loaded since the feed's last reset: unknown hashes are answered from it
+	MemberLoads      uint64 // loads of the set finished
+	MemberLoadErrors uint64 // loads of the set that failed (tried again)
+	MemberHits       uint64 // misses of the cache whose hash is in the set: read from the store
+	MemberMisses     uint64 // misses whose hash is in no key's set: one of the next four
+	// UnknownFromMemory: answered "unknown" from the set, as the feed had
+	// confirmed past the request.
+	UnknownFromMemory uint64
+	// UnknownLookups: read from the store at once, with a token of the
+	// bucket (Options.UnknownLookups).
+	UnknownLookups uint64
+	// UnknownWaits: waited for the feed to confirm past the request's
+	// arrival (then answered from the set, or UnknownUnavailable).
+	UnknownWaits uint64
+	// UnknownUnavailable: refused with EUNAVAILABLE, as the feed did not
+	// confirm within the staleness bound.
+	UnknownUnavailable uint64
+	// UnknownRefused: lookups under keyward.WithKnownKeysOnly of hashes
+	// the cache knows nothing of, refused with ETHROTTLED.
+	UnknownRefused uint64
 }
 
 // Stats returns the cache's counters.
 func (c *Store) Stats() Stats {
+	m := &c.members
 	s := Stats{
 		Hits: c.hits.Load(), NegHits: c.negHits.Load(), Misses: c.misses.Load(),
 		Bypasses: c.bypasses.Load(), Loads: c.loads.Load(), Evictions: c.evictions.Load(),
+		MembersComplete: m.complete(), MemberLoads: m.loads.Load(), MemberLoadErrors: m.loadErrors.Load(),
+		MemberHits: m.hits.Load(), MemberMisses: m.misses.Load(),
+		UnknownFromMemory: m.fromMemory.Load(), UnknownLookups: m.lookups.Load(), UnknownWaits: m.waits.Load(),
+		UnknownUnavailable: m.unavailable.Load(), UnknownRefused: m.refusals.Load(),
 	}
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		s.Entries += len(sh.index)
 		s.Negatives += len(sh.neg)
+		s.Members += sh.members.n
+		s.MemberBytes += 8 * len(sh.members.table)
 		sh.mu.Unlock()
 	}
 	return s

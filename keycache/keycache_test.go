@@ -183,6 +183,13 @@ func newKey(org keyward.OrgID, name string, perms ...keyward.Permission) *keywar
 	return storetest.NewKey(org, storetest.Name(name), storetest.Permissions(perms...))
 }
 
+// newKeyWith returns a new, valid key of org, holding read, changed by f.
+func newKeyWith(org keyward.OrgID, f func(k *keyward.Key)) *keyward.Key {
+	k := newKey(org, "k", keyward.PermRead)
+	f(k)
+	return k
+}
+
 // add stores k directly in the database, bypassing the cache.
 func (e *env) add(t testing.TB, k *keyward.Key) *keyward.Key {
 	t.Helper()
@@ -194,7 +201,8 @@ func (e *env) add(t testing.TB, k *keyward.Key) *keyward.Key {
 
 // addKeys stores n new keys of org "acme" directly in the database, with
 // the lifecycle's fields varied among them: metadata of several sizes or
-// none, a creator or none, an expiry or none, some disabled.
+// none, a creator or none, an expiry or none, some disabled; and some
+// with a rate limit, some with credits, with or without a refill.
 func (e *env) addKeys(t testing.TB, n int) []*keyward.Key {
 	t.Helper()
 	keys := make([]*keyward.Key, n)
@@ -215,6 +223,15 @@ func (e *env) addKeys(t testing.TB, n int) []*keyward.Key {
 			k.ExpiresAt = &at
 		}
 		k.Disabled = i%7 == 3
+		if i%6 == 1 {
+			k.RateLimits = []keyward.RateLimit{{Name: "requests", Limit: int64(100 + i), Duration: time.Minute}}
+		}
+		if i%4 == 2 {
+			k.Credits = &keyward.Credits{Remaining: int64(i), RefilledAt: base}
+			if i%8 == 2 {
+				k.Credits.Refill = &keyward.Refill{Amount: 1000, Interval: keyward.RefillDaily}
+			}
+		}
 		keys[i] = e.add(t, k)
 	}
 	return keys
@@ -280,10 +297,17 @@ func describe(k *keyward.Key) string {
 	if k.Previous != nil {
 		prev = fmt.Sprintf("{Hash:%x ExpiresAt:%s}", k.Previous.Hash[:], t(&k.Previous.ExpiresAt))
 	}
+	credits := "nil"
+	if c := k.Credits; c != nil {
+		credits = fmt.Sprintf("{Remaining:%d RefilledAt:%s Refill:%+v}", c.Remaining, t(&c.RefilledAt), c.Refill)
+		if c.Refill != nil {
+			credits = fmt.Sprintf("{Remaining:%d RefilledAt:%s Refill:%+v}", c.Remaining, t(&c.RefilledAt), *c.Refill)
+		}
+	}
 	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%s DeletedAt:%s "+
-		"ExpiresAt:%s Disabled:%v Metadata:%q UpdatedAt:%s CreatedBy:%q Version:%d Previous:%s}",
+		"ExpiresAt:%s Disabled:%v Metadata:%q UpdatedAt:%s CreatedBy:%q Version:%d Previous:%s RateLimits:%#v Credits:%s}",
 		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, t(&k.CreatedAt), t(k.LastUsedAt), t(k.DeletedAt),
-		t(k.ExpiresAt), k.Disabled, k.Metadata, t(&k.UpdatedAt), k.CreatedBy, k.Version, prev)
+		t(k.ExpiresAt), k.Disabled, k.Metadata, t(&k.UpdatedAt), k.CreatedBy, k.Version, prev, k.RateLimits, credits)
 }
 
 // checkKey fails the test unless got is want in every field but
@@ -389,6 +413,28 @@ func TestHitServesFromMemory(t *testing.T) {
 			k.CreatedAt = time.Date(2024, 2, 29, 12, 34, 56, 123_456_000, time.UTC)
 			return k
 		}()},
+		{"every rate limit it may have, and credits refilled monthly", func() *keyward.Key {
+			k := newKey("acme", "limited", keyward.PermRead)
+			for i := range keyward.MaxRateLimits {
+				k.RateLimits = append(k.RateLimits, keyward.RateLimit{
+					Name:     fmt.Sprintf("%s%d", strings.Repeat("l", keyward.MaxRateLimitNameLen-2), 10+i),
+					Limit:    keyward.MaxRateLimit - int64(i),
+					Duration: keyward.MaxRateLimitDuration - time.Duration(i)*time.Millisecond,
+				})
+			}
+			k.Credits = &keyward.Credits{Remaining: keyward.MaxCredits, RefilledAt: time.Date(2024, 2, 29, 0, 0, 0, 1000, time.UTC),
+				Refill: &keyward.Refill{Amount: keyward.MaxCredits, Interval: keyward.RefillMonthly}}
+			return k
+		}()},
+		{"one rate limit, no credits", newKeyWith("acme", func(k *keyward.Key) {
+			k.RateLimits = []keyward.RateLimit{{Name: "a", Limit: 1, Duration: 1500 * time.Millisecond}}
+		})},
+		{"credits at zero, no refill, no rate limit", newKeyWith("acme", func(k *keyward.Key) {
+			k.Credits = &keyward.Credits{Remaining: 0, RefilledAt: time.Date(1969, 12, 31, 23, 59, 59, 999_999_000, time.UTC)}
+		})},
+		{"root key, credits refilled daily", newKeyWith("", func(k *keyward.Key) {
+			k.Credits = &keyward.Credits{Remaining: 7, RefilledAt: k.CreatedAt, Refill: &keyward.Refill{Amount: 10, Interval: keyward.RefillDaily}}
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,7 +473,10 @@ func TestHitServesFromMemory(t *testing.T) {
 // nor another caller's copy.
 func TestReturnedKeysAreCopies(t *testing.T) {
 	e := newEnv(t, keycache.Options{})
-	k := e.add(t, newKey("acme", "mine", keyward.PermRead, keyward.PermWrite, keyward.PermManage))
+	k := newKey("acme", "mine", keyward.PermRead, keyward.PermWrite, keyward.PermManage)
+	k.RateLimits = []keyward.RateLimit{{Name: "requests", Limit: 100, Duration: time.Minute}, {Name: "burst", Limit: 5, Duration: time.Second}}
+	k.Credits = &keyward.Credits{Remaining: 50, RefilledAt: k.CreatedAt, Refill: &keyward.Refill{Amount: 50, Interval: keyward.RefillDaily}}
+	e.add(t, k)
 	want := e.stored(t, k.Hash)
 
 	scribble := func(k *keyward.Key) {
@@ -437,6 +486,10 @@ func TestReturnedKeysAreCopies(t *testing.T) {
 		k.Hash[0] ^= 0xff
 		now := time.Now()
 		k.LastUsedAt, k.DeletedAt = &now, &now
+		k.RateLimits[0].Limit, k.RateLimits[1].Name = 1, "scribbled"
+		k.RateLimits = append(k.RateLimits[:1], keyward.RateLimit{Name: "more"})
+		k.Credits.Remaining, k.Credits.RefilledAt = 0, now
+		k.Credits.Refill.Amount, k.Credits.Refill.Interval = 1, "scribbled"
 	}
 	first := e.get(t, k.Hash) // from the store
 	scribble(first)
@@ -1005,6 +1058,14 @@ func TestUnencodableKeysNotCached(t *testing.T) {
 			}
 			return ps
 		}()...)},
+		{"many rate limits", newKeyWith("acme", func(k *keyward.Key) {
+			for i := range 256 {
+				k.RateLimits = append(k.RateLimits, keyward.RateLimit{Name: fmt.Sprint(i), Limit: 1, Duration: time.Second})
+			}
+		})},
+		{"long rate limit name", newKeyWith("acme", func(k *keyward.Key) {
+			k.RateLimits = []keyward.RateLimit{{Name: strings.Repeat("n", 256), Limit: 1, Duration: time.Second}}
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,10 @@ type shard struct {
 
 	neg    map[keyward.SecretHash]int64 // unknown hash → expiry
 	negCap int
+
+	// members is the shard's part of the membership set (members.go):
+	// neither reset nor Reset empties it.
+	members memberSet
 }
 
 // slot is one cached key, fixed-size and pointer-free. hash is the hash
@@ -46,6 +50,7 @@ type slot struct {
 	off        uint32
 	nameLen    uint16
 	metaLen    uint16
+	limitsLen  uint16 // rate limits and credits, encoded (see appendLimits)
 	orgLen     uint8
 	hintLen    uint8
 	byLen      uint8
@@ -65,14 +70,15 @@ const (
 
 // The arena holds, per slot, in this order: organization, name, hint,
 // created-by and metadata (one string when materialized), one byte per
-// permission (its index in keyward.AllPermissions), and, with
-// flagPrevious, the key's other hash.
+// permission (its index in keyward.AllPermissions), with flagPrevious the
+// key's other hash, and the key's rate limits and credits (limitsLen
+// bytes, none for a key without either).
 func (s *slot) text() int {
 	return int(s.orgLen) + int(s.nameLen) + int(s.hintLen) + int(s.byLen) + int(s.metaLen)
 }
 
 func (s *slot) size() int {
-	n := s.text() + int(s.permLen)
+	n := s.text() + int(s.permLen) + int(s.limitsLen)
 	if s.flags&flagPrevious != 0 {
 		n += len(keyward.SecretHash{})
 	}
@@ -169,6 +175,9 @@ func (sh *shard) materialize(s *slot) *keyward.Key {
 			k.Hash, k.Previous.Hash = other, s.hash
 		}
 	}
+	if s.limitsLen > 0 {
+		readLimits(b[len(b)-int(s.limitsLen):], k)
+	}
 	return k
 }
 
@@ -195,6 +204,10 @@ func (sh *shard) put(h keyward.SecretHash, k *keyward.Key, expires, now int64) (
 		if permIndex(p) < 0 {
 			return false
 		}
+	}
+	limitsLen, ok := limitsSize(k)
+	if !ok {
+		return false
 	}
 	flags := uint8(flagUsed)
 	if k.Root {
@@ -226,6 +239,7 @@ func (sh *shard) put(h keyward.SecretHash, k *keyward.Key, expires, now int64) (
 		expires:    expires,
 		nameLen:    uint16(len(k.Name)),
 		metaLen:    uint16(len(k.Metadata)),
+		limitsLen:  uint16(limitsLen),
 		orgLen:     uint8(len(k.OrgID)),
 		hintLen:    uint8(len(k.Hint)),
 		byLen:      uint8(len(k.CreatedBy)),
@@ -270,6 +284,7 @@ func (sh *shard) put(h keyward.SecretHash, k *keyward.Key, expires, now int64) (
 	case k.Previous != nil:
 		sh.arena = append(sh.arena, k.Previous.Hash[:]...)
 	}
+	sh.arena = appendLimits(sh.arena, k)
 	sh.slots[i] = ns
 	sh.index[prefix(h)] = i
 	return evicted

@@ -3,6 +3,7 @@ package keycache
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -23,7 +24,8 @@ const never = int64(1) << 62
 // random order; and the lifecycle's fields: metadata of up to a few hundred
 // bytes (or none), a creator (or none), an expiry (or none), disabled or
 // not, a version, a time of last change, and for about half of the keys a
-// previous secret in its grace period.
+// previous secret in its grace period; and for about a third of the keys
+// rate limits, and for a third credits.
 func randKey(rng *rand.Rand) *keyward.Key {
 	k := &keyward.Key{
 		ID:        keyward.KeyID(1 + rng.Int64N(keyward.MaxKeyID-1)),
@@ -60,7 +62,48 @@ func randKey(rng *rand.Rand) *keyward.Key {
 	if rng.IntN(2) == 0 {
 		k.Previous = &keyward.PreviousSecret{Hash: randHash(rng), ExpiresAt: randTime(rng)}
 	}
+	if rng.IntN(3) == 0 {
+		k.RateLimits = randLimits(rng, 1+rng.IntN(keyward.MaxRateLimits))
+	}
+	if rng.IntN(3) == 0 {
+		k.Credits = randCredits(rng)
+	}
 	return k
+}
+
+// randLimits returns n rate limits with random names of 1 to 32
+// characters, limits from 1 to keyward.MaxRateLimit (or, now and then,
+// any int64), and durations of whole milliseconds up to 31 days (or any
+// number of nanoseconds).
+func randLimits(rng *rand.Rand, n int) []keyward.RateLimit {
+	ls := make([]keyward.RateLimit, n)
+	for i := range ls {
+		ls[i] = keyward.RateLimit{
+			Name:     randText(rng, 1+rng.IntN(keyward.MaxRateLimitNameLen), "abcdefghijklmnopqrstuvwxyz0123456789_.-"),
+			Limit:    1 + rng.Int64N(keyward.MaxRateLimit),
+			Duration: time.Duration(1+rng.Int64N(int64(keyward.MaxRateLimitDuration/time.Millisecond))) * time.Millisecond,
+		}
+		if rng.IntN(10) == 0 {
+			ls[i].Limit, ls[i].Duration = int64(rng.Uint64()), time.Duration(rng.Uint64())
+		}
+	}
+	return ls
+}
+
+// randCredits returns credits with a random remaining (0 now and then) set
+// at a random time, refilled daily, monthly or never.
+func randCredits(rng *rand.Rand) *keyward.Credits {
+	c := &keyward.Credits{Remaining: rng.Int64N(keyward.MaxCredits + 1), RefilledAt: randTime(rng)}
+	if rng.IntN(4) == 0 {
+		c.Remaining = 0
+	}
+	switch rng.IntN(3) {
+	case 0:
+		c.Refill = &keyward.Refill{Amount: 1 + rng.Int64N(keyward.MaxCredits), Interval: keyward.RefillDaily}
+	case 1:
+		c.Refill = &keyward.Refill{Amount: 1 + rng.Int64N(keyward.MaxCredits), Interval: keyward.RefillMonthly}
+	}
+	return c
 }
 
 // randHash returns a random secret hash.
@@ -122,10 +165,18 @@ func describeKey(k *keyward.Key) string {
 	if k.Previous != nil {
 		prev = fmt.Sprintf("{Hash:%x ExpiresAt:%s}", k.Previous.Hash[:], k.Previous.ExpiresAt.Format(time.RFC3339Nano))
 	}
+	credits := "nil"
+	if c := k.Credits; c != nil {
+		refill := "nil"
+		if c.Refill != nil {
+			refill = fmt.Sprintf("%+v", *c.Refill)
+		}
+		credits = fmt.Sprintf("{Remaining:%d RefilledAt:%s Refill:%s}", c.Remaining, c.RefilledAt.Format(time.RFC3339Nano), refill)
+	}
 	return fmt.Sprintf("{ID:%d OrgID:%q Root:%v Name:%q Permissions:%#v Hash:%x Hint:%q CreatedAt:%s LastUsedAt:%v DeletedAt:%v "+
-		"ExpiresAt:%v Disabled:%v Metadata:%q UpdatedAt:%s CreatedBy:%q Version:%d Previous:%s}",
+		"ExpiresAt:%v Disabled:%v Metadata:%q UpdatedAt:%s CreatedBy:%q Version:%d Previous:%s RateLimits:%#v Credits:%s}",
 		k.ID, k.OrgID, k.Root, k.Name, k.Permissions, k.Hash[:], k.Hint, k.CreatedAt.Format(time.RFC3339Nano), k.LastUsedAt, k.DeletedAt,
-		k.ExpiresAt, k.Disabled, k.Metadata, k.UpdatedAt.Format(time.RFC3339Nano), k.CreatedBy, k.Version, prev)
+		k.ExpiresAt, k.Disabled, k.Metadata, k.UpdatedAt.Format(time.RFC3339Nano), k.CreatedBy, k.Version, prev, k.RateLimits, credits)
 }
 
 // checkGet fails the test unless sh holds k under its own hash, intact.
@@ -322,8 +373,14 @@ func TestEntriesArePointerFree(t *testing.T) {
 		t.Errorf("shard.slots holds %v, want slot", f.Type.Elem())
 	}
 
-	// Only those five fields of a shard hold pointers at all: a sixth
-	// (another map, a slice of strings) would be scanned too.
+	// The membership set is one slice of integers.
+	if f, _ := reflect.TypeFor[memberSet]().FieldByName("table"); f.Type != reflect.TypeFor[[]uint64]() {
+		t.Errorf("memberSet.table is %v, want []uint64", f.Type)
+	}
+
+	// Only those five fields of a shard, and the membership set, hold
+	// pointers at all: another (a map, a slice of strings) would be
+	// scanned too.
 	var got []string
 	for i := range sh.NumField() {
 		f := sh.Field(i)
@@ -332,7 +389,7 @@ func TestEntriesArePointerFree(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	if want := []string{"arena", "free", "index", "neg", "slots"}; !slices.Equal(got, want) {
+	if want := []string{"arena", "free", "index", "members", "neg", "slots"}; !slices.Equal(got, want) {
 		t.Errorf("shard fields holding pointers: %v, want %v", got, want)
 	}
 }
@@ -747,4 +804,93 @@ func fillValue(f reflect.Value) bool {
 		return false
 	}
 	return true
+}
+
+// A cached key's rate limits and credits come back exactly, in every
+// combination: none, limits alone, credits alone (with or without a
+// refill), both, the most limits a key may have with the longest names,
+// values at the ends of their types, times before 1970, and cached under
+// its previous secret's hash (the arena then holds its own hash before its
+// limits).
+func TestLimitsRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	at := time.Date(1969, 7, 20, 20, 17, 40, 123456000, time.UTC)
+	many := make([]keyward.RateLimit, keyward.MaxRateLimits)
+	for i := range many {
+		many[i] = keyward.RateLimit{Name: fmt.Sprintf("%s%02d", strings.Repeat("x", keyward.MaxRateLimitNameLen-2), i), Limit: keyward.MaxRateLimit, Duration: keyward.MaxRateLimitDuration}
+	}
+	tests := []struct {
+		name    string
+		limits  []keyward.RateLimit
+		credits *keyward.Credits
+	}{
+		{"neither", nil, nil},
+		{"one limit", []keyward.RateLimit{{Name: "requests", Limit: 100, Duration: time.Minute}}, nil},
+		{"the most limits, the longest names", many, nil},
+		{"limits at the ends of int64", []keyward.RateLimit{
+			{Name: "max", Limit: math.MaxInt64, Duration: math.MaxInt64},
+			{Name: "min", Limit: math.MinInt64, Duration: math.MinInt64},
+			{Name: "zero"},
+			{Name: strings.Repeat("é", 127), Limit: -1, Duration: 1},
+		}, nil},
+		{"credits alone", nil, &keyward.Credits{Remaining: 0, RefilledAt: at}},
+		{"credits refilled daily", nil, &keyward.Credits{Remaining: 5, RefilledAt: at, Refill: &keyward.Refill{Amount: 10, Interval: keyward.RefillDaily}}},
+		{"credits refilled monthly, the most", nil, &keyward.Credits{Remaining: keyward.MaxCredits, RefilledAt: at, Refill: &keyward.Refill{Amount: keyward.MaxCredits, Interval: keyward.RefillMonthly}}},
+		{"credits at the ends of int64", nil, &keyward.Credits{Remaining: math.MinInt64, RefilledAt: time.UnixMicro(math.MaxInt64).UTC(), Refill: &keyward.Refill{Amount: math.MaxInt64, Interval: ""}}},
+		{"both", many[:3], &keyward.Credits{Remaining: 1, RefilledAt: at, Refill: &keyward.Refill{Amount: 1, Interval: keyward.RefillMonthly}}},
+	}
+	var sh shard
+	sh.init(2*len(tests), 1)
+	for _, tt := range tests {
+		for _, byPrevious := range []bool{false, true} {
+			k := randKey(rng)
+			k.RateLimits, k.Credits = tt.limits, tt.credits
+			h := k.Hash
+			if byPrevious {
+				k.Previous = &keyward.PreviousSecret{Hash: randHash(rng), ExpiresAt: at}
+				h = k.Previous.Hash
+			}
+			sh.put(h, k, never, 0)
+			checkShard(t, &sh)
+			t.Run(fmt.Sprintf("%s/byPrevious=%v", tt.name, byPrevious), func(t *testing.T) { checkGetBy(t, &sh, h, k, 0) })
+		}
+	}
+	// After a compaction moves every entry, each still reads back whole.
+	sh.compact(maxArena)
+	checkShard(t, &sh)
+}
+
+// A key with more rate limits, or a longer limit name or refill interval,
+// than the encoding's one-byte lengths hold is not cached, and the shard
+// stays sound.
+func TestUnencodableLimits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	for name, change := range map[string]func(k *keyward.Key){
+		"256 limits": func(k *keyward.Key) { k.RateLimits = randLimits(rng, 256) },
+		"a name of 256 bytes": func(k *keyward.Key) {
+			k.RateLimits = []keyward.RateLimit{{Name: strings.Repeat("n", 256), Limit: 1, Duration: time.Second}}
+		},
+		"an interval of 256 bytes": func(k *keyward.Key) {
+			k.Credits = &keyward.Credits{Refill: &keyward.Refill{Amount: 1, Interval: keyward.RefillInterval(strings.Repeat("i", 256))}}
+		},
+	} {
+		var sh shard
+		sh.init(4, 1)
+		k := randKey(rng)
+		change(k)
+		sh.put(k.Hash, k, never, 0)
+		checkShard(t, &sh)
+		if got, found, _ := sh.get(k.Hash, 0); found {
+			t.Errorf("%s: cached as %s", name, describeKey(got))
+		}
+	}
+}
+
+// A slot stays 104 bytes: the rate limits and credits took two bytes of
+// what was padding. At a million cached keys, each byte more is a
+// megabyte more.
+func TestSlotSize(t *testing.T) {
+	if got := unsafe.Sizeof(slot{}); got > 104 {
+		t.Errorf("a slot takes %d bytes, more than 104", got)
+	}
 }

@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/storetest"
@@ -84,5 +86,50 @@ func BenchmarkTouchKeys(b *testing.B) {
 		if err := db.TouchKeys(b.Context(), uses); err != nil {
 			b.Fatalf("TouchKeys: %v", err)
 		}
+	}
+}
+
+// BenchmarkSpendCredits measures the durable write a verification of a
+// key with credits makes: from one caller, and from 32 concurrent callers
+// per CPU (64 on two, as the reference bench's connections), spending
+// from a thousand keys or all from one, when they queue on its row's
+// lock.
+func BenchmarkSpendCredits(b *testing.B) {
+	db, _ := openTestDB(b)
+	const n = 1000
+	keys := make([]*keyward.Key, n)
+	for i := range keys {
+		keys[i] = storetest.NewKey("acme", storetest.Credits(keyward.MaxCredits, nil))
+	}
+	if err := db.ImportKeys(b.Context(), keys); err != nil {
+		b.Fatalf("ImportKeys: %v", err)
+	}
+	now := time.Now()
+	b.Run("serial", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if r, err := db.SpendCredits(b.Context(), keys[i%n].ID, 1, now); err != nil || !r.OK {
+				b.Fatalf("SpendCredits: %+v, %v", r, err)
+			}
+			i++
+		}
+	})
+	for _, c := range []struct {
+		name string
+		keys int
+	}{{"parallel", n}, {"parallel one key", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetParallelism(32)
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					k := keys[int(next.Add(1))%c.keys]
+					if r, err := db.SpendCredits(b.Context(), k.ID, 1, now); err != nil || !r.OK {
+						b.Errorf("SpendCredits: %+v, %v", r, err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

@@ -36,6 +36,9 @@ func (db *DB) CreateKeyIdempotent(ctx context.Context, k *keyward.Key, rec *keyw
 			return fmt.Errorf("create key: %w", mapError(ctx, err))
 		}
 	}
+	if err := notifyCreated(ctx, tx, k); err != nil {
+		return fmt.Errorf("create key: %w", mapError(ctx, err))
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
 	}

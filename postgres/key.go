@@ -20,13 +20,15 @@ import (
 // key_last_used, a row per used key, found through its primary key.
 const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
 	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id) AS last_used_at, deleted_at,
-	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at`
+	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at,
+	rate_limits, credits_remaining, credits_refilled_at, credits_refill_amount, credits_refill_interval`
 
 // insertColumns are api_keys' own columns, as insertKey and ImportKeys
 // write them.
 var insertColumns = []string{
 	"id", "org_id", "root", "name", "permissions", "secret_hash", "hint", "created_at", "deleted_at",
 	"expires_at", "disabled", "metadata", "updated_at", "created_by", "version", "prev_secret_hash", "prev_expires_at",
+	"rate_limits", "credits_remaining", "credits_refilled_at", "credits_refill_amount", "credits_refill_interval",
 }
 
 // queryKeyByHash finds a live key by its secret hash or by its previous
@@ -57,21 +59,17 @@ const queryKeyForUpdate = `SELECT ` + keyColumns + ` FROM api_keys
 const updateKey = `UPDATE api_keys SET
 	name = $2, permissions = $3, secret_hash = $4, hint = $5, deleted_at = $6,
 	expires_at = $7, disabled = $8, metadata = $9, updated_at = $10,
-	prev_secret_hash = $11, prev_expires_at = $12, version = version + 1
+	prev_secret_hash = $11, prev_expires_at = $12, rate_limits = $13, credits_remaining = $14,
+	credits_refilled_at = $15, credits_refill_amount = $16, credits_refill_interval = $17,
+	version = version + 1
 	WHERE id = $1
 	RETURNING ` + keyColumns
 
 // CreateKey stores k and, in the same transaction, ev, the audit event of
-// its creation (nil for none). It fails with ECONFLICT if k's id or secret
-// hash is taken, by a live key or a deleted one.
+// its creation (nil for none), and announces its hashes on NotifyChannel
+// (notifyCreated). It fails with ECONFLICT if k's id or secret hash is
+// taken, by a live key or a deleted one.
 func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) error {
-	if ev == nil {
-		// One statement: a transaction of its own, in one round trip.
-		if err := insertKey(ctx, db.pool, k); err != nil {
-			return fmt.Errorf("create key: %w", mapError(ctx, err))
-		}
-		return nil
-	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
@@ -80,7 +78,12 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEv
 	if err := insertKey(ctx, tx, k); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
 	}
-	if err := insertEvent(ctx, tx, ev); err != nil {
+	if ev != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return fmt.Errorf("create key: %w", mapError(ctx, err))
+		}
+	}
+	if err := notifyCreated(ctx, tx, k); err != nil {
 		return fmt.Errorf("create key: %w", mapError(ctx, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -93,9 +96,13 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEv
 // COPY: for bulk loads (imports, benchmarks). Like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
 //
-// A process that looked up an imported key's secret before the import (it
-// was made elsewhere) and remembered it as unknown goes on refusing it for
-// up to its cache's NegativeTTL (5 s by default).
+// An import announces nothing on NotifyChannel (a million notifications
+// would fill the server's queue): a keyward instance already running
+// learns of an imported key only when it looks one up that its cache's
+// membership set does not hold, which it does at a bounded rate
+// (--max-unknown-lookups); past that rate it refuses the others
+// (NOT_FOUND) until it has looked them up, or restarts. Import into a
+// database no instance serves yet, or restart the instances after.
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	rows := make([][]any, len(keys))
 	var used [][]any
@@ -103,7 +110,11 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 		if err := checkNewKey(k); err != nil {
 			return fmt.Errorf("import keys: %w", err)
 		}
-		rows[i] = insertValues(k)
+		v, err := insertValues(k)
+		if err != nil {
+			return fmt.Errorf("import keys: %w", err)
+		}
+		rows[i] = v
 		if k.LastUsedAt != nil {
 			used = append(used, []any{int64(k.ID), micros(*k.LastUsedAt)})
 		}
@@ -178,6 +189,9 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.
 		if err := insertEvent(ctx, tx, ev); err != nil {
 			return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 		}
+	}
+	if err := notifyCreated(ctx, tx, k); err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
@@ -279,7 +293,11 @@ func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 	}
 	// ID, OrgID, Root, CreatedAt, CreatedBy and LastUsedAt are not
 	// written: the row keeps them whatever update returned.
-	updated, err := scanKey(tx.QueryRow(ctx, updateKey, updateValues(old.ID, &k)...))
+	values, err := updateValues(old.ID, &k)
+	if err != nil {
+		return nil, fmt.Errorf("update key: %w", err)
+	}
+	updated, err := scanKey(tx.QueryRow(ctx, updateKey, values...))
 	if err != nil {
 		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}
@@ -474,10 +492,8 @@ type querier interface {
 }
 
 // insertKey inserts k as a new row, and its last use, if it has one, in
-// the same statement: on the pool, that is one transaction. A new key
-// needs no notification: no process can have looked up, and remembered as
-// unknown, a secret that did not exist (and a NOTIFY would serialize the
-// commits of every create on the server's notification queue).
+// the same statement. It announces nothing: the create that calls it does
+// (notifyCreated), in its transaction.
 func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
 	if err := checkNewKey(k); err != nil {
 		return err
@@ -487,13 +503,16 @@ func insertKey(ctx context.Context, q querier, k *keyward.Key) error {
 		params[i] = fmt.Sprintf("$%d", i+1)
 	}
 	insert := `INSERT INTO api_keys (` + strings.Join(insertColumns, ", ") + `) VALUES (` + strings.Join(params, ", ") + `)`
-	args := insertValues(k)
+	args, err := insertValues(k)
+	if err != nil {
+		return err
+	}
 	if k.LastUsedAt != nil {
 		insert = `WITH k AS (` + insert + ` RETURNING id)
 			INSERT INTO key_last_used (id, last_used_at) SELECT id, $` + fmt.Sprint(len(args)+1) + ` FROM k`
 		args = append(args, micros(*k.LastUsedAt))
 	}
-	_, err := q.Exec(ctx, insert, args...)
+	_, err = q.Exec(ctx, insert, args...)
 	return err
 }
 
@@ -511,25 +530,36 @@ func checkNewKey(k *keyward.Key) error {
 }
 
 // insertValues are k's values of insertColumns.
-func insertValues(k *keyward.Key) []any {
+func insertValues(k *keyward.Key) ([]any, error) {
+	limits, err := rateLimitsValue(k.RateLimits)
+	if err != nil {
+		return nil, err
+	}
 	prevHash, prevExpires := previousValues(k.Previous)
+	remaining, refilledAt, amount, interval := creditsValues(k.Credits)
 	return []any{
 		int64(k.ID), string(k.OrgID), k.Root, k.Name, permissionNames(k.Permissions), k.Hash[:], k.Hint,
 		micros(k.CreatedAt), microsOrNull(k.DeletedAt),
 		microsOrNull(k.ExpiresAt), k.Disabled, textOrNull(k.Metadata), micros(k.UpdatedAt),
 		textOrNull(k.CreatedBy), k.Version, prevHash, prevExpires,
-	}
+		limits, remaining, refilledAt, amount, interval,
+	}, nil
 }
 
 // updateValues are updateKey's arguments: the id of the key to change,
 // then k's values of the columns an update writes.
-func updateValues(id keyward.KeyID, k *keyward.Key) []any {
+func updateValues(id keyward.KeyID, k *keyward.Key) ([]any, error) {
+	limits, err := rateLimitsValue(k.RateLimits)
+	if err != nil {
+		return nil, err
+	}
 	prevHash, prevExpires := previousValues(k.Previous)
+	remaining, refilledAt, amount, interval := creditsValues(k.Credits)
 	return []any{
 		int64(id), k.Name, permissionNames(k.Permissions), k.Hash[:], k.Hint, microsOrNull(k.DeletedAt),
 		microsOrNull(k.ExpiresAt), k.Disabled, textOrNull(k.Metadata), micros(k.UpdatedAt),
-		prevHash, prevExpires,
-	}
+		prevHash, prevExpires, limits, remaining, refilledAt, amount, interval,
+	}, nil
 }
 
 // permissionNames is ps as the permissions column holds it: never nil, as
@@ -609,9 +639,12 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		lastUsed, deleted    *time.Time
 		expires, prevExpires *time.Time
 		metadata, createdBy  *string
+		limits               []byte
+		credits              creditsColumns
 	)
 	if err := row.Scan(&id, &org, &k.Root, &k.Name, &perms, &hash, &k.Hint, &createdAt, &lastUsed, &deleted,
 		&expires, &k.Disabled, &metadata, &updatedAt, &createdBy, &k.Version, &prevHash, &prevExpires,
+		&limits, &credits.remaining, &credits.refilledAt, &credits.amount, &credits.interval,
 	); err != nil {
 		return nil, err
 	}
@@ -647,6 +680,18 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		p.ExpiresAt = prevExpires.UTC()
 		k.Previous = p
 	}
+	if limits != nil {
+		ls, err := parseRateLimits(limits)
+		if err != nil {
+			return nil, fmt.Errorf("key %v: stored rate limits: %w", k.ID, err)
+		}
+		k.RateLimits = ls
+	}
+	c, err := credits.credits()
+	if err != nil {
+		return nil, fmt.Errorf("key %v: stored credits: %w", k.ID, err)
+	}
+	k.Credits = c
 	return &k, nil
 }
 

@@ -80,6 +80,17 @@ func checkFullKey(t *testing.T, what string, got, want *keyward.Key) {
 	case gp.Hash != wp.Hash || !gp.ExpiresAt.Equal(wp.ExpiresAt):
 		add("Previous", gp.ExpiresAt, wp.ExpiresAt)
 	}
+	if !slices.Equal(got.RateLimits, want.RateLimits) {
+		add("RateLimits", got.RateLimits, want.RateLimits)
+	}
+	switch gc, wc := got.Credits, want.Credits; {
+	case gc == nil && wc == nil:
+	case gc == nil || wc == nil:
+		add("Credits", gc != nil, wc != nil)
+	case gc.Remaining != wc.Remaining || !gc.RefilledAt.Equal(wc.RefilledAt) ||
+		(gc.Refill == nil) != (wc.Refill == nil) || gc.Refill != nil && *gc.Refill != *wc.Refill:
+		add("Credits", *gc, *wc)
+	}
 	for _, d := range diff {
 		t.Errorf("%s: %s", what, d)
 	}
@@ -499,6 +510,11 @@ func TestWatchHearsRotation(t *testing.T) {
 	if err := db.CreateKey(ctx, k, nil); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
+	// The create travels the feed too: let it arrive before counting.
+	created := time.Now()
+	w.WaitFor(t, "a confirmation after the create", func(ev []storetest.Event) bool {
+		return storetest.ConfirmedAfter(ev, created) >= 0
+	})
 	// rotate rotates k and returns the hashes the watcher must hear.
 	rotate := func() []keyward.SecretHash {
 		t.Helper()

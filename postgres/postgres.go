@@ -72,6 +72,8 @@ type DB struct {
 	closing   context.Context
 	close     context.CancelFunc
 	listeners sync.WaitGroup
+
+	spends spender // the batches of SpendCredits (limits.go)
 }
 
 // DefaultApplicationName is the application_name of the store's sessions
@@ -116,6 +118,7 @@ func Open(ctx context.Context, url string, opts ...OpenOption) (*DB, error) {
 		opt(db)
 	}
 	db.closing, db.close = context.WithCancel(context.Background())
+	db.startSpender()
 	return db, nil
 }
 
@@ -190,6 +193,7 @@ func (db *DB) Close() error {
 	db.close()
 	db.mu.Unlock()
 	db.listeners.Wait()
+	<-db.spends.finished
 	db.pool.Close()
 	return nil
 }

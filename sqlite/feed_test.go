@@ -129,15 +129,15 @@ func TestInvalidationLogPruning(t *testing.T) {
 	}
 	ahead := storetest.NewWatcher()
 	pos, err := db.ReadInvalidations(ctx, 0, ahead)
-	if err != nil || pos != 5 {
-		t.Fatalf("read the log: position %d, %v; want 5 (one entry a delete)", pos, err)
+	if err != nil || pos != 10 {
+		t.Fatalf("read the log: position %d, %v; want 10 (an entry for each create and each delete)", pos, err)
 	}
 	if n, err := db.PruneInvalidations(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("pruning entries older than an hour removed %d, %v; want none", n, err)
 	}
 	n, err := db.PruneInvalidations(ctx, time.Now().Add(time.Second))
-	if err != nil || n != 5 {
-		t.Fatalf("pruning every entry removed %d, %v; want 5", n, err)
+	if err != nil || n != 10 {
+		t.Fatalf("pruning every entry removed %d, %v; want 10", n, err)
 	}
 	var left int
 	write, _ := db.Pools()
@@ -147,7 +147,7 @@ func TestInvalidationLogPruning(t *testing.T) {
 
 	// A reader that had read everything goes on without a reset.
 	pos, err = db.ReadInvalidations(ctx, pos, ahead)
-	if err != nil || pos != 5 || ahead.Count("reset", keyward.SecretHash{}) != 0 {
+	if err != nil || pos != 10 || ahead.Count("reset", keyward.SecretHash{}) != 0 {
 		t.Errorf("a reader that was up to date: position %d, %v, events %v", pos, err, ahead.Events())
 	}
 	// One that had not is reset, and carries on from where the pruning
@@ -162,10 +162,10 @@ func TestInvalidationLogPruning(t *testing.T) {
 	}
 	behind := storetest.NewWatcher()
 	pos, err = db.ReadInvalidations(ctx, 3, behind)
-	if err != nil || pos != 6 {
-		t.Fatalf("a reader behind the pruning: position %d, %v; want 6", pos, err)
+	if err != nil || pos != 12 {
+		t.Fatalf("a reader behind the pruning: position %d, %v; want 12", pos, err)
 	}
-	if ev := behind.Events(); len(ev) != 2 || ev[0].Kind != "reset" || ev[1].Kind != "invalidate" || ev[1].Hash != k.Hash {
-		t.Errorf("a reader behind the pruning heard %v, want a reset, then the key deleted since", ev)
+	if ev := behind.Events(); len(ev) != 3 || ev[0].Kind != "reset" || ev[1].Kind != "invalidate" || ev[1].Hash != k.Hash || ev[2].Kind != "invalidate" || ev[2].Hash != k.Hash {
+		t.Errorf("a reader behind the pruning heard %v, want a reset, then the key created and deleted since", ev)
 	}
 }

@@ -16,11 +16,13 @@ import (
 // key_last_used, a row per used key, found through its primary key.
 const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
 	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), deleted_at,
-	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at`
+	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at,
+	rate_limits, credits_remaining, credits_refilled_at, credits_refill_amount, credits_refill_interval`
 
 // insertColumns are api_keys' own columns, as insertKey writes them.
 const insertColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, deleted_at,
-	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at`
+	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at,
+	rate_limits, credits_remaining, credits_refilled_at, credits_refill_amount, credits_refill_interval`
 
 // queryKeyByHash finds a live key by its secret hash or by its previous
 // secret's hash: two SELECTs, each through its UNIQUE index (an OR of the
@@ -50,9 +52,13 @@ const queryKeyRecord = `SELECT ` + keyColumns + ` FROM api_keys WHERE id = ? AND
 // for bulk loads (imports, benchmarks); like CreateKey it fails with
 // ECONFLICT if an id or secret hash is taken.
 //
-// A process that looked up an imported key's secret before the import (it
-// was made elsewhere) and remembered it as unknown goes on refusing it for
-// up to its cache's NegativeTTL (5 s by default).
+// An import writes nothing to the invalidation log (a million entries
+// would be a million more rows to write and prune): a keyward instance
+// already running learns of an imported key only when it looks one up
+// that its cache's membership set does not hold, which it does at a
+// bounded rate (--max-unknown-lookups); past that rate it refuses the
+// others (NOT_FOUND) until it has looked them up, or restarts. Import into
+// a database no instance serves yet, or restart the instances after.
 func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -94,6 +100,9 @@ func (db *DB) BootstrapRootKey(ctx context.Context, k *keyward.Key, ev *keyward.
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if err := insertKey(ctx, tx, k); err != nil {
+		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
+	}
+	if err := logCreated(ctx, tx, k); err != nil {
 		return false, fmt.Errorf("bootstrap root key: %w", mapError(ctx, err))
 	}
 	if ev != nil {
@@ -239,15 +248,22 @@ func writeKey(ctx context.Context, tx *sql.Tx, old, k *keyward.Key) (*keyward.Ke
 	if err != nil {
 		return nil, err
 	}
+	limits, err := sqlRateLimits(k.RateLimits)
+	if err != nil {
+		return nil, err
+	}
 	prevHash, prevExpires := sqlPrevious(k.Previous)
+	remaining, refilledAt, amount, interval := sqlCredits(k.Credits)
 	return scanKey(tx.QueryRowContext(ctx, `UPDATE api_keys SET
 		name = ?, permissions = ?, secret_hash = ?, hint = ?, deleted_at = ?, expires_at = ?,
 		disabled = ?, metadata = ?, updated_at = ?, prev_secret_hash = ?, prev_expires_at = ?,
-		version = version + 1
+		rate_limits = ?, credits_remaining = ?, credits_refilled_at = ?, credits_refill_amount = ?,
+		credits_refill_interval = ?, version = version + 1
 		WHERE id = ?
 		RETURNING `+keyColumns,
 		k.Name, perms, k.Hash[:], k.Hint, sqlMicros(k.DeletedAt), sqlMicros(k.ExpiresAt),
 		sqlBool(k.Disabled), sqlText(k.Metadata), k.UpdatedAt.UnixMicro(), prevHash, prevExpires,
+		limits, remaining, refilledAt, amount, interval,
 		int64(old.ID),
 	))
 }
@@ -397,12 +413,11 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any) {
 	return strings.Join(parts, ` UNION ALL `) + order, args
 }
 
-// insertKey inserts k as a new row, and its last use, if it has one. A
-// new key needs no entry in the invalidation log: no process can have
-// looked up, and remembered as unknown, a secret that did not exist.
+// insertKey inserts k as a new row, and its last use, if it has one. It
+// logs nothing: the create that calls it does (logCreated).
 // insertKeyQuery and insertLastUsedQuery are insertKey's statements.
 const (
-	insertKeyQuery      = `INSERT INTO api_keys (` + insertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertKeyQuery      = `INSERT INTO api_keys (` + insertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertLastUsedQuery = `INSERT INTO key_last_used (id, last_used_at) VALUES (?, ?)`
 )
 
@@ -417,12 +432,18 @@ func insertKey(ctx context.Context, tx execer, k *keyward.Key) error {
 	if k.Version < 1 {
 		return fmt.Errorf("key %v: version %d; a key's version starts at 1", k.ID, k.Version)
 	}
+	limits, err := sqlRateLimits(k.RateLimits)
+	if err != nil {
+		return err
+	}
 	prevHash, prevExpires := sqlPrevious(k.Previous)
+	remaining, refilledAt, amount, interval := sqlCredits(k.Credits)
 	if _, err := tx.ExecContext(ctx, insertKeyQuery,
 		int64(k.ID), string(k.OrgID), sqlBool(k.Root), k.Name, perms, k.Hash[:], k.Hint,
 		k.CreatedAt.UnixMicro(), sqlMicros(k.DeletedAt),
 		sqlMicros(k.ExpiresAt), sqlBool(k.Disabled), sqlText(k.Metadata), k.UpdatedAt.UnixMicro(),
 		sqlText(k.CreatedBy), k.Version, prevHash, prevExpires,
+		limits, remaining, refilledAt, amount, interval,
 	); err != nil {
 		return err
 	}
@@ -522,9 +543,12 @@ func scanKey(s rowScanner) (*keyward.Key, error) {
 		hash, prevHash                     []byte
 		lastUsed, deleted, expires, prevAt sql.NullInt64
 		metadata, createdBy                sql.NullString
+		limits, interval                   sql.NullString
+		remaining, refilledAt, amount      sql.NullInt64
 	)
 	if err := s.Scan(&id, &org, &k.Root, &k.Name, &perms, &hash, &k.Hint, &createdAt, &lastUsed, &deleted,
-		&expires, &k.Disabled, &metadata, &updatedAt, &createdBy, &k.Version, &prevHash, &prevAt); err != nil {
+		&expires, &k.Disabled, &metadata, &updatedAt, &createdBy, &k.Version, &prevHash, &prevAt,
+		&limits, &remaining, &refilledAt, &amount, &interval); err != nil {
 		return nil, err
 	}
 	k.ID = keyward.KeyID(id)
@@ -548,6 +572,20 @@ func scanKey(s rowScanner) (*keyward.Key, error) {
 		}
 		copy(p.Hash[:], prevHash)
 		k.Previous = p
+	}
+	if limits.Valid {
+		ls, err := parseRateLimits(limits.String)
+		if err != nil {
+			return nil, fmt.Errorf("key %v: stored rate limits: %w", k.ID, err)
+		}
+		k.RateLimits = ls
+	}
+	if remaining.Valid {
+		c, err := scanCredits(remaining, refilledAt, amount, interval)
+		if err != nil {
+			return nil, fmt.Errorf("key %v: stored credits: %w", k.ID, err)
+		}
+		k.Credits = c
 	}
 	return &k, nil
 }

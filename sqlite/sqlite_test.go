@@ -88,8 +88,8 @@ func TestPragmas(t *testing.T) {
 		queryOnly int
 		cacheSize string // negative: KiB
 	}{
-		{"writer", write, 1, 0, "-32768"},
-		{"reader", read, read.Stats().MaxOpenConnections, 1, "-8192"},
+		{"writer", write, 1, 0, "-8192"},
+		{"reader", read, read.Stats().MaxOpenConnections, 1, "-2048"},
 	}
 	for _, p := range pools {
 		t.Run(p.name, func(t *testing.T) {

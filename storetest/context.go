@@ -27,12 +27,13 @@ func testPing(t *testing.T, newStore newStoreFunc) {
 // leaves the store working.
 func testContextCancelled(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
-	live := newKey(t, acme, base)
+	live := NewKey(acme, CreatedAt(base), Credits(10, nil))
 	create(t, s, live)
 	// Every call once with a live context first, so that the calls below
 	// meet a store in use, with whatever it prepares or caches ready.
 	checkLive(t, s, live)
 	list(t, s, keyward.KeyFilter{OrgID: acme})
+	spend(t, s, live, 0, base)
 	empty := newStore(t)
 	if err := empty.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
@@ -71,6 +72,11 @@ func testContextCancelled(t *testing.T, newStore newStoreFunc) {
 	check("BootstrapRootKey", err)
 	if ok {
 		t.Errorf("BootstrapRootKey with a cancelled context = true")
+	}
+	r, err := s.SpendCredits(ctx, live.ID, 1, base.Add(time.Hour))
+	check("SpendCredits", err)
+	if r.Limited || r.OK {
+		t.Errorf("SpendCredits with a cancelled context answered %+v", r)
 	}
 	if err := s.Ping(ctx); err == nil {
 		t.Errorf("Ping with a cancelled context: no error")

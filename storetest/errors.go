@@ -90,6 +90,10 @@ func testContextErrorsWrapped(t *testing.T, newStore newStoreFunc) {
 				_, err := s.PruneIdempotencyRecords(c.ctx, base, 10)
 				return err
 			},
+			"SpendCredits": func() error {
+				_, err := s.SpendCredits(c.ctx, k.ID, 1, base.Add(time.Hour))
+				return err
+			},
 			"Ping": func() error { return s.Ping(c.ctx) },
 		}
 		for name, call := range calls {

@@ -61,49 +61,80 @@ func testFeedResetsThenConfirms(t *testing.T, s *suite) {
 	}
 }
 
-// The feed's guarantee: every delete committed through any handle on the
-// database reaches the watcher before the feed confirms a time after the
-// delete was acknowledged. A create is not passed on: no process can have
-// looked up a secret that did not exist.
+// The feed's guarantee: every create and every delete committed through
+// any handle on the database reaches the watcher before the feed confirms
+// a time after it was acknowledged. Creates travel the feed as changes do:
+// a cache keeps the set of every hash that exists, and refuses from memory
+// one that is not in it once the feed has confirmed past the request.
 func testFeedChangesBeforeConfirmation(t *testing.T, s *suite) {
 	store := s.newStore(t)
 	other := s.reopen(t, store) // another process
 	w := watch(t, store)
 	w.WaitFor(t, "the first confirmation", func(ev []Event) bool { return ConfirmedAfter(ev, time.Time{}) >= 0 })
 	for round, writer := range []keyward.KeyStore{other, store, other} {
-		k := newKey(t, acme, base)
+		// A key created with a previous secret too (an import of a
+		// rotated key): both its hashes travel.
+		k := NewKey(acme, CreatedAt(base), Previous(base.Add(time.Hour)))
 		create(t, writer, k)
-		remove(t, writer, k, base.Add(time.Hour))
-		deleted := time.Now()
-		ev := w.WaitFor(t, "a confirmation after the delete", func(ev []Event) bool { return ConfirmedAfter(ev, deleted) >= 0 })
-		n := 0
-		for _, e := range ev[:ConfirmedAfter(ev, deleted)] {
-			if e.Kind == "invalidate" && e.Hash == k.Hash {
-				n++
+		created := time.Now()
+		ev := w.WaitFor(t, "a confirmation after the create", func(ev []Event) bool { return ConfirmedAfter(ev, created) >= 0 })
+		for _, h := range k.Hashes() {
+			if n := countInvalidations(ev[:ConfirmedAfter(ev, created)], h); n != 1 {
+				t.Errorf("round %d: %d invalidations of a hash of the key before the confirmation of a time after its create, want 1: %v", round, n, ev)
 			}
 		}
-		if n != 1 {
-			t.Errorf("round %d: %d invalidations of the key before the confirmation of a time after its delete, want 1: %v", round, n, ev)
+		remove(t, writer, k, base.Add(time.Hour))
+		deleted := time.Now()
+		ev = w.WaitFor(t, "a confirmation after the delete", func(ev []Event) bool { return ConfirmedAfter(ev, deleted) >= 0 })
+		if n := countInvalidations(ev[:ConfirmedAfter(ev, deleted)], k.Hash); n != 2 {
+			t.Errorf("round %d: %d invalidations of the key before the confirmation of a time after its delete, want 2 (its create, its delete): %v", round, n, ev)
 		}
 	}
+	// A root key made by the bootstrap travels too.
+	fresh := s.newStore(t)
+	fw := watch(t, fresh)
+	fw.WaitFor(t, "the first confirmation", func(ev []Event) bool { return ConfirmedAfter(ev, time.Time{}) >= 0 })
+	root := newRootKey(t, base)
+	if !bootstrap(t, s.reopen(t, fresh), root) {
+		t.Fatal("BootstrapRootKey of a new store stored nothing")
+	}
+	booted := time.Now()
+	ev := fw.WaitFor(t, "a confirmation after the bootstrap", func(ev []Event) bool { return ConfirmedAfter(ev, booted) >= 0 })
+	if n := countInvalidations(ev[:ConfirmedAfter(ev, booted)], root.Hash); n != 1 {
+		t.Errorf("%d invalidations of the bootstrapped root key before the confirmation of a time after it, want 1: %v", n, ev)
+	}
+
 	// Nothing else is passed on: a delete that finds no key, a create
-	// refused as a conflict, a create.
+	// refused as a conflict.
+	taken := newKey(t, acme, base)
+	create(t, other, taken)
+	afterTaken := time.Now()
+	w.WaitFor(t, "a confirmation after the create", func(ev []Event) bool { return ConfirmedAfter(ev, afterTaken) >= 0 })
 	before := len(w.Events())
 	if _, err := Delete(t.Context(), other, globex, keyward.NewKeyID(), base); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 		t.Fatalf("DeleteKey of no key: %v", err)
 	}
-	taken := newKey(t, acme, base)
-	create(t, other, taken)
 	dup := newKey(t, acme, base)
 	dup.ID = taken.ID
 	checkCode(t, "CreateKey with a taken id", other.CreateKey(t.Context(), dup, nil), keyward.ECONFLICT)
 	done := time.Now()
-	ev := w.WaitFor(t, "a confirmation after the refused changes", func(ev []Event) bool { return ConfirmedAfter(ev, done) >= 0 })
+	ev = w.WaitFor(t, "a confirmation after the refused changes", func(ev []Event) bool { return ConfirmedAfter(ev, done) >= 0 })
 	for _, e := range ev[before:ConfirmedAfter(ev, done)] {
 		if e.Kind == "invalidate" {
 			t.Errorf("the feed passed on a change that alters no verify answer: %v", e)
 		}
 	}
+}
+
+// countInvalidations returns how many invalidations of h ev holds.
+func countInvalidations(ev []Event, h keyward.SecretHash) int {
+	n := 0
+	for _, e := range ev {
+		if e.Kind == "invalidate" && e.Hash == h {
+			n++
+		}
+	}
+	return n
 }
 
 // The feed returns nil once its context ends.

@@ -35,6 +35,9 @@ func NewKey(org keyward.OrgID, opts ...KeyOption) *keyward.Key {
 	if k.UpdatedAt.IsZero() {
 		k.UpdatedAt = k.CreatedAt
 	}
+	if k.Credits != nil && k.Credits.RefilledAt.IsZero() {
+		k.Credits.RefilledAt = k.CreatedAt // set at the creation, as the service does
+	}
 	return k
 }
 
@@ -88,4 +91,27 @@ func Previous(until time.Time) KeyOption {
 	return func(k *keyward.Key) {
 		k.Previous = &keyward.PreviousSecret{Hash: keyward.NewSecret().Hash(), ExpiresAt: until.UTC().Truncate(time.Microsecond)}
 	}
+}
+
+// RateLimits sets the key's rate limits, in the order given.
+func RateLimits(ls ...keyward.RateLimit) KeyOption {
+	return func(k *keyward.Key) { k.RateLimits = append([]keyward.RateLimit(nil), ls...) }
+}
+
+// Credits gives the key usage credits: remaining, refilled as refill says
+// (nil for never), set at the key's creation (the service's RefilledAt).
+func Credits(remaining int64, refill *keyward.Refill) KeyOption {
+	return func(k *keyward.Key) {
+		k.Credits = &keyward.Credits{Remaining: remaining}
+		if refill != nil {
+			r := *refill
+			k.Credits.Refill = &r
+		}
+	}
+}
+
+// RefilledAt sets when the key's credits (given with Credits, before this
+// option) were last set, in UTC, truncated to microseconds.
+func RefilledAt(t time.Time) KeyOption {
+	return func(k *keyward.Key) { k.Credits.RefilledAt = t.UTC().Truncate(time.Microsecond) }
 }

@@ -112,6 +112,7 @@ func Run(t *testing.T, b Backend) {
 			{name: "Concurrent", fn: testCreateKeyConcurrent},
 			{name: "LifecycleRoundTrip", fn: testCreateKeyLifecycleRoundTrip},
 			{name: "WritesEvent", fn: testCreateKeyWritesEvent},
+			{name: "LimitsRoundTrip", fn: testCreateKeyLimitsRoundTrip},
 		}},
 		{"CreateKeyIdempotent", []test{
 			{name: "RoundTrip", fn: testIdempotentRoundTrip},
@@ -181,6 +182,20 @@ func Run(t *testing.T, b Backend) {
 			{name: "DeletedKey", fn: testTouchKeysDeletedKey},
 			{name: "CreatedUsed", fn: testTouchKeysCreatedUsed},
 		}},
+		{"SecretHashes", []test{
+			{name: "EveryRecord", fn: testSecretHashesEveryRecord},
+			{name: "Cancelled", fn: testSecretHashesCancelled},
+		}},
+		{"SpendCredits", []test{
+			{name: "Exact", fn: testSpendCreditsExact},
+			{name: "RefillDaily", fn: testSpendCreditsRefillDaily},
+			{name: "RefillMonthly", fn: testSpendCreditsRefillMonthly},
+			{name: "Unlimited", fn: testSpendCreditsUnlimited},
+			{name: "NotFound", fn: testSpendCreditsNotFound},
+			{name: "NoChange", fn: testSpendCreditsNoChange},
+			{name: "Concurrent", sfn: testSpendCreditsConcurrent},
+			{name: "Mixed", fn: testSpendCreditsMixed},
+		}},
 		{"ImportKeys", []test{
 			{name: "AllOrNone", fn: testImportKeysAllOrNone},
 		}},
@@ -189,6 +204,7 @@ func Run(t *testing.T, b Backend) {
 			{name: "ChangesBeforeConfirmation", sfn: testFeedChangesBeforeConfirmation},
 			{name: "UpdateInvalidatesEveryHash", sfn: testFeedUpdateInvalidatesEveryHash},
 			{name: "StopsWithContext", sfn: testFeedStopsWithContext},
+			{name: "SpendInvalidatesNothing", sfn: testFeedSpendInvalidatesNothing},
 		}},
 		{"Ping", []test{
 			{name: "Open", fn: testPing},
@@ -259,27 +275,7 @@ func remove(t *testing.T, s keyward.KeyStore, k *keyward.Key, at time.Time) {
 }
 
 // clone returns a deep copy of k, to keep as the expected value.
-func clone(k *keyward.Key) *keyward.Key {
-	c := *k
-	c.Permissions = slices.Clone(k.Permissions)
-	if k.LastUsedAt != nil {
-		t := *k.LastUsedAt
-		c.LastUsedAt = &t
-	}
-	if k.DeletedAt != nil {
-		t := *k.DeletedAt
-		c.DeletedAt = &t
-	}
-	if k.ExpiresAt != nil {
-		t := *k.ExpiresAt
-		c.ExpiresAt = &t
-	}
-	if k.Previous != nil {
-		p := *k.Previous
-		c.Previous = &p
-	}
-	return &c
-}
+func clone(k *keyward.Key) *keyward.Key { return k.Clone() }
 
 // checkKey reports every field in which got differs from want. Times are
 // compared with time.Equal, so the location does not matter.
@@ -345,6 +341,38 @@ func checkKey(t *testing.T, what string, got, want *keyward.Key) {
 			t.Errorf("%s: Previous.ExpiresAt = %v, want %v", what, gp.ExpiresAt, wp.ExpiresAt)
 		}
 	}
+	// No limits is one value, whether nil or empty.
+	if !slices.Equal(got.RateLimits, want.RateLimits) {
+		t.Errorf("%s: RateLimits = %+v, want %+v (in this order)", what, got.RateLimits, want.RateLimits)
+	}
+	checkCredits(t, what+": Credits", got.Credits, want.Credits)
+}
+
+// checkCredits compares two keys' credits; times with time.Equal.
+func checkCredits(t *testing.T, what string, got, want *keyward.Credits) {
+	t.Helper()
+	switch {
+	case got == nil && want == nil:
+	case got == nil:
+		t.Errorf("%s = nil, want %s", what, showCredits(want))
+	case want == nil:
+		t.Errorf("%s = %s, want nil", what, showCredits(got))
+	case got.Remaining != want.Remaining || !got.RefilledAt.Equal(want.RefilledAt) ||
+		(got.Refill == nil) != (want.Refill == nil) || got.Refill != nil && *got.Refill != *want.Refill:
+		t.Errorf("%s = %s, want %s", what, showCredits(got), showCredits(want))
+	}
+}
+
+// showCredits prints credits, the refill's fields included.
+func showCredits(c *keyward.Credits) string {
+	if c == nil {
+		return "nil"
+	}
+	refill := "nil"
+	if c.Refill != nil {
+		refill = fmt.Sprintf("%d %s", c.Refill.Amount, c.Refill.Interval)
+	}
+	return fmt.Sprintf("{Remaining: %d, Refill: %s, RefilledAt: %v}", c.Remaining, refill, c.RefilledAt)
 }
 
 // checkTime compares two optional times.

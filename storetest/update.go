@@ -72,6 +72,24 @@ func testUpdateKeyFields(t *testing.T, newStore newStoreFunc) {
 			k.Hash, k.Hint = fresh.Hash(), fresh.Hint()
 		}},
 		{name: "PreviousCleared", opts: []KeyOption{Previous(later)}, change: func(k *keyward.Key) { k.Previous = nil }},
+		{name: "RateLimits", change: func(k *keyward.Key) { k.RateLimits = someLimits() }},
+		{name: "RateLimitsCleared", opts: []KeyOption{RateLimits(someLimits()...)}, change: func(k *keyward.Key) { k.RateLimits = nil }},
+		{name: "RateLimitsChanged", opts: []KeyOption{RateLimits(someLimits()...)}, change: func(k *keyward.Key) {
+			k.RateLimits = []keyward.RateLimit{k.RateLimits[2], {Name: "new", Limit: 3, Duration: 2 * time.Second}}
+		}},
+		{name: "Credits", change: func(k *keyward.Key) {
+			k.Credits = &keyward.Credits{Remaining: 42, Refill: &keyward.Refill{Amount: 100, Interval: keyward.RefillDaily}, RefilledAt: later}
+		}},
+		{name: "CreditsWithoutRefill", change: func(k *keyward.Key) { k.Credits = &keyward.Credits{Remaining: 0, RefilledAt: later} }},
+		{name: "CreditsCleared", opts: []KeyOption{Credits(5, &keyward.Refill{Amount: 5, Interval: keyward.RefillMonthly})},
+			change: func(k *keyward.Key) { k.Credits = nil }},
+		{name: "CreditsRefillCleared", opts: []KeyOption{Credits(5, &keyward.Refill{Amount: 5, Interval: keyward.RefillMonthly})},
+			change: func(k *keyward.Key) { k.Credits.Refill = nil }},
+		{name: "CreditsChanged", opts: []KeyOption{Credits(5, &keyward.Refill{Amount: 5, Interval: keyward.RefillMonthly})},
+			change: func(k *keyward.Key) {
+				k.Credits.Remaining, k.Credits.RefilledAt = keyward.MaxCredits, later
+				k.Credits.Refill.Amount, k.Credits.Refill.Interval = 7, keyward.RefillDaily
+			}},
 
 		{name: "ID", change: func(k *keyward.Key) { k.ID = keyward.NewKeyID() }, want: func(*keyward.Key) {}},
 		{name: "OrgID", change: func(k *keyward.Key) { k.OrgID = globex }, want: func(*keyward.Key) {}},

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keycache"
+	"github.com/keyward/keyward/redis"
 )
 
 // TestEnvironmentOnlyWhenUsed: a flag on the command line wins over its
@@ -90,6 +93,34 @@ func TestEnvironmentOnlyWhenUsed(t *testing.T) {
 			},
 		},
 		{
+			name: "Redis settings from the environment",
+			env: map[string]string{
+				"KEYWARD_REDIS_URL": "redis://:pw@cache:6379/2", "KEYWARD_REDIS_FAILURE_MODE": "closed",
+				"KEYWARD_REDIS_TIMEOUT": "250ms", "KEYWARD_REDIS_KEY_PREFIX": "staging:rl:",
+			},
+			check: func(t *testing.T, c ServeConfig) {
+				want := RedisConfig{URL: "redis://:pw@cache:6379/2", FailureMode: "closed", Timeout: 250 * time.Millisecond, KeyPrefix: "staging:rl:"}
+				if c.Redis != want {
+					t.Errorf("Redis = %+v, want %+v", c.Redis, want)
+				}
+			},
+		},
+		{
+			name: "Redis URL from the flag",
+			args: []string{"--redis-url", "redis://flag:6379", "--redis-failure-mode", "closed"},
+			env:  map[string]string{"KEYWARD_REDIS_URL": "redis://env:6379", "KEYWARD_REDIS_FAILURE_MODE": "open"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.Redis.URL != "redis://flag:6379" || c.Redis.FailureMode != "closed" {
+					t.Errorf("Redis = %+v, want the flags' values", c.Redis)
+				}
+			},
+		},
+		{
+			name:    "bad Redis timeout, no flag",
+			env:     map[string]string{"KEYWARD_REDIS_TIMEOUT": "fast"},
+			wantErr: []string{"KEYWARD_REDIS_TIMEOUT", "--redis-timeout"},
+		},
+		{
 			name: "database URL from the flag",
 			args: []string{"--database-url", "postgres://flag/db"},
 			env:  map[string]string{"KEYWARD_DATABASE_URL": "postgres://env/db"},
@@ -142,15 +173,18 @@ func TestHelpShowsNoEnvironmentValue(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"serve", "--help"}, env(map[string]string{
 		"KEYWARD_DATABASE_URL": "postgres://keyward:" + password + "@db.internal/keyward",
+		"KEYWARD_REDIS_URL":    "redis://:" + password + "@cache.internal:6379/0",
 	}), nil, &out, io.Discard)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("serve --help: %v", err)
 	}
-	if !strings.Contains(out.String(), "KEYWARD_DATABASE_URL") {
-		t.Fatalf("help lacks KEYWARD_DATABASE_URL:\n%s", out.String())
+	for _, v := range []string{"KEYWARD_DATABASE_URL", "KEYWARD_REDIS_URL"} {
+		if !strings.Contains(out.String(), v) {
+			t.Fatalf("help lacks %s:\n%s", v, out.String())
+		}
 	}
 	if strings.Contains(out.String(), password) {
-		t.Errorf("help shows the password from KEYWARD_DATABASE_URL:\n%s", out.String())
+		t.Errorf("help shows the password from the environment:\n%s", out.String())
 	}
 }
 
@@ -170,8 +204,16 @@ func TestServeDefaults(t *testing.T) {
 		{"--db-write-timeout", c.DBWriteTimeout, keyward.DefaultWriteTimeout},
 		{"--deleted-key-retention", c.Retention, keyward.DefaultDeletedKeyRetention},
 		{"--audit-retention", c.AuditRetention, keyward.DefaultAuditRetention},
+		{"--max-unknown-lookups", c.MaxUnknownLookups, keycache.DefaultUnknownLookups},
+		{"--failure-burst", c.FailureBurst, httpapi.DefaultFailureBurst},
+		{"--failure-refill", c.FailureRefill, httpapi.DefaultFailureRefill},
+		{"--failure-hold", c.FailureHold, httpapi.DefaultHold},
 		{"--db", c.DB.Path, "keyward.db"},
 		{"--addr", c.Addr, "127.0.0.1:8080"},
+		{"--redis-url", c.Redis.URL, ""},
+		{"--redis-failure-mode", c.Redis.FailureMode, string(redis.DefaultFailureMode)},
+		{"--redis-timeout", c.Redis.Timeout, redis.DefaultTimeout},
+		{"--redis-key-prefix", c.Redis.KeyPrefix, redis.DefaultKeyPrefix},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -251,5 +293,48 @@ func TestBooleanSettings(t *testing.T) {
 				t.Errorf("parse gave %+v and arguments %q, want %+v and %q", c, args, tt.want, tt.wantArgs)
 			}
 		})
+	}
+}
+
+// --memory-limit: auto follows the cache size unless GOMEMLIMIT is set;
+// sizes take binary and decimal units; nonsense is a usage error.
+func TestMemoryLimit(t *testing.T) {
+	none := func(string) string { return "" }
+	withEnv := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		value  string
+		cache  int
+		getenv func(string) string
+		want   int64
+	}{
+		{"auto", 100_000, none, 128 << 20},
+		{"auto", 1_000_000, none, 48<<20 + 200_000_000},
+		{"auto", 1_000_000, withEnv, 0},
+		{"off", 1, none, math.MaxInt64},
+		{"512MiB", 1, none, 512 << 20},
+		{"2GB", 1, none, 2e9},
+		{"268435456", 1, none, 1 << 28},
+	} {
+		c := DefaultServeConfig()
+		c.MemoryLimit, c.CacheSize = tc.value, tc.cache
+		got, err := c.memoryLimit(tc.getenv)
+		if err != nil || got != tc.want {
+			t.Errorf("--memory-limit %s with --cache-size %d: %d, %v; want %d", tc.value, tc.cache, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"1MiB", "lots", "12TB", "-5MiB", "5 MiBs", "99999999999999999999"} {
+		c := DefaultServeConfig()
+		c.MemoryLimit = bad
+		if _, err := c.memoryLimit(none); err == nil {
+			t.Errorf("--memory-limit %q was taken", bad)
+		}
+		if err := c.validate(); err == nil {
+			t.Errorf("validate took --memory-limit %q", bad)
+		}
 	}
 }

@@ -82,14 +82,17 @@ func TestEveryChangeReachesTheOtherInstance(t *testing.T) {
 	for _, backend := range []string{"postgres", "sqlite"} {
 		t.Run(backend, func(t *testing.T) {
 			var a, b *proc
+			// The test verifies refused keys again and again: no failure
+			// throttle (its own test is elsewhere).
+			noThrottle := []string{"--failure-burst", "0"}
 			if backend == "postgres" {
 				url := pgtest.URL(t)
-				a = startProcessWith(t, true, "--database-url", url)
-				b = startProcessWith(t, false, "--database-url", url)
+				a = startProcessWith(t, true, append([]string{"--database-url", url}, noThrottle...)...)
+				b = startProcessWith(t, false, append([]string{"--database-url", url}, noThrottle...)...)
 			} else {
 				db := filepath.Join(t.TempDir(), "shared.db")
-				a = startProcess(t, db, true)
-				b = startProcess(t, db, false)
+				a = startProcessWith(t, true, append([]string{"--db", db}, noThrottle...)...)
+				b = startProcessWith(t, false, append([]string{"--db", db}, noThrottle...)...)
 			}
 			everyChangeReachesB(t, a, b)
 		})

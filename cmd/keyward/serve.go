@@ -8,12 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/redis"
 )
 
 // ServeConfig is everything serve can be told. Each field is a flag and an
@@ -21,17 +26,25 @@ import (
 type ServeConfig struct {
 	Addr             string        `flag:"addr" default:"127.0.0.1:8080" usage:"address to listen on (host:port; port 0 picks a free one)"`
 	DB               DBConfig      // --db, --database-url
+	Redis            RedisConfig   // --redis-url, --redis-failure-mode, --redis-timeout, --redis-key-prefix
 	Log              LogConfig     // --log-format, --log-level
 	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"15s" usage:"how long in-flight requests may run on after SIGINT/SIGTERM"`
 	CacheSize        int           `flag:"cache-size" default:"100000" usage:"how many keys the verification cache holds"`
-	CacheTTL         time.Duration `flag:"cache-ttl" default:"30s" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within --staleness-bound)"`
-	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) on this address;\nkeep it on loopback: it is not authenticated"`
+	CacheTTL         time.Duration `flag:"cache-ttl" default:"5m" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within --staleness-bound)"`
+	MemoryLimit      string        `flag:"memory-limit" default:"auto" usage:"soft limit of the Go runtime's memory (such as 512MiB or 1GiB): garbage is\ncollected more often near it; auto is 48MiB plus 200 bytes per --cache-size\nkey, at least 128MiB, unless GOMEMLIMIT is set; off for none"`
+	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) and the counters of the cache and\nthe failure throttle (/debug/vars) on this address; keep it on loopback:\nit is not authenticated"`
 	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
 	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`
 	DBReadTimeout    time.Duration `flag:"db-read-timeout" default:"2s" usage:"deadline of each database read made for a request; past it, the\nrequest answers 503"`
 	DBWriteTimeout   time.Duration `flag:"db-write-timeout" default:"5s" usage:"deadline of each database write made for a request; past it, the\nrequest answers 503 (the write may still have been made: retry it\nwith the same Idempotency-Key)"`
 	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (it can be restored, and its id\nand secret are not reused, meanwhile) before it is removed for good"`
 	AuditRetention   time.Duration `flag:"audit-retention" default:"8760h" usage:"how long audit events are kept before they are removed for good"`
+	// The flood protections (keycache's membership set, httpapi's
+	// throttle).
+	MaxUnknownLookups int           `flag:"max-unknown-lookups" default:"100" usage:"database lookups a second, at most, of keys that no stored key's hash matches\n(made-up keys): each pays for one lookup at once, so that a key created a\nmoment ago on another instance verifies without delay; past the rate, such\na key waits for the invalidation feed (a fraction of --staleness-bound) and\nis answered from memory; 0: always wait"`
+	FailureBurst      int           `flag:"failure-burst" default:"20" usage:"failures (/verify NOT_FOUND, management 401) a client address may make\nat once; past them its requests get 429, but for keys held in memory;\n0 turns the throttle off"`
+	FailureRefill     time.Duration `flag:"failure-refill" default:"1s" usage:"how often a throttled client address earns back one failure"`
+	FailureHold       time.Duration `flag:"failure-hold" default:"1s" usage:"how long, at most, a throttled address's 429 is held before it is written\n(until the address may fail again), so that a flood over kept-alive\nconnections cannot run at the server's speed (at most 1024 held at once);\n0: not held"`
 	// IdempotencySecret is a secret: give it in the environment, where
 	// ps does not show it.
 	IdempotencySecret string `flag:"idempotency-secret" usage:"a random secret of at least 32 bytes, hex or base64, the same on every\ninstance: keys the sealed answers of idempotent creates, so that a copy\nof the database alone cannot open one (set it with the environment\nvariable, not the flag, which ps shows)"`
@@ -73,12 +86,69 @@ func (c ServeConfig) validate() error {
 	if _, err := c.idempotencySecret(); err != nil {
 		return err
 	}
+	if _, err := c.memoryLimit(os.Getenv); err != nil {
+		return err
+	}
+	if err := c.Redis.validate(); err != nil {
+		return err
+	}
+	if c.MaxUnknownLookups < 0 {
+		return usageError{fmt.Errorf("--max-unknown-lookups %d: must not be negative (0: never look an unknown key up at once)", c.MaxUnknownLookups)}
+	}
+	if c.FailureBurst < 0 {
+		return usageError{fmt.Errorf("--failure-burst %d: must not be negative (0: no throttle)", c.FailureBurst)}
+	}
+	if c.FailureRefill <= 0 {
+		return usageError{fmt.Errorf("--failure-refill %v: must be positive", c.FailureRefill)}
+	}
+	if c.FailureHold < 0 {
+		return usageError{fmt.Errorf("--failure-hold %v: must not be negative (0: not held)", c.FailureHold)}
+	}
 	// The feed is confirmed every quarter of the bound; below that, a
 	// heartbeat's round trip would use up the bound.
 	if c.StalenessBound < 100*time.Millisecond {
 		return usageError{fmt.Errorf("--staleness-bound %v: must be at least 100ms", c.StalenessBound)}
 	}
 	return nil
+}
+
+// memoryLimit decodes --memory-limit: the soft limit to set, in bytes, or
+// 0 to leave the runtime's (GOMEMLIMIT's, or none).
+func (c ServeConfig) memoryLimit(getenv func(string) string) (int64, error) {
+	switch s := strings.TrimSpace(c.MemoryLimit); s {
+	case "off", "0":
+		return math.MaxInt64, nil
+	case "auto", "":
+		if getenv("GOMEMLIMIT") != "" {
+			return 0, nil
+		}
+		return max(128<<20, 48<<20+200*int64(c.CacheSize)), nil
+	default:
+		n, err := parseSize(s)
+		if err != nil || n < 16<<20 {
+			return 0, usageError{fmt.Errorf("--memory-limit %q: want auto, off, or a size of at least 16MiB such as 512MiB or 2GiB", s)}
+		}
+		return n, nil
+	}
+}
+
+// parseSize reads a number of bytes with an optional unit: B, KiB, MiB,
+// GiB (powers of 1024) or KB, MB, GB (powers of 1000).
+func parseSize(s string) (int64, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	units := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}
+	u, ok := units[strings.TrimSpace(s[i:])]
+	if !ok || n > math.MaxInt64/u {
+		return 0, fmt.Errorf("bad size")
+	}
+	return n * u, nil
 }
 
 // idempotencySecret decodes --idempotency-secret: nil if it is not set.
@@ -129,6 +199,7 @@ type Main struct {
 
 	logger    *slog.Logger
 	db        database
+	limiter   *redis.Limiter // nil: rate limits are counted in memory
 	service   *service
 	http      *http.Server
 	addr      string
@@ -175,10 +246,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if limit, _ := m.Config.memoryLimit(os.Getenv); limit > 0 { // validated above
+		debug.SetMemoryLimit(limit)
+	}
 	if m.db, err = m.Config.DB.open(ctx, m.logger); err != nil {
 		return err
 	}
-	m.service = startService(ctx, m.db, m.Config, m.logger)
+	if m.limiter, err = m.Config.Redis.open(ctx, m.logger); err != nil {
+		return err
+	}
+	var limiter keyward.RateLimiter
+	if m.limiter != nil {
+		limiter = m.limiter
+	}
+	m.service = startService(ctx, m.db, limiter, m.Config, m.logger)
 	created, err := bootstrap(ctx, m.logger, m.service.svc, m.Config.DB, m.Stdout)
 	if err != nil {
 		return err
@@ -212,9 +293,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("listen on %s: %w", m.Config.DebugAddr, err)
 		}
 		m.debugAddr = dln.Addr().String()
-		m.debug = &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		m.debug = &http.Server{Handler: debugHandler(m.service.vars), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = m.debug.Serve(dln) }()
-		m.logger.Info("profiler listening", "addr", m.debugAddr)
+		m.logger.Info("profiler and counters listening", "addr", m.debugAddr)
 	}
 	m.served = make(chan struct{})
 	go func() {
@@ -247,6 +328,10 @@ func (m *Main) Done() <-chan struct{} { return m.served }
 // and lets those in flight finish, within Config.ShutdownTimeout; the
 // background work stops, which writes the last uses of keys; the database
 // closes. Close after a failed Run does nothing.
+//
+// The Redis limiter closes after the background work and before the
+// database: it gives back the units this instance leased and did not
+// spend, so that other instances can.
 func (m *Main) Close() error {
 	var errs []error
 	if m.http != nil {
@@ -272,6 +357,12 @@ func (m *Main) Close() error {
 	if m.service != nil {
 		m.service.stop()
 		m.service = nil
+	}
+	if m.limiter != nil {
+		if err := m.limiter.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close Redis: %w", err))
+		}
+		m.limiter = nil
 	}
 	if m.db != nil {
 		if err := m.db.Close(); err != nil {

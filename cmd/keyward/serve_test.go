@@ -98,8 +98,16 @@ func TestMainRunFailures(t *testing.T) {
 		{"bad log format", func(c *ServeConfig) { c.Log.Format = "xml" }, true, "--log-format"},
 		{"empty cache", func(c *ServeConfig) { c.CacheSize = 0 }, true, "--cache-size"},
 		{"no TTL", func(c *ServeConfig) { c.CacheTTL = 0 }, true, "--cache-ttl"},
+		{"negative unknown lookups", func(c *ServeConfig) { c.MaxUnknownLookups = -1 }, true, "--max-unknown-lookups"},
+		{"negative failure burst", func(c *ServeConfig) { c.FailureBurst = -1 }, true, "--failure-burst"},
+		{"no failure refill", func(c *ServeConfig) { c.FailureRefill = 0 }, true, "--failure-refill"},
+		{"negative failure hold", func(c *ServeConfig) { c.FailureHold = -time.Second }, true, "--failure-hold"},
 		{"address in use", func(c *ServeConfig) { c.Addr = busy.Addr().String() }, false, "listen on " + busy.Addr().String()},
 		{"debug address in use", func(c *ServeConfig) { c.DebugAddr = busy.Addr().String() }, false, "listen on " + busy.Addr().String()},
+		{"bad Redis failure mode", func(c *ServeConfig) { c.Redis.FailureMode = "ajar" }, true, "--redis-failure-mode"},
+		{"no Redis timeout", func(c *ServeConfig) { c.Redis.Timeout = 0 }, true, "--redis-timeout"},
+		{"not a Redis URL", func(c *ServeConfig) { c.Redis.URL = "http://cache:6379" }, true, "--redis-url"},
+		{"bad Redis URL option", func(c *ServeConfig) { c.Redis.URL = "redis://cache:6379/0?colour=blue" }, true, "--redis-url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,7 +123,7 @@ func TestMainRunFailures(t *testing.T) {
 			if isUsage := errors.As(err, new(usageError)); isUsage != tt.usage || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Run: %v (usage error: %v), want one naming %q (usage error: %v)", err, isUsage, tt.want, tt.usage)
 			}
-			if m.db != nil || m.service != nil || m.http != nil || m.debug != nil {
+			if m.db != nil || m.limiter != nil || m.service != nil || m.http != nil || m.debug != nil {
 				t.Error("a failed Run left parts running")
 			}
 			if err := m.Close(); err != nil {

@@ -29,6 +29,8 @@ type service struct {
 	// stop ends the background work: the pruning, the invalidation
 	// watch, then the last-used recorder, with its final flush.
 	stop func()
+	// vars are the counters --debug-addr serves at /debug/vars.
+	vars func() map[string]any
 }
 
 // pruneInterval is how often deleted keys and expired idempotency records
@@ -40,14 +42,36 @@ func pruneInterval(retention time.Duration) time.Duration {
 
 // startService wires the service on db and starts its background work,
 // which runs until service.stop; ctx gives it its values, not its end.
-func startService(ctx context.Context, db database, cfg ServeConfig, logger *slog.Logger) *service {
+// limiter, if not nil, counts keys' rate limits (shared through Redis);
+// otherwise the service counts them in memory, for this instance alone.
+func startService(ctx context.Context, db database, limiter keyward.RateLimiter, cfg ServeConfig, logger *slog.Logger) *service {
+	// The membership set of every stored hash keeps made-up keys off the
+	// database: it loads when the invalidation watch starts (its reset).
+	unknownLookups := cfg.MaxUnknownLookups
+	if unknownLookups == 0 {
+		unknownLookups = -1 // keycache's "none": its zero is the default
+	}
 	cache := keycache.New(db, keycache.Options{
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, StalenessBound: cfg.StalenessBound, LoadTimeout: cfg.DBReadTimeout,
+		Members: true, UnknownLookups: unknownLookups, Logger: logger,
 	})
+	var handlerOpts []httpapi.Option
+	var throttle *httpapi.FailureThrottle
+	if cfg.FailureBurst > 0 {
+		hold := cfg.FailureHold
+		if hold == 0 {
+			hold = -1 // httpapi's "not held": its zero is the default
+		}
+		throttle = httpapi.NewFailureThrottle(httpapi.FailureThrottleOptions{Burst: cfg.FailureBurst, Refill: cfg.FailureRefill, Hold: hold})
+		handlerOpts = append(handlerOpts, httpapi.WithFailureThrottle(throttle))
+	}
 	svc := keyward.NewService(cache)
 	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
 	svc.AuditRetention = cfg.AuditRetention
 	svc.IdempotencySecret, _ = cfg.idempotencySecret() // validated by Run
+	if limiter != nil {
+		svc.RateLimiter = limiter
+	}
 	lastUsed := keyward.NewLastUsedRecorder(db)
 	svc.LastUsed = lastUsed
 	var stops []func() // in the order they run
@@ -74,6 +98,10 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
 		}
 	})
+	// The watch has stopped, and with it the resets that start loads of
+	// the membership set: stop the one under way, before the database
+	// closes under it.
+	stops = append(stops, cache.StopLoading)
 	// Last: its final flush of last_used_at runs with the database open.
 	background(func(ctx context.Context) {
 		lastUsed.Run(ctx, cfg.LastUsedInterval, func(err error) {
@@ -83,11 +111,18 @@ func startService(ctx context.Context, db database, cfg ServeConfig, logger *slo
 
 	return &service{
 		svc:     svc,
-		handler: httpapi.NewHandler(logger, svc, db),
+		handler: httpapi.NewHandler(logger, svc, db, handlerOpts...),
 		stop: func() {
 			for _, stop := range stops {
 				stop()
 			}
+		},
+		vars: func() map[string]any {
+			vars := map[string]any{"keycache": cache.Stats()}
+			if throttle != nil {
+				vars["failure_throttle"] = throttle.Stats()
+			}
+			return vars
 		},
 	}
 }

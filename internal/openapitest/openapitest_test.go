@@ -119,6 +119,9 @@ func TestDocument(t *testing.T) {
 				case method == http.MethodDelete:
 					statuses = []int{200, 400, 401, 403, 404, 412, 500, 503}
 				}
+				// Every authenticated operation, and verification, may
+				// answer 429 to a client address that failed too often.
+				statuses = append(statuses, 429)
 				for _, status := range statuses {
 					r := op.Responses.Status(status)
 					if r == nil || r.Value == nil {
@@ -165,7 +168,7 @@ const (
 	keyJSON     = `{"id":"key-123","name":"My API Key","created_at":"2023-11-18T12:00:00Z",` +
 		`"permissions":["read","write"],"org_id":"432","hint":"kw_Ab3d...x9Zq","last_used_at":null,` +
 		`"expires_at":null,"enabled":true,"metadata":{},"updated_at":"2023-11-18T12:00:00Z",` +
-		`"created_by":"key-42","state":"active","deleted_at":null}`
+		`"created_by":"key-42","state":"active","deleted_at":null,"rate_limits":[],"credits":null}`
 )
 
 // createdJSON is the body of a created key with the given secret.
@@ -173,7 +176,9 @@ func createdJSON(secret string) string {
 	return `{"id":"key-456","name":"New API Key","created_at":"2023-11-18T12:00:00.123456Z",` +
 		`"permissions":["read","write"],"org_id":"432","hint":"kw_Ab3d...x9Zq","last_used_at":"2023-11-18T12:05:00Z",` +
 		`"expires_at":"2030-01-01T00:00:00.5Z","enabled":true,"metadata":{"plan":"pro"},"updated_at":"2023-11-18T12:00:00Z",` +
-		`"created_by":null,"state":"active","deleted_at":null,"key":"` + secret + `"}`
+		`"created_by":null,"state":"active","deleted_at":null,` +
+		`"rate_limits":[{"name":"requests","limit":100,"duration":"60s"}],` +
+		`"credits":{"remaining":5,"refill":{"amount":10,"interval":"monthly"},"refilled_at":"2023-11-01T00:00:00Z"},"key":"` + secret + `"}`
 }
 
 // keyHeaders are the headers of a key's GET.

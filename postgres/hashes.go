@@ -1,0 +1,43 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/keyward/keyward"
+)
+
+// querySecretHashes reads every secret hash, current and previous, in one
+// statement: one snapshot.
+const querySecretHashes = `SELECT secret_hash FROM api_keys
+	UNION ALL
+	SELECT prev_secret_hash FROM api_keys WHERE prev_secret_hash IS NOT NULL`
+
+// SecretHashes passes every secret hash of every key record, live or
+// deleted, current or previous, to each, from one snapshot. The rows are
+// streamed as the server sends them, not held all at once.
+func (db *DB) SecretHashes(ctx context.Context, each func(keyward.SecretHash)) error {
+	rows, err := db.pool.Query(ctx, querySecretHashes)
+	if err != nil {
+		return fmt.Errorf("read secret hashes: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	var b pgtype.DriverBytes // the connection's buffer, valid until Next: no copy per row
+	for rows.Next() {
+		if err := rows.Scan(&b); err != nil {
+			return fmt.Errorf("read secret hashes: %w", mapError(ctx, err))
+		}
+		var h keyward.SecretHash
+		if len(b) != len(h) {
+			return fmt.Errorf("read secret hashes: a stored hash of %d bytes", len(b))
+		}
+		copy(h[:], b)
+		each(h)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read secret hashes: %w", mapError(ctx, err))
+	}
+	return nil
+}

@@ -206,6 +206,11 @@ func TestQueryPlans(t *testing.T) {
 	// which holds the id and only live keys.
 	custom, generic = plan(queryKey, 1, "acme", false)
 	check("Key", custom, generic, "Index Scan using api_keys_")
+
+	// A fill's page walks the primary key from the cursor: no sort of
+	// every live key (the plan stale statistics gave, see ImportKeys).
+	custom, generic = plan(queryLiveKeys, 42, 1000)
+	check("LiveKeys", custom, generic, "Index Scan using api_keys_pkey")
 }
 
 // literal returns v as an SQL literal, for EXECUTE, which takes no

@@ -144,14 +144,6 @@ func (db *DB) ImportKeys(ctx context.Context, keys []*keyward.Key) error {
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("import keys: %w", mapError(ctx, err))
 	}
-	// Fresh statistics: a table that grew by an import faster than
-	// autovacuum looks at it is planned as the small table it was, and
-	// a page of LiveKeys then sorts every live row (a bitmap scan of the
-	// live-keys index) instead of walking the primary key: 400 ms a page
-	// at 300,000 keys, not 2. ANALYZE samples a bounded number of rows.
-	// The keys are stored whatever it does: should it fail, autovacuum
-	// refreshes the statistics later, and the import is no less done.
-	_, _ = db.pool.Exec(ctx, `ANALYZE api_keys`)
 	return nil
 }
 

@@ -40,7 +40,7 @@ const fillPage = 1000
 
 // has reports whether h is cached (fresh or not).
 func (sh *shard) has(h keyward.SecretHash) bool {
-	i, ok := sh.index[prefix(h)]
+	i, ok := sh.index.get(prefix(h), sh.slots)
 	return ok && sh.slots[i].hash.Equal(h)
 }
 

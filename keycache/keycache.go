@@ -600,7 +600,7 @@ func (c *Store) Stats() Stats {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		s.Entries += len(sh.index)
+		s.Entries += sh.index.len()
 		s.Negatives += len(sh.neg)
 		s.Members += sh.members.n
 		s.MemberBytes += 8 * len(sh.members.table)

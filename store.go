@@ -135,6 +135,13 @@ type KeyStore interface {
 	// each must return quickly and must not call the store.
 	SecretHashes(ctx context.Context, each func(SecretHash)) error
 
+	// LiveKeys returns live keys of every organization, root keys
+	// included, in id order after the key id after (0: from the first),
+	// at most limit of them, without their LastUsedAt. It is what a
+	// cache is filled from at start (package keycache): page by page,
+	// each page one short read, so that no snapshot is held for long.
+	LiveKeys(ctx context.Context, after KeyID, limit int) ([]*Key, error)
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 

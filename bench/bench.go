@@ -118,7 +118,8 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 	}
 	rep.Scenarios = append(rep.Scenarios, ceiling...)
 
-	// 5. Keyward, fresh: its cache is empty.
+	// 5. Keyward, fresh: it has read the keys into its cache before
+	// /readyz answered (--cache-fill), and served nothing yet.
 	b.logf("starting keyward (cache size %d)", b.cacheSize())
 	kw, err := b.startKeyward(ctx, "main")
 	if err != nil {
@@ -129,7 +130,7 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) (err err
 	if err != nil {
 		return err
 	}
-	cold.Note = "random keys from all; no warm-up"
+	cold.Note = fmt.Sprintf("random keys from all, no warm-up, right after /readyz (%v after start: keyward fills its cache first)", kw.readyAfter.Round(100*time.Millisecond))
 	rep.Scenarios = append(rep.Scenarios, cold)
 
 	if o.fill {

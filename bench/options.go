@@ -64,7 +64,7 @@ func parseOptions(args []string, output io.Writer) (options, error) {
 	fs.IntVar(&o.hotKeys, "hot-keys", 10_000, "size of the hot key set")
 	fs.IntVar(&o.floodConns, "flood-connections", 64, "connections of the flood of made-up keys, at full speed, in the flood scenario; 0 skips it")
 	fs.StringVar(&o.serveArgs, "serve-args", "", "more flags for keyward serve, separated by spaces (such as \"--failure-hold 0\")")
-	fs.BoolVar(&o.fill, "fill", true, "verify every key once before the hot scenario, so that the cache is full")
+	fs.BoolVar(&o.fill, "fill", true, "verify every key once before the hot scenario (keyward fills its cache at start; this adds a last use of every key, which its flush writes while the hot scenarios run)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, key files, logs)")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the report as a Markdown section to this `file`")
 	fs.StringVar(&o.databaseURL, "database-url", "", "benchmark against PostgreSQL at this postgres:// `URL` (an empty database or schema) instead of a fresh SQLite file")

@@ -22,9 +22,14 @@ func handleHealthz() http.Handler {
 // readyTimeout bounds the database check of /readyz.
 const readyTimeout = 2 * time.Second
 
-// handleReadyz answers 200 while the database answers, 503 otherwise.
-func handleReadyz(db Pinger) http.Handler {
+// handleReadyz answers 200 while the database answers and the instance
+// is not warming up (warming, if not nil, reports true), 503 otherwise.
+func handleReadyz(db Pinger, warming func() bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if warming != nil && warming() {
+			writeError(w, r, keyward.Errorf(keyward.EUNAVAILABLE, "warming up: the verification cache is being filled from the database"))
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := db.Ping(ctx); err != nil {

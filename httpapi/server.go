@@ -30,6 +30,15 @@ type Option func(*options)
 
 type options struct {
 	throttle *FailureThrottle
+	warming  func() bool
+}
+
+// WithWarmUp has /readyz answer 503 while warming reports true: while the
+// verification cache is filled at start (keycache.Store.Warming), so that
+// a load balancer sends no traffic to an instance that would send it all
+// to the database.
+func WithWarmUp(warming func() bool) Option {
+	return func(o *options) { o.warming = warming }
 }
 
 // WithFailureThrottle has the API throttle client addresses that fail too
@@ -46,7 +55,7 @@ func newHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, now func()
 		opt(&o)
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, svc, db, o.throttle)
+	addRoutes(mux, svc, db, o.throttle, o.warming)
 	var h http.Handler = mux
 	h = recoverPanics(logger, h)
 	h = observe(logger, newLogSampler(now), h)

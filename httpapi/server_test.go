@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
 )
 
 func TestHealth(t *testing.T) {
@@ -90,4 +92,24 @@ func TestRequestIDAndLogLines(t *testing.T) {
 	if _, ok := line["duration"]; !ok {
 		t.Errorf("log line has no duration: %v", line)
 	}
+}
+
+// While the instance warms up (its cache is being filled), /readyz
+// answers 503 with Retry-After, though the database answers; the API
+// serves all the same.
+func TestReadyzWarmingUp(t *testing.T) {
+	var warming atomic.Bool
+	warming.Store(true)
+	e := newEnvOpts(t, nil, httpapi.WithWarmUp(warming.Load))
+	r := e.req("GET", "/readyz", "", nil)
+	want(t, r, http.StatusServiceUnavailable)
+	if p := r.problem(t); !strings.Contains(p.Detail, "warming up") {
+		t.Errorf("readyz while warming: detail %q, want it to say so", p.Detail)
+	}
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	want(t, e.req("GET", "/orgs/acme/api_keys", e.root, nil), http.StatusOK)
+	warming.Store(false)
+	want(t, e.req("GET", "/readyz", "", nil), http.StatusOK)
 }

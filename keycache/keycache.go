@@ -46,6 +46,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,8 +97,13 @@ type Options struct {
 	// none if negative), with a burst of a tenth of a second's worth.
 	// Past it, such a lookup waits for the feed instead (members.go).
 	UnknownLookups int
-	// Logger hears when the membership set is loaded, or cannot be (nil:
-	// nothing is logged).
+	// Fill reads the store's live keys into the cache after each load of
+	// the membership set (so needs Members), until the cache is full
+	// (fill.go): a restart does not send every key's first verification
+	// to the store.
+	Fill bool
+	// Logger hears when the membership set is loaded, or cannot be, and
+	// when the cache is filled (nil: nothing is logged).
 	Logger *slog.Logger
 }
 
@@ -127,6 +133,10 @@ type Store struct {
 	hits, negHits, misses, bypasses, loads, evictions atomic.Uint64
 
 	members membership // the membership set's state (members.go)
+
+	fillOn bool          // Options.Fill (fill.go)
+	warm   sync.Once     // closes warmed
+	warmed chan struct{} // closed once the first fill has ended, or at once without Fill
 }
 
 var (
@@ -176,6 +186,11 @@ func New(store keyward.KeyStore, opt Options) *Store {
 		c.trustedUntil.Store(math.MaxInt64)
 	}
 	c.members.init(opt)
+	c.fillOn = opt.Fill && opt.Members
+	c.warmed = make(chan struct{})
+	if !c.fillOn {
+		c.fillDone()
+	}
 	for i := range c.shards {
 		c.shards[i].init(share(opt.Size, n, i), share(opt.NegativeSize, n, i))
 	}
@@ -197,8 +212,11 @@ func share(total, n, i int) int {
 // hash in the slot decides a match.
 func prefix(h keyward.SecretHash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 
-func (c *Store) shard(h keyward.SecretHash) *shard {
-	return &c.shards[binary.LittleEndian.Uint64(h[8:16])&c.mask]
+func (c *Store) shard(h keyward.SecretHash) *shard { return &c.shards[c.shardIndex(h)] }
+
+// shardIndex is the index of h's shard.
+func (c *Store) shardIndex(h keyward.SecretHash) uint64 {
+	return binary.LittleEndian.Uint64(h[8:16]) & c.mask
 }
 
 // KeyByHash returns the live key with hash h, from memory when it is
@@ -444,6 +462,11 @@ func (c *Store) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, 
 	return c.store.SpendCredits(ctx, id, cost, now)
 }
 
+// LiveKeys reads the store: it is what the cache is filled from.
+func (c *Store) LiveKeys(ctx context.Context, after keyward.KeyID, limit int) ([]*keyward.Key, error) {
+	return c.store.LiveKeys(ctx, after, limit)
+}
+
 // SecretHashes reads the store: it is what the membership set is loaded
 // from, not an answer the cache could give.
 func (c *Store) SecretHashes(ctx context.Context, each func(keyward.SecretHash)) error {
@@ -577,7 +600,7 @@ func (c *Store) Stats() Stats {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		s.Entries += len(sh.index)
+		s.Entries += sh.index.len()
 		s.Negatives += len(sh.neg)
 		s.Members += sh.members.n
 		s.MemberBytes += 8 * len(sh.members.table)

@@ -39,6 +39,10 @@ type gatedStore struct {
 
 	total   atomic.Int64
 	entered chan keyward.SecretHash // one value per call, as it starts
+
+	// duringLiveKeys, if set, runs in each LiveKeys call after the page
+	// was read and before it is returned (fill_test.go).
+	duringLiveKeys func()
 }
 
 func newGatedStore(s keyward.KeyStore) *gatedStore {

@@ -20,7 +20,8 @@ import (
 //	          interval's length (1 byte) and the interval
 //
 // The slot holds only their length, limitsLen, in two bytes that were
-// padding (a slot is still 104 bytes), and a key without limits or
+// padding (a slot was still 104 bytes; it is 88 since the expiry and the
+// grace period's end moved to the arena), and a key without limits or
 // credits has nothing more in the arena. The cached credits are as
 // loaded: the service spends them in the store, so the remaining held
 // here only informs.

@@ -263,6 +263,9 @@ func (c *Store) reloadMembers() {
 			m.again = false
 			m.mu.Unlock()
 			err := c.LoadMembers(m.stop)
+			if err == nil {
+				c.fillAfterLoad(m.stop)
+			}
 			m.mu.Lock()
 			switch {
 			case m.stop.Err() != nil, err == nil && !m.again:

@@ -1,6 +1,7 @@
 package keycache
 
 import (
+	"encoding/binary"
 	"math"
 	"sync"
 	"time"
@@ -8,8 +9,8 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// shard is one lock's worth of the cache. Nothing in it but the three
-// slices and two maps holds a pointer, so the garbage collector's work does
+// shard is one lock's worth of the cache. Nothing in it but its slices
+// and one map holds a pointer, so the garbage collector's work does
 // not grow with the number of entries.
 type shard struct {
 	mu sync.Mutex
@@ -17,10 +18,10 @@ type shard struct {
 	// its answer only if gen has not moved since it began. Per shard, so
 	// that a create or delete does not stop loads elsewhere being cached.
 	gen   uint64
-	index map[uint64]int32 // hash prefix → slot
-	slots []slot           // at most cap(slots) entries
-	free  []int32          // unused slots below len(slots)
-	hand  int              // the CLOCK hand
+	index slotIndex // hash prefix → slot (index.go)
+	slots []slot    // at most cap(slots) entries
+	free  []int32   // unused slots below len(slots)
+	hand  int       // the CLOCK hand
 
 	// arena holds each entry's variable part (see slot.text).
 	arena   []byte
@@ -39,23 +40,21 @@ type shard struct {
 // previous secret's (flagByPrevious); the other one, if the key has both,
 // is in the arena.
 type slot struct {
-	hash       keyward.SecretHash
-	id         int64
-	created    int64 // unix microseconds
-	updated    int64 // unix microseconds
-	version    int64
-	keyExpires int64 // unix microseconds, if flagExpiry
-	graceEnd   int64 // unix microseconds, if flagPrevious
-	expires    int64 // Store.now nanoseconds: when the entry goes stale
-	off        uint32
-	nameLen    uint16
-	metaLen    uint16
-	limitsLen  uint16 // rate limits and credits, encoded (see appendLimits)
-	orgLen     uint8
-	hintLen    uint8
-	byLen      uint8
-	permLen    uint8
-	flags      uint8
+	hash      keyward.SecretHash
+	id        int64
+	created   int64 // unix microseconds
+	updated   int64 // unix microseconds
+	version   int64
+	expires   int64 // Store.now nanoseconds: when the entry goes stale
+	off       uint32
+	nameLen   uint16
+	metaLen   uint16
+	limitsLen uint16 // rate limits and credits, encoded (see appendLimits)
+	orgLen    uint8
+	hintLen   uint8
+	byLen     uint8
+	permLen   uint8
+	flags     uint8
 }
 
 const (
@@ -63,16 +62,21 @@ const (
 	flagRoot                   // the key is a root key
 	flagRef                    // used since the CLOCK hand last passed
 	flagDisabled               // the key is disabled
-	flagExpiry                 // the key has an expiry, keyExpires
-	flagPrevious               // the key has a previous secret; the other hash is in the arena
+	flagExpiry                 // the key has an expiry, in the arena
+	flagPrevious               // the key has a previous secret; the other hash and the grace period's end are in the arena
 	flagByPrevious             // hash is the previous secret's; the arena holds the current one
 )
 
 // The arena holds, per slot, in this order: organization, name, hint,
 // created-by and metadata (one string when materialized), one byte per
 // permission (its index in keyward.AllPermissions), with flagPrevious the
-// key's other hash, and the key's rate limits and credits (limitsLen
-// bytes, none for a key without either).
+// key's other hash and the end of its grace period (unix microseconds,
+// 8 bytes), with flagExpiry the key's expiry (likewise), and the key's
+// rate limits and credits (limitsLen bytes, none for a key without
+// either). The times that most keys lack live there rather than in every
+// slot: 16 bytes a slot, 16 MB at a million keys.
+const timeLen = 8
+
 func (s *slot) text() int {
 	return int(s.orgLen) + int(s.nameLen) + int(s.hintLen) + int(s.byLen) + int(s.metaLen)
 }
@@ -80,13 +84,16 @@ func (s *slot) text() int {
 func (s *slot) size() int {
 	n := s.text() + int(s.permLen) + int(s.limitsLen)
 	if s.flags&flagPrevious != 0 {
-		n += len(keyward.SecretHash{})
+		n += len(keyward.SecretHash{}) + timeLen
+	}
+	if s.flags&flagExpiry != 0 {
+		n += timeLen
 	}
 	return n
 }
 
 func (sh *shard) init(capacity, negCap int) {
-	sh.index = make(map[uint64]int32)
+	sh.index = slotIndex{}
 	sh.slots = make([]slot, 0, capacity)
 	sh.free = nil
 	sh.hand = 0
@@ -99,7 +106,7 @@ func (sh *shard) init(capacity, negCap int) {
 // reset empties the shard in place, keeping its memory: a purge of a full
 // cache must not allocate a second one while the first awaits collection.
 func (sh *shard) reset() {
-	clear(sh.index)
+	sh.index.reset()
 	sh.slots = sh.slots[:0]
 	sh.free = sh.free[:0]
 	sh.hand = 0
@@ -111,7 +118,7 @@ func (sh *shard) reset() {
 // get returns the cached key for h (found), or whether h is remembered as
 // unknown (known without found). Expired entries are dropped on the way.
 func (sh *shard) get(h keyward.SecretHash, now int64) (k *keyward.Key, found, known bool) {
-	if i, ok := sh.index[prefix(h)]; ok {
+	if i, ok := sh.index.get(prefix(h), sh.slots); ok {
 		s := &sh.slots[i]
 		if s.hash.Equal(h) {
 			if now < s.expires {
@@ -163,17 +170,20 @@ func (sh *shard) materialize(s *slot) *keyward.Key {
 		CreatedBy:   str[h:by],
 		Version:     s.version,
 	}
-	if s.flags&flagExpiry != 0 {
-		t := time.UnixMicro(s.keyExpires).UTC()
-		k.ExpiresAt = &t
-	}
+	at := text + int(s.permLen)
 	if s.flags&flagPrevious != 0 {
 		var other keyward.SecretHash
-		copy(other[:], b[text+int(s.permLen):])
-		k.Previous = &keyward.PreviousSecret{Hash: other, ExpiresAt: time.UnixMicro(s.graceEnd).UTC()}
+		at += copy(other[:], b[at:])
+		graceEnd := int64(binary.LittleEndian.Uint64(b[at:]))
+		at += timeLen
+		k.Previous = &keyward.PreviousSecret{Hash: other, ExpiresAt: time.UnixMicro(graceEnd).UTC()}
 		if s.flags&flagByPrevious != 0 {
 			k.Hash, k.Previous.Hash = other, s.hash
 		}
+	}
+	if s.flags&flagExpiry != 0 {
+		t := time.UnixMicro(int64(binary.LittleEndian.Uint64(b[at:]))).UTC()
+		k.ExpiresAt = &t
 	}
 	if s.limitsLen > 0 {
 		readLimits(b[len(b)-int(s.limitsLen):], k)
@@ -229,22 +239,20 @@ func (sh *shard) put(h keyward.SecretHash, k *keyward.Key, expires, now int64) (
 		}
 	}
 	ns := slot{
-		hash:       h,
-		id:         int64(k.ID),
-		created:    k.CreatedAt.UnixMicro(),
-		updated:    k.UpdatedAt.UnixMicro(),
-		version:    k.Version,
-		keyExpires: keyExpires,
-		graceEnd:   graceEnd,
-		expires:    expires,
-		nameLen:    uint16(len(k.Name)),
-		metaLen:    uint16(len(k.Metadata)),
-		limitsLen:  uint16(limitsLen),
-		orgLen:     uint8(len(k.OrgID)),
-		hintLen:    uint8(len(k.Hint)),
-		byLen:      uint8(len(k.CreatedBy)),
-		permLen:    uint8(len(k.Permissions)),
-		flags:      flags,
+		hash:      h,
+		id:        int64(k.ID),
+		created:   k.CreatedAt.UnixMicro(),
+		updated:   k.UpdatedAt.UnixMicro(),
+		version:   k.Version,
+		expires:   expires,
+		nameLen:   uint16(len(k.Name)),
+		metaLen:   uint16(len(k.Metadata)),
+		limitsLen: uint16(limitsLen),
+		orgLen:    uint8(len(k.OrgID)),
+		hintLen:   uint8(len(k.Hint)),
+		byLen:     uint8(len(k.CreatedBy)),
+		permLen:   uint8(len(k.Permissions)),
+		flags:     flags,
 	}
 	need := ns.size()
 	if len(sh.arena)-sh.garbage+need > maxArena {
@@ -253,7 +261,7 @@ func (sh *shard) put(h keyward.SecretHash, k *keyward.Key, expires, now int64) (
 	// The index holds one slot per 8-byte prefix: a cached key whose hash
 	// shares h's prefix (another hash, as h's own is gone) gives way, or
 	// its slot would be left used but unindexed.
-	if j, ok := sh.index[prefix(h)]; ok {
+	if j, ok := sh.index.get(prefix(h), sh.slots); ok {
 		sh.drop(j)
 	}
 	var i int32
@@ -284,9 +292,15 @@ func (sh *shard) put(h keyward.SecretHash, k *keyward.Key, expires, now int64) (
 	case k.Previous != nil:
 		sh.arena = append(sh.arena, k.Previous.Hash[:]...)
 	}
+	if k.Previous != nil {
+		sh.arena = binary.LittleEndian.AppendUint64(sh.arena, uint64(graceEnd))
+	}
+	if k.ExpiresAt != nil {
+		sh.arena = binary.LittleEndian.AppendUint64(sh.arena, uint64(keyExpires))
+	}
 	sh.arena = appendLimits(sh.arena, k)
 	sh.slots[i] = ns
-	sh.index[prefix(h)] = i
+	sh.index.set(prefix(h), i)
 	return evicted
 }
 
@@ -327,7 +341,7 @@ func (sh *shard) putNegative(h keyward.SecretHash, expires int64) {
 
 // remove forgets whatever the shard knows of h.
 func (sh *shard) remove(h keyward.SecretHash) {
-	if i, ok := sh.index[prefix(h)]; ok && sh.slots[i].hash.Equal(h) {
+	if i, ok := sh.index.get(prefix(h), sh.slots); ok && sh.slots[i].hash.Equal(h) {
 		sh.drop(i)
 	}
 	delete(sh.neg, h)
@@ -339,7 +353,7 @@ func (sh *shard) drop(i int32) {
 	if s.flags&flagUsed == 0 {
 		return
 	}
-	delete(sh.index, prefix(s.hash))
+	sh.index.del(prefix(s.hash), sh.slots)
 	sh.garbage += s.size()
 	*s = slot{}
 	sh.free = append(sh.free, i)

@@ -221,7 +221,7 @@ func checkShard(t *testing.T, sh *shard) {
 		}
 		used++
 		live += s.size()
-		if j, ok := sh.index[prefix(s.hash)]; !ok || j != int32(i) {
+		if j, ok := sh.index.get(prefix(s.hash), sh.slots); !ok || j != int32(i) {
 			t.Fatalf("used slot %d: index has %d, %v for its hash", i, j, ok)
 		}
 		if end := int(s.off) + s.size(); end > len(sh.arena) {
@@ -229,13 +229,21 @@ func checkShard(t *testing.T, sh *shard) {
 		}
 		spans = append(spans, span{int(s.off), int(s.off) + s.size()})
 	}
-	if len(sh.index) != used {
-		t.Fatalf("index has %d entries for %d used slots", len(sh.index), used)
+	if sh.index.len() != used {
+		t.Fatalf("index has %d entries for %d used slots", sh.index.len(), used)
 	}
-	for p, i := range sh.index {
-		if i < 0 || int(i) >= len(sh.slots) || sh.slots[i].flags&flagUsed == 0 || prefix(sh.slots[i].hash) != p {
-			t.Fatalf("index entry %x → %d names no slot holding that prefix", p, i)
+	counted := 0
+	sh.index.each(func(i int32) {
+		counted++
+		if i < 0 || int(i) >= len(sh.slots) || sh.slots[i].flags&flagUsed == 0 {
+			t.Fatalf("index entry → %d names no used slot", i)
 		}
+		if got, ok := sh.index.get(prefix(sh.slots[i].hash), sh.slots); !ok || got != i {
+			t.Fatalf("index entry → %d is not found by its slot's prefix (%d, %v)", i, got, ok)
+		}
+	})
+	if counted != used {
+		t.Fatalf("index holds %d entries, counts %d", counted, sh.index.len())
 	}
 	seen := make(map[int32]bool)
 	for _, i := range sh.free {
@@ -338,8 +346,8 @@ func TestPointerPaths(t *testing.T) {
 }
 
 // A cached entry holds nothing the garbage collector must follow, nor do
-// the maps' keys and values: the collector's work per shard does not grow
-// with the number of entries.
+// the index's entries or the negative map's keys and values: the
+// collector's work per shard does not grow with the number of entries.
 func TestEntriesArePointerFree(t *testing.T) {
 	if paths := pointerPaths(reflect.TypeFor[slot](), "slot"); len(paths) != 0 {
 		t.Errorf("slot holds pointers: %s", strings.Join(paths, ", "))
@@ -350,7 +358,6 @@ func TestEntriesArePointerFree(t *testing.T) {
 		kind  reflect.Kind
 		types []reflect.Type // element, or key and value
 	}{
-		{"index", reflect.Map, nil},
 		{"neg", reflect.Map, nil},
 		{"slots", reflect.Slice, nil},
 		{"free", reflect.Slice, nil},
@@ -373,9 +380,15 @@ func TestEntriesArePointerFree(t *testing.T) {
 		t.Errorf("shard.slots holds %v, want slot", f.Type.Elem())
 	}
 
-	// The membership set is one slice of integers.
+	// The membership set and the index are each one slice of integers.
 	if f, _ := reflect.TypeFor[memberSet]().FieldByName("table"); f.Type != reflect.TypeFor[[]uint64]() {
 		t.Errorf("memberSet.table is %v, want []uint64", f.Type)
+	}
+	if f, _ := reflect.TypeFor[slotIndex]().FieldByName("table"); f.Type != reflect.TypeFor[[]uint64]() {
+		t.Errorf("slotIndex.table is %v, want []uint64", f.Type)
+	}
+	if f, _ := sh.FieldByName("index"); f.Type != reflect.TypeFor[slotIndex]() {
+		t.Errorf("shard.index is %v, want slotIndex", f.Type)
 	}
 
 	// Only those five fields of a shard, and the membership set, hold
@@ -429,7 +442,7 @@ func TestArenaStaysCompact(t *testing.T) {
 						t.Fatalf("step %d: put reported eviction %v with %d keys in %d slots", step, evicted, len(model), cap(sh.slots))
 					}
 					for _, h := range slices.Clone(hashes) {
-						if _, ok := sh.index[prefix(h)]; !ok {
+						if _, ok := sh.index.get(prefix(h), sh.slots); !ok {
 							forget(h) // pushed out by the CLOCK
 						}
 					}
@@ -457,8 +470,8 @@ func TestArenaStaysCompact(t *testing.T) {
 					t.Fatalf("step %d: a removal changed the arena from %d to %d bytes", step, arena, len(sh.arena))
 				}
 				peak = max(peak, len(sh.arena))
-				if len(model) != len(sh.index) {
-					t.Fatalf("step %d: shard holds %d keys, want %d", step, len(sh.index), len(model))
+				if len(model) != sh.index.len() {
+					t.Fatalf("step %d: shard holds %d keys, want %d", step, sh.index.len(), len(model))
 				}
 				// Every key reads back, right after each compaction moved
 				// them all, and now and then besides.
@@ -604,7 +617,7 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("get of an expired entry = found %v, known %v", found, known)
 	}
 	checkShard(t, &sh)
-	if _, ok := sh.index[prefix(a.Hash)]; ok {
+	if _, ok := sh.index.get(prefix(a.Hash), sh.slots); ok {
 		t.Fatal("an expired entry stayed indexed after get")
 	}
 }
@@ -668,7 +681,7 @@ func TestArenaLimit(t *testing.T) {
 		k := randKey(rng)
 		k.Name = strings.Repeat("x", 200+rng.IntN(200))
 		h := lookupHash(rng, k)
-		before := len(sh.index)
+		before := sh.index.len()
 		sh.put(h, k, never, 0)
 		checkShard(t, &sh)
 		if len(sh.arena) > maxArena {
@@ -679,8 +692,8 @@ func TestArenaLimit(t *testing.T) {
 			checkGetBy(t, &sh, h, k, 0)
 		} else {
 			refused++
-			if len(sh.index) != before {
-				t.Fatalf("a refused key changed the entry count from %d to %d", before, len(sh.index))
+			if sh.index.len() != before {
+				t.Fatalf("a refused key changed the entry count from %d to %d", before, sh.index.len())
 			}
 		}
 	}
@@ -886,11 +899,11 @@ func TestUnencodableLimits(t *testing.T) {
 	}
 }
 
-// A slot stays 104 bytes: the rate limits and credits took two bytes of
-// what was padding. At a million cached keys, each byte more is a
-// megabyte more.
+// A slot stays 88 bytes: the times most keys lack (an expiry, the end of
+// a grace period) live in the arena. At a million cached keys, each byte
+// more is a megabyte more.
 func TestSlotSize(t *testing.T) {
-	if got := unsafe.Sizeof(slot{}); got > 104 {
-		t.Errorf("a slot takes %d bytes, more than 104", got)
+	if got := unsafe.Sizeof(slot{}); got > 88 {
+		t.Errorf("a slot takes %d bytes, more than 88", got)
 	}
 }

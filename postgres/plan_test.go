@@ -206,6 +206,11 @@ func TestQueryPlans(t *testing.T) {
 	// which holds the id and only live keys.
 	custom, generic = plan(queryKey, 1, "acme", false)
 	check("Key", custom, generic, "Index Scan using api_keys_")
+
+	// A fill's page walks the primary key from the cursor: no sort of
+	// every live key (the plan stale statistics gave, see ImportKeys).
+	custom, generic = plan(queryLiveKeys, 42, 1000)
+	check("LiveKeys", custom, generic, "Index Scan using api_keys_pkey")
 }
 
 // literal returns v as an SQL literal, for EXECUTE, which takes no
@@ -242,4 +247,54 @@ func indexConds(plan string) string {
 		}
 	}
 	return b.String()
+}
+
+// A page of LiveKeys walks the primary key even when the statistics
+// still say the table is empty (a bulk import that autovacuum has not
+// looked at yet): the plan liveKeysPlan pins, not the sort of every live
+// row the planner picks otherwise.
+func TestLiveKeysPlanWithStaleStatistics(t *testing.T) {
+	db, err := Open(t.Context(), pgtest.URL(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if _, err := db.pool.Exec(t.Context(), `ANALYZE api_keys`); err != nil { // empty: the stale statistics
+		t.Fatal(err)
+	}
+	if _, err := db.pool.Exec(t.Context(), `INSERT INTO api_keys (id, org_id, root, name, permissions, secret_hash, hint, created_at, updated_at)
+		SELECT i, 'org' || (i % 200), false, 'k', '{read}', sha256(int8send(i)), 'hint', now(), now()
+		FROM generate_series(1, 50000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	explain := func(pin bool) string {
+		t.Helper()
+		tx, err := db.pool.Begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(t.Context())
+		if pin {
+			if _, err := tx.Exec(t.Context(), liveKeysPlan); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, err := tx.Query(t.Context(), "EXPLAIN "+queryLiveKeys, 25000, 1000)
+		if err != nil {
+			t.Fatalf("EXPLAIN: %v", err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("EXPLAIN: %v", err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	p := explain(true)
+	if !strings.Contains(p, "Index Scan using api_keys_pkey") || strings.Contains(p, "Sort  (") || strings.Contains(p, "Bitmap") {
+		t.Errorf("LiveKeys with stale statistics: not a walk of the primary key:\n%s", p)
+	}
+	t.Logf("without the pinned plan:\n%s", explain(false))
 }

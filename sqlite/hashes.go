@@ -42,3 +42,33 @@ func (db *DB) SecretHashes(ctx context.Context, each func(keyward.SecretHash)) e
 	}
 	return nil
 }
+
+// queryLiveKeys reads a page of live keys in id order, through the
+// primary key (the rowid): the last use is not read (NULL in its place).
+const queryLiveKeys = `SELECT ` + cacheColumns + ` FROM api_keys
+	WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?`
+
+// LiveKeys returns at most limit live keys after id after, in id order,
+// from one reader transaction.
+func (db *DB) LiveKeys(ctx context.Context, after keyward.KeyID, limit int) ([]*keyward.Key, error) {
+	if limit < 1 {
+		return nil, keyward.Errorf(keyward.EINVALID, "limit must be at least 1")
+	}
+	rows, err := db.read.QueryContext(ctx, queryLiveKeys, int64(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read live keys: %w", mapError(ctx, err))
+	}
+	defer rows.Close()
+	keys := make([]*keyward.Key, 0, min(limit, 1000))
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read live keys: %w", mapError(ctx, err))
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read live keys: %w", mapError(ctx, err))
+	}
+	return keys, nil
+}

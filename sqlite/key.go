@@ -14,10 +14,19 @@ import (
 // keyColumns are the columns of a key, in the order scanKey reads them, as
 // selected from (or returned by a change to) api_keys. The last use lives in
 // key_last_used, a row per used key, found through its primary key.
-const keyColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at,
-	(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), deleted_at,
-	expires_at, disabled, metadata, updated_at, created_by, version, prev_secret_hash, prev_expires_at,
-	rate_limits, credits_remaining, credits_refilled_at, credits_refill_amount, credits_refill_interval`
+const keyColumns = keyHead + `(SELECT u.last_used_at FROM key_last_used AS u WHERE u.id = api_keys.id), ` + keyTail
+
+// cacheColumns are keyColumns without the last use (NULL in its place),
+// for reads whose keys go to a cache, which keeps no last use.
+const cacheColumns = keyHead + `NULL, ` + keyTail
+
+// keyHead and keyTail are the columns before and after the last use.
+const (
+	keyHead = `id, org_id, root, name, permissions, secret_hash, hint, created_at, `
+	keyTail = `deleted_at, expires_at, disabled, metadata, updated_at, created_by, version,
+		prev_secret_hash, prev_expires_at, rate_limits, credits_remaining, credits_refilled_at,
+		credits_refill_amount, credits_refill_interval`
+)
 
 // insertColumns are api_keys' own columns, as insertKey writes them.
 const insertColumns = `id, org_id, root, name, permissions, secret_hash, hint, created_at, deleted_at,

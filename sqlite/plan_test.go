@@ -72,6 +72,7 @@ func TestQueryPlans(t *testing.T) {
 		check("ListKeys, "+name, plan(q, args...), "USING INDEX api_keys_live_by_org")
 	}
 	check("Key", plan(queryKey, 1, "acme", 0), "USING INTEGER PRIMARY KEY")
+	check("LiveKeys", plan(queryLiveKeys, 42, 1000), "USING INTEGER PRIMARY KEY")
 	check("UpdateKey's read", plan(queryKeyRecord, 1, "acme", 0), "USING INTEGER PRIMARY KEY")
 
 	// Listings by state read the partial index of live keys, of deleted

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"slices"
@@ -102,5 +103,67 @@ func testSecretHashesCancelled(t *testing.T, newStore newStoreFunc) {
 	}
 	if code := keyward.ErrorCode(err); code == keyward.ENOTFOUND || code == keyward.ECONFLICT {
 		t.Errorf("SecretHashes with a cancelled context: %v (code %q), want an error that is no answer about the keys", err, code)
+	}
+}
+
+// LiveKeys pages through the live keys of every organization, root keys
+// included, in id order: whole records (limits, credits, previous secret)
+// but no last use; deleted keys are left out.
+func testLiveKeysPages(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	if got, err := s.LiveKeys(t.Context(), 0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("LiveKeys of an empty store = %d keys, %v; want none", len(got), err)
+	}
+	keys := []*keyward.Key{
+		newKey(t, acme, base),
+		NewKey(acme, CreatedAt(base), Previous(base.Add(time.Hour))),
+		NewKey(globex, CreatedAt(base), Disabled(), RateLimits(someLimits()...), Credits(7, nil)),
+		newRootKey(t, base),
+		newKey(t, globex, base),
+	}
+	deleted := newKey(t, acme, base)
+	for _, k := range append(slices.Clone(keys), deleted) {
+		create(t, s, k)
+	}
+	remove(t, s, deleted, base.Add(time.Hour))
+	touch(t, s, keyward.KeyUse{ID: keys[0].ID, At: base.Add(time.Minute)})
+	slices.SortFunc(keys, func(a, b *keyward.Key) int { return cmp.Compare(a.ID, b.ID) })
+
+	var got []*keyward.Key
+	var after keyward.KeyID
+	for pages := 0; ; pages++ {
+		if pages > len(keys) {
+			t.Fatalf("LiveKeys: more than %d pages of 2", pages)
+		}
+		page, err := s.LiveKeys(t.Context(), after, 2)
+		if err != nil {
+			t.Fatalf("LiveKeys after %v: %v", after, err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("LiveKeys with limit 2 = %d keys", len(page))
+		}
+		got = append(got, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("LiveKeys gave %d keys over its pages, want the %d live ones", len(got), len(keys))
+	}
+	for i, k := range got {
+		if k.LastUsedAt != nil {
+			t.Errorf("LiveKeys: key %v has LastUsedAt %v, want none (a cache keeps none)", k.ID, k.LastUsedAt)
+		}
+		checkKey(t, "LiveKeys", k, keys[i])
+	}
+
+	if _, err := s.LiveKeys(t.Context(), 0, 0); keyward.ErrorCode(err) != keyward.EINVALID {
+		t.Errorf("LiveKeys with limit 0: %v, want EINVALID", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.LiveKeys(ctx, 0, 10); err == nil {
+		t.Errorf("LiveKeys with a cancelled context: no error")
 	}
 }

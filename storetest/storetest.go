@@ -186,6 +186,9 @@ func Run(t *testing.T, b Backend) {
 			{name: "EveryRecord", fn: testSecretHashesEveryRecord},
 			{name: "Cancelled", fn: testSecretHashesCancelled},
 		}},
+		{"LiveKeys", []test{
+			{name: "Pages", fn: testLiveKeysPages},
+		}},
 		{"SpendCredits", []test{
 			{name: "Exact", fn: testSpendCreditsExact},
 			{name: "RefillDaily", fn: testSpendCreditsRefillDaily},

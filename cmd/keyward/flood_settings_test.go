@@ -55,7 +55,7 @@ func TestFloodSettings(t *testing.T) {
 type debugVars struct {
 	Keycache struct {
 		Loads, MemberMisses, UnknownFromMemory, UnknownLookups, UnknownWaits, UnknownUnavailable uint64
-		Members                                                                                  int
+		Members, Entries                                                                         int
 		MembersComplete                                                                          bool
 	} `json:"keycache"`
 	FailureThrottle *struct {

@@ -53,9 +53,9 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 	}
 	cache := keycache.New(db, keycache.Options{
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, StalenessBound: cfg.StalenessBound, LoadTimeout: cfg.DBReadTimeout,
-		Members: true, UnknownLookups: unknownLookups, Logger: logger,
+		Members: true, UnknownLookups: unknownLookups, Fill: cfg.CacheFill, Logger: logger,
 	})
-	var handlerOpts []httpapi.Option
+	handlerOpts := []httpapi.Option{httpapi.WithWarmUp(cache.Warming)}
 	var throttle *httpapi.FailureThrottle
 	if cfg.FailureBurst > 0 {
 		hold := cfg.FailureHold
@@ -96,6 +96,9 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 	background(func(ctx context.Context) {
 		if err := db.WatchInvalidations(ctx, cache, cfg.StalenessBound/4); err != nil {
 			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
+			// No reset will come to load the membership set and fill the
+			// cache: /readyz must not wait for that fill.
+			cache.StopLoading()
 		}
 	})
 	// The watch has stopped, and with it the resets that start loads of

@@ -19,8 +19,8 @@ type Pinger interface {
 }
 
 // NewHandler returns the API's handler with every route and the global
-// middleware (request ids, one log line per request, panic recovery, and
-// problem+json for unmatched routes) applied.
+// middleware (request ids, one log line per request, panic recovery,
+// problem+json for unmatched routes and, when asked for, CORS) applied.
 func NewHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, opts ...Option) http.Handler {
 	return newHandler(logger, svc, db, time.Now, opts...)
 }
@@ -30,6 +30,14 @@ type Option func(*options)
 
 type options struct {
 	throttle *FailureThrottle
+	cors     *CORS
+}
+
+// WithCORS lets browser pages of the origins cors allows call the API
+// (cors.go). Without it, no CORS header is sent and a preflight is a 405,
+// and nothing is added to any request's path.
+func WithCORS(c *CORS) Option {
+	return func(o *options) { o.cors = c }
 }
 
 // WithFailureThrottle has the API throttle client addresses that fail too
@@ -48,6 +56,9 @@ func newHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, now func()
 	mux := http.NewServeMux()
 	addRoutes(mux, svc, db, o.throttle)
 	var h http.Handler = mux
+	if o.cors != nil {
+		h = o.cors.wrap(mux)
+	}
 	h = recoverPanics(logger, h)
 	h = observe(logger, newLogSampler(now), h)
 	return h

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/redis"
 )
 
@@ -29,6 +30,7 @@ type ServeConfig struct {
 	Addr             string        `flag:"addr" default:"127.0.0.1:8080" usage:"address to listen on (host:port; port 0 picks a free one)"`
 	TLSCert          string        `flag:"tls-cert" usage:"serve HTTPS with the certificate in this PEM file (the chain, leaf first),\nread again on SIGHUP; needs --tls-key. Without both, serve plain HTTP\n(behind a load balancer that terminates TLS)"`
 	TLSKey           string        `flag:"tls-key" usage:"the PEM file of --tls-cert's private key, read again on SIGHUP"`
+	CORSOrigins      string        `flag:"cors-origins" usage:"let web pages of these origins call the API from a browser (CORS):\nexact origins, comma-separated (https://app.example.com,http://localhost:3000),\nor * for any; none by default"`
 	DB               DBConfig      // --db, --database-url
 	Redis            RedisConfig   // --redis-url, --redis-failure-mode, --redis-timeout, --redis-key-prefix
 	Log              LogConfig     // --log-format, --log-level
@@ -78,6 +80,9 @@ func (c ServeConfig) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither to serve plain HTTP")}
 	}
+	if _, err := c.cors(); err != nil {
+		return err
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -117,6 +122,22 @@ func (c ServeConfig) validate() error {
 		return usageError{fmt.Errorf("--staleness-bound %v: must be at least 100ms", c.StalenessBound)}
 	}
 	return nil
+}
+
+// cors decodes --cors-origins: nil when it is not set (no CORS).
+func (c ServeConfig) cors() (*httpapi.CORS, error) {
+	if strings.TrimSpace(c.CORSOrigins) == "" {
+		return nil, nil
+	}
+	origins := strings.Split(c.CORSOrigins, ",")
+	for i := range origins {
+		origins[i] = strings.TrimSpace(origins[i])
+	}
+	cors, err := httpapi.NewCORS(origins)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--cors-origins: %w", err)}
+	}
+	return cors, nil
 }
 
 // memoryLimit decodes --memory-limit: the soft limit to set, in bytes, or

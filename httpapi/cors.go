@@ -35,6 +35,16 @@ const corsAllowHeaders = "Authorization, X-API-Key, Content-Type, Idempotency-Ke
 // types are taken (Accept-Patch).
 const corsExposeHeaders = "ETag, Location, Link, Retry-After, X-Request-Id, WWW-Authenticate, Accept-Patch"
 
+// Header values set on many answers, shared as verify.go's are: no one
+// changes a header value in place.
+var (
+	headerVaryOrigin   = []string{"Origin"}
+	headerCORSExpose   = []string{corsExposeHeaders}
+	headerAnyOrigin    = []string{"*"}
+	headerCORSMaxAge   = []string{corsMaxAge}
+	headerCORSAllowHdr = []string{corsAllowHeaders}
+)
+
 // corsMaxAge is how long, in seconds, a browser may reuse a preflight's
 // answer: two hours, Chromium's cap.
 const corsMaxAge = "7200"
@@ -118,11 +128,11 @@ func parseOrigin(s string) (string, error) {
 func (c *CORS) allows(origin string) bool { return c.any || c.origins[origin] }
 
 // allowOrigin is the Access-Control-Allow-Origin value for origin.
-func (c *CORS) allowOrigin(origin string) string {
+func (c *CORS) allowOrigin(origin string) []string {
 	if c.any {
-		return "*"
+		return headerAnyOrigin
 	}
-	return origin
+	return []string{origin}
 }
 
 // wrap applies the CORS protocol in front of mux. An answer to an allowed
@@ -138,7 +148,11 @@ func (c *CORS) wrap(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		if !c.any {
-			h["Vary"] = append(h["Vary"], "Origin")
+			if v := h["Vary"]; len(v) == 0 {
+				h["Vary"] = headerVaryOrigin
+			} else {
+				h["Vary"] = append(v, "Origin")
+			}
 		}
 		origin := r.Header["Origin"]
 		if len(origin) == 0 {
@@ -153,8 +167,8 @@ func (c *CORS) wrap(mux *http.ServeMux) http.Handler {
 			}
 		}
 		if c.allows(origin[0]) {
-			h["Access-Control-Allow-Origin"] = []string{c.allowOrigin(origin[0])}
-			h["Access-Control-Expose-Headers"] = []string{corsExposeHeaders}
+			h["Access-Control-Allow-Origin"] = c.allowOrigin(origin[0])
+			h["Access-Control-Expose-Headers"] = headerCORSExpose
 		}
 		mux.ServeHTTP(w, r)
 	})
@@ -185,10 +199,10 @@ func (c *CORS) preflight(w http.ResponseWriter, r *http.Request, mux *http.Serve
 			methods = append(methods, m)
 		}
 	}
-	h["Access-Control-Allow-Origin"] = []string{c.allowOrigin(origin)}
+	h["Access-Control-Allow-Origin"] = c.allowOrigin(origin)
 	h["Access-Control-Allow-Methods"] = []string{strings.Join(methods, ", ")}
-	h["Access-Control-Allow-Headers"] = []string{corsAllowHeaders}
-	h["Access-Control-Max-Age"] = []string{corsMaxAge}
+	h["Access-Control-Allow-Headers"] = headerCORSAllowHdr
+	h["Access-Control-Max-Age"] = headerCORSMaxAge
 	w.WriteHeader(http.StatusNoContent)
 	return true
 }

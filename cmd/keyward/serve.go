@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"math"
 	"net"
@@ -320,7 +321,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
+		ErrorLog:          log.New(serverErrorLog{m.logger}, "", 0),
 	}
 	if m.tls != nil {
 		m.http.TLSConfig = m.tls.config()

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -94,4 +96,22 @@ func logCertificate(logger *slog.Logger, msg string, cert *tls.Certificate, now 
 		logger.Warn("the TLS certificate is not valid now: clients will refuse it; renew it and send SIGHUP",
 			append(certAttrs(cert), "not_before", cert.Leaf.NotBefore.UTC().Format(time.RFC3339))...)
 	}
+}
+
+// serverErrorLog is the http.Server's error log: its lines at warn level,
+// but for failed TLS handshakes, at debug level. Any client, a scanner or
+// a load balancer's TCP probe, fails a handshake at will, and net/http
+// writes a line for each: at warn, they would be a way to flood the log
+// that only HTTPS opens (the API's own lines are bounded, see httpapi's
+// observe).
+type serverErrorLog struct{ logger *slog.Logger }
+
+func (w serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.logger.Log(context.Background(), level, msg)
+	return len(p), nil
 }

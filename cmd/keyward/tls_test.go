@@ -316,3 +316,23 @@ func TestTLSCertificateNotValidNow(t *testing.T) {
 		t.Errorf("no warning for an expired certificate:\n%s", s.stderr.String())
 	}
 }
+
+// TestTLSHandshakeErrorsQuiet: a failed handshake, which any client can
+// cause, is logged at debug level, not warn.
+func TestTLSHandshakeErrorsQuiet(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	validCert(t, "quiet").install(t, certFile, keyFile)
+	s := startServe(t, filepath.Join(dir, "keyward.db"), "--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "debug")
+	conn, err := net.Dial("tcp", s.main.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) // no ClientHello
+	_, _ = io.Copy(io.Discard, conn)
+	conn.Close()
+	line := s.stderr.waitFor(t, regexp.MustCompile(`("level":"[A-Z]+","msg":"http: TLS handshake error)`), nil)
+	if !strings.Contains(line, `"level":"DEBUG"`) {
+		t.Errorf("a failed handshake is logged as %s, want at DEBUG", line)
+	}
+}

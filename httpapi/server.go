@@ -34,8 +34,9 @@ type options struct {
 }
 
 // WithCORS lets browser pages of the origins cors allows call the API
-// (cors.go). Without it, no CORS header is sent and a preflight is a 405,
-// and nothing is added to any request's path.
+// (cors.go). Without it, no CORS header is sent, a preflight is a 405,
+// and the CORS middleware is not in the chain at all, so that the verify
+// path pays nothing for it.
 func WithCORS(c *CORS) Option {
 	return func(o *options) { o.cors = c }
 }

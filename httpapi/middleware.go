@@ -113,7 +113,8 @@ func observe(logger *slog.Logger, sampler *logSampler, next http.Handler) http.H
 			level = slog.LevelWarn
 		case sw.status >= 500:
 			level = slog.LevelError
-		case quietRoutes[route]:
+		case quietRoutes[route], sw.status == http.StatusNoContent && r.Method == http.MethodOptions:
+			// An allowed CORS preflight (cors.go) needs no key either.
 			level = slog.LevelDebug
 		}
 		if !logger.Enabled(r.Context(), level) {

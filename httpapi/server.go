@@ -19,8 +19,8 @@ type Pinger interface {
 }
 
 // NewHandler returns the API's handler with every route and the global
-// middleware (request ids, one log line per request, panic recovery, and
-// problem+json for unmatched routes) applied.
+// middleware (request ids, one log line per request, panic recovery,
+// problem+json for unmatched routes and, when asked for, CORS) applied.
 func NewHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, opts ...Option) http.Handler {
 	return newHandler(logger, svc, db, time.Now, opts...)
 }
@@ -31,6 +31,7 @@ type Option func(*options)
 type options struct {
 	throttle *FailureThrottle
 	warming  func() bool
+	cors     *CORS
 }
 
 // WithWarmUp has /readyz answer 503 while warming reports true: while the
@@ -39,6 +40,14 @@ type options struct {
 // to the database.
 func WithWarmUp(warming func() bool) Option {
 	return func(o *options) { o.warming = warming }
+}
+
+// WithCORS lets browser pages of the origins cors allows call the API
+// (cors.go). Without it, no CORS header is sent, a preflight is a 405,
+// and the CORS middleware is not in the chain at all, so that the verify
+// path pays nothing for it.
+func WithCORS(c *CORS) Option {
+	return func(o *options) { o.cors = c }
 }
 
 // WithFailureThrottle has the API throttle client addresses that fail too
@@ -57,6 +66,9 @@ func newHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, now func()
 	mux := http.NewServeMux()
 	addRoutes(mux, svc, db, o.throttle, o.warming)
 	var h http.Handler = mux
+	if o.cors != nil {
+		h = o.cors.wrap(mux)
+	}
 	h = recoverPanics(logger, h)
 	h = observe(logger, newLogSampler(now), h)
 	return h

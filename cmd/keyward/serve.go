@@ -7,17 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/redis"
 )
 
@@ -25,6 +29,9 @@ import (
 // environment variable, declared by its tags (see flags.go).
 type ServeConfig struct {
 	Addr             string        `flag:"addr" default:"127.0.0.1:8080" usage:"address to listen on (host:port; port 0 picks a free one)"`
+	TLSCert          string        `flag:"tls-cert" usage:"serve HTTPS with the certificate in this PEM file (the chain, leaf first),\nread again on SIGHUP; needs --tls-key. Without both, serve plain HTTP\n(behind a load balancer that terminates TLS)"`
+	TLSKey           string        `flag:"tls-key" usage:"the PEM file of --tls-cert's private key, read again on SIGHUP"`
+	CORSOrigins      string        `flag:"cors-origins" usage:"let web pages of these origins call the API from a browser (CORS):\nexact origins, comma-separated (https://app.example.com,http://localhost:3000),\nor * for any; none by default"`
 	DB               DBConfig      // --db, --database-url
 	Redis            RedisConfig   // --redis-url, --redis-failure-mode, --redis-timeout, --redis-key-prefix
 	Log              LogConfig     // --log-format, --log-level
@@ -72,6 +79,12 @@ func (c ServeConfig) validate() error {
 	if c.CacheSize < 1 {
 		return usageError{fmt.Errorf("--cache-size %d: must be at least 1", c.CacheSize)}
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither to serve plain HTTP")}
+	}
+	if _, err := c.cors(); err != nil {
+		return err
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -111,6 +124,22 @@ func (c ServeConfig) validate() error {
 		return usageError{fmt.Errorf("--staleness-bound %v: must be at least 100ms", c.StalenessBound)}
 	}
 	return nil
+}
+
+// cors decodes --cors-origins: nil when it is not set (no CORS).
+func (c ServeConfig) cors() (*httpapi.CORS, error) {
+	if strings.TrimSpace(c.CORSOrigins) == "" {
+		return nil, nil
+	}
+	origins := strings.Split(c.CORSOrigins, ",")
+	for i := range origins {
+		origins[i] = strings.TrimSpace(origins[i])
+	}
+	cors, err := httpapi.NewCORS(origins)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--cors-origins: %w", err)}
+	}
+	return cors, nil
 }
 
 // memoryLimit decodes --memory-limit: the soft limit to set, in bytes, or
@@ -208,6 +237,7 @@ type Main struct {
 	serveErr  error         // what it returned
 	debug     *http.Server
 	debugAddr string
+	tls       *certificate // nil: plain HTTP
 }
 
 // NewMain returns a serve command with the default configuration, printing
@@ -247,6 +277,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	// Before the database: a start that cannot serve must not create and
+	// print the first root key.
+	if m.Config.TLSCert != "" {
+		if m.tls, err = loadCertificate(m.Config.TLSCert, m.Config.TLSKey); err != nil {
+			return err
+		}
+		logCertificate(m.logger, "serving HTTPS with the TLS certificate", m.tls.current.Load(), time.Now())
+	}
 	if limit, _ := m.Config.memoryLimit(os.Getenv); limit > 0 { // validated above
 		debug.SetMemoryLimit(limit)
 	}
@@ -284,7 +322,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
+		ErrorLog:          log.New(serverErrorLog{m.logger}, "", 0),
+	}
+	if m.tls != nil {
+		m.http.TLSConfig = m.tls.config()
 	}
 	if m.Config.DebugAddr != "" {
 		dln, err := net.Listen("tcp", m.Config.DebugAddr)
@@ -301,10 +342,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.served = make(chan struct{})
 	go func() {
 		defer close(m.served)
+		if m.tls != nil {
+			// The certificate comes from TLSConfig.GetCertificate.
+			m.serveErr = m.http.ServeTLS(ln, "", "")
+			return
+		}
 		m.serveErr = m.http.Serve(ln)
 	}()
 	build := readBuild()
-	attrs := []any{"addr", m.addr, "db", m.Config.DB.name(), "version", build.version}
+	attrs := []any{"addr", m.addr, "tls", m.tls != nil, "db", m.Config.DB.name(), "version", build.version}
 	if build.revision != "" {
 		attrs = append(attrs, "revision", build.revision)
 	}
@@ -315,6 +361,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 // Addr returns the address the API listens on, host:port, once Run has
 // returned: with --addr :0, the port picked.
 func (m *Main) Addr() string { return m.addr }
+
+// TLS reports whether the API serves HTTPS (--tls-cert, --tls-key).
+func (m *Main) TLS() bool { return m.tls != nil }
+
+// ReloadTLS reads the certificate and key files again, once Run has
+// returned with TLS on, and serves the new certificate from the next
+// handshake on; connections already open keep theirs. If the files cannot
+// be loaded, it logs why and returns it, and the certificate served so far
+// stays: a renewal written halfway, or with the wrong key, takes nothing
+// down. keyward serve calls it on SIGHUP.
+func (m *Main) ReloadTLS() error {
+	if m.tls == nil {
+		return errors.New("reload TLS: serve has no --tls-cert")
+	}
+	cert, err := m.tls.reload()
+	if err != nil {
+		m.logger.Error("could not reload the TLS certificate; still serving the previous one", "err", err)
+		return err
+	}
+	logCertificate(m.logger, "reloaded the TLS certificate", cert, time.Now())
+	return nil
+}
 
 // DebugAddr returns the address of the profiler (--debug-addr), once Run
 // has returned; "" when there is none.
@@ -376,20 +444,34 @@ func (m *Main) Close() error {
 }
 
 // runServe is keyward serve: it runs until ctx is done (a signal) or
-// serving fails.
+// serving fails. With TLS, SIGHUP reloads the certificate; without, SIGHUP
+// keeps its default meaning (the process ends), as before TLS existed.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	m := NewMain(stdout, stderr)
 	if err := m.ParseFlags(args, getenv); err != nil {
 		return err
 	}
+	// Caught from before Run, which logs that it listens: a SIGHUP sent
+	// once that line is seen must reload, not end the process.
+	var hup chan os.Signal // nil without TLS: never ready
+	if m.Config.TLSCert != "" {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-	case <-m.Done():
+	for {
+		select {
+		case <-ctx.Done():
+			return m.Close()
+		case <-m.Done():
+			return m.Close()
+		case <-hup:
+			_ = m.ReloadTLS() // logged; the previous certificate stays
+		}
 	}
-	return m.Close()
 }
 
 // bootstrap creates the first root key of an empty database and prints it,

@@ -65,6 +65,9 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 		throttle = httpapi.NewFailureThrottle(httpapi.FailureThrottleOptions{Burst: cfg.FailureBurst, Refill: cfg.FailureRefill, Hold: hold})
 		handlerOpts = append(handlerOpts, httpapi.WithFailureThrottle(throttle))
 	}
+	if cors, _ := cfg.cors(); cors != nil { // validated by Run
+		handlerOpts = append(handlerOpts, httpapi.WithCORS(cors))
+	}
 	svc := keyward.NewService(cache)
 	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
 	svc.AuditRetention = cfg.AuditRetention

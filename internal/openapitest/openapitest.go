@@ -132,6 +132,9 @@ func newSpec(data []byte) (*spec, error) {
 
 // check validates one response to req.
 func (s *spec) check(req *http.Request, status int, header http.Header, body []byte) error {
+	if isPreflight(req) {
+		return s.checkPreflight(req, status, header, body)
+	}
 	// A HEAD request is answered as its GET is, without a body; kin-openapi
 	// does not validate HEAD responses, so only its routing is checked here.
 	lookup := req
@@ -179,16 +182,23 @@ func (s *spec) checkUnrouted(req *http.Request, status int, header http.Header, 
 	if !ok {
 		return errors.New("no operation of the document matches the request, so the status must be 404 or 405")
 	}
+	return s.checkProblem("no operation matches", req, status, wantType, header, body)
+}
+
+// checkProblem validates a problem document answered with status, whose
+// type must be wantType, outside any operation of the document; what
+// says which answer it is, in the error.
+func (s *spec) checkProblem(what string, req *http.Request, status int, wantType string, header http.Header, body []byte) error {
 	ct := header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/problem+json" {
-		return fmt.Errorf("no operation matches: content type %q is not application/problem+json", ct)
+		return fmt.Errorf("%s: content type %q is not application/problem+json", what, ct)
 	}
 	if req.Method == http.MethodHead {
 		return nil
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return fmt.Errorf("no operation matches: the body is not JSON: %w", err)
+		return fmt.Errorf("%s: the body is not JSON: %w", what, err)
 	}
 	err := s.problem.VisitJSON(v,
 		openapi3.EnableJSONSchema2020(),
@@ -196,16 +206,58 @@ func (s *spec) checkUnrouted(req *http.Request, status int, header http.Header, 
 		openapi3.SetSchemaErrorMessageCustomizer(schemaErrorMessage),
 	)
 	if err != nil {
-		return fmt.Errorf("no operation matches: the body does not match components.schemas.Problem: %w", err)
+		return fmt.Errorf("%s: the body does not match components.schemas.Problem: %w", what, err)
 	}
 	p, _ := v.(map[string]any)
 	if got, _ := p["status"].(float64); got != float64(status) {
-		return fmt.Errorf("no operation matches: the problem's status %v is not the response's", p["status"])
+		return fmt.Errorf("%s: the problem's status %v is not the response's", what, p["status"])
 	}
 	if got := p["type"]; got != wantType {
-		return fmt.Errorf("no operation matches: the problem's type %q is not %q", got, wantType)
+		return fmt.Errorf("%s: the problem's type %q is not %q", what, got, wantType)
 	}
 	return nil
+}
+
+// isPreflight reports whether req is a CORS preflight: OPTIONS with
+// Origin and Access-Control-Request-Method.
+func isPreflight(req *http.Request) bool {
+	return req.Method == http.MethodOptions && req.Header.Get("Origin") != "" && req.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// checkPreflight validates the answer to a CORS preflight, which the
+// document deliberately does not list: a preflight is the Fetch
+// standard's, the same for every path and sent by browsers alone, and an
+// OPTIONS operation on every path would have every client generated from
+// the document grow a method per path that no program calls. It is held
+// to what the server promises instead (httpapi/cors.go): an allowed
+// origin gets 204 with no body, Access-Control-Allow-Origin and the
+// methods, including the one asked for; a refused one a 403 problem
+// without Access-Control-Allow-Origin; and a path or method the API does
+// not have, or a server without CORS, the 404 or 405 of any request that
+// matches no operation.
+func (s *spec) checkPreflight(req *http.Request, status int, header http.Header, body []byte) error {
+	switch status {
+	case http.StatusNoContent:
+		if len(body) != 0 {
+			return errors.New("CORS preflight: a 204 with a body")
+		}
+		if header.Get("Access-Control-Allow-Origin") == "" {
+			return errors.New("CORS preflight: a 204 without Access-Control-Allow-Origin")
+		}
+		method := req.Header.Get("Access-Control-Request-Method")
+		for _, m := range strings.Split(header.Get("Access-Control-Allow-Methods"), ",") {
+			if strings.TrimSpace(m) == method {
+				return nil
+			}
+		}
+		return fmt.Errorf("CORS preflight: a 204 whose Access-Control-Allow-Methods does not list %s", method)
+	case http.StatusForbidden:
+		if header.Get("Access-Control-Allow-Origin") != "" {
+			return errors.New("CORS preflight: a refusal that carries Access-Control-Allow-Origin")
+		}
+		return s.checkProblem("CORS preflight refused", req, status, "urn:keyward:problem:forbidden", header, body)
+	}
+	return s.checkUnrouted(req, status, header, body)
 }
 
 // schemaErrorMessage says where a value fails its schema and why, without

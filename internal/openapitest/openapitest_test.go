@@ -209,9 +209,15 @@ func problemJSON(kind string, status int) string {
 type exchange struct {
 	method, path string
 	reqBody      string
+	reqHeader    map[string]string
 	status       int
 	header       map[string]string
 	body         string
+}
+
+// preflight is the headers of a browser's CORS preflight for method.
+func preflight(method string) map[string]string {
+	return map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": method}
 }
 
 // roundTrip sends x through NewTransport to a server that answers as x
@@ -238,6 +244,9 @@ func roundTrip(t *testing.T, x exchange) []string {
 	req, err := http.NewRequest(x.method, srv.URL+x.path, reqBody)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range x.reqHeader {
+		req.Header.Set(k, v)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -343,6 +352,17 @@ func TestTransportAccepts(t *testing.T) {
 			header: map[string]string{"Content-Type": problemType, "Allow": "GET, HEAD, POST"},
 			body:   problemJSON("method-not-allowed", 405)}},
 	}
+	tests = append(tests, []struct {
+		name string
+		x    exchange
+	}{
+		{"CORS preflight allowed", exchange{method: "OPTIONS", path: "/orgs/432/api_keys/key-1", reqHeader: preflight("PATCH"), status: 204,
+			header: map[string]string{"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Allow-Methods": "GET, HEAD, PATCH, DELETE"}}},
+		{"CORS preflight refused", exchange{method: "OPTIONS", path: "/verify", reqHeader: preflight("POST"), status: 403,
+			header: map[string]string{"Content-Type": problemType}, body: problemJSON("forbidden", 403)}},
+		{"CORS preflight without CORS", exchange{method: "OPTIONS", path: "/verify", reqHeader: preflight("POST"), status: 405,
+			header: map[string]string{"Content-Type": problemType, "Allow": "POST"}, body: problemJSON("method-not-allowed", 405)}},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -435,6 +455,16 @@ func TestTransportReports(t *testing.T) {
 			header: map[string]string{"Content-Type": "text/plain"}, body: "Method Not Allowed\n"}},
 		{"wrong method, problem missing title", exchange{method: "PUT", path: "/healthz", status: 405, header: problem,
 			body: `{"type":"urn:keyward:problem:method-not-allowed","status":405,"detail":"no"}`}},
+		{"CORS preflight without Allow-Origin", exchange{method: "OPTIONS", path: "/verify", reqHeader: preflight("POST"), status: 204,
+			header: map[string]string{"Access-Control-Allow-Methods": "POST"}}},
+		{"CORS preflight without the method asked for", exchange{method: "OPTIONS", path: "/api_keys/key-1", reqHeader: preflight("PATCH"), status: 204,
+			header: map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, DELETE"}}},
+		{"CORS preflight refused with Allow-Origin", exchange{method: "OPTIONS", path: "/verify", reqHeader: preflight("POST"), status: 403,
+			header: map[string]string{"Content-Type": problemType, "Access-Control-Allow-Origin": "*"}, body: problemJSON("forbidden", 403)}},
+		{"CORS preflight refused, plain text", exchange{method: "OPTIONS", path: "/verify", reqHeader: preflight("POST"), status: 403,
+			header: map[string]string{"Content-Type": "text/plain"}, body: "no"}},
+		{"CORS preflight answered 200", exchange{method: "OPTIONS", path: "/verify", reqHeader: preflight("POST"), status: 200,
+			header: map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -225,3 +225,80 @@ func TestProxy(t *testing.T) {
 		t.Errorf("ping after Thaw: %v", err)
 	}
 }
+
+// A schema's name says when it was made, and only names that do are read
+// as such.
+func TestSchemaCreated(t *testing.T) {
+	now := time.Unix(1764612000, 0)
+	name := newSchemaName(now)
+	if len(name) > 63 {
+		t.Errorf("%s is longer than PostgreSQL's 63-byte names", name)
+	}
+	if got, ok := schemaCreated(name); !ok || !got.Equal(now) {
+		t.Errorf("schemaCreated(%q) = %v, %v; want %v", name, got, ok, now)
+	}
+	for _, bad := range []string{
+		"kwtest_0123456789abcdef", // made by an earlier version: no time
+		"kwtest_1764612000_0123456789abcde",
+		"kwtest_1764612000_0123456789abcdeg",
+		"kwtest_-5_0123456789abcdef",
+		"kwtest__0123456789abcdef",
+		"other_1764612000_0123456789abcdef",
+	} {
+		if got, ok := schemaCreated(bad); ok {
+			t.Errorf("schemaCreated(%q) = %v; want no time", bad, got)
+		}
+	}
+}
+
+// The sweep drops a schema made over LeftoverAge ago that no session uses,
+// and keeps a recent one, an old one still in use, and one whose name has
+// no time.
+func TestSweepLeftovers(t *testing.T) {
+	base := BaseURL(t)
+	ctx := t.Context()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	now := time.Now()
+	legacy := SchemaPrefix + fmt.Sprintf("%016x", now.UnixNano())
+	schemas := map[string]bool{ // name → whether the sweep must drop it
+		newSchemaName(now.Add(-LeftoverAge - time.Minute)): true,
+		newSchemaName(now.Add(-LeftoverAge + time.Minute)): false,
+		legacy: false,
+	}
+	inUse := newSchemaName(now.Add(-2 * LeftoverAge))
+	schemas[inUse] = false
+	for name := range schemas {
+		ident := pgx.Identifier{name}.Sanitize()
+		if _, err := admin.Exec(ctx, `CREATE SCHEMA `+ident+`; CREATE TABLE `+ident+`.t (n int)`); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+ident+` CASCADE`) })
+	}
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = inUse
+	user, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Close(context.Background())
+
+	if _, err := sweepLeftovers(ctx, admin, now); err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	for name, drop := range schemas {
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if gone := n == 0; gone != drop {
+			t.Errorf("schema %s: dropped %v, want %v", name, gone, drop)
+		}
+	}
+}

@@ -10,3 +10,6 @@ import (
 func SetSleep(c *Client, sleep func(ctx context.Context, d time.Duration) error) {
 	c.sleep = sleep
 }
+
+// SleepContext is how a client waits unless SetSleep says otherwise.
+var SleepContext = sleepContext

@@ -18,6 +18,14 @@
 // every create carries an Idempotency-Key, so that a retried create cannot
 // make two keys.
 //
+// Middleware protects a platform's own handlers: it verifies the key each
+// request carries through Keyward, and puts the verification in the
+// request's context (VerifiedKey):
+//
+//	kw, err := client.New(client.WithBaseURL("http://127.0.0.1:8080"))
+//	protect := client.Middleware(kw, client.RequirePermissions("read"))
+//	mux.Handle("GET /reports", protect(reportsHandler))
+//
 // No secret (the client's own API key, a key being verified, a created or
 // rotated key's secret) is ever written into an error or a log line by this
 // package: secrets it returns have the type Secret, which redacts itself.

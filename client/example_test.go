@@ -183,16 +183,18 @@ func ExampleError() {
 func ExampleMiddleware() {
 	baseURL, rootKey := exampleKeyward()
 
-	kw, err := client.New(client.WithBaseURL(baseURL))
+	reportsHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, _ := client.VerifiedKey(r.Context())
+		fmt.Fprintf(w, "reports of %s for %s", key.OrgID, key.Name)
+	})
+	mux := http.NewServeMux()
+
+	kw, err := client.New(client.WithBaseURL(baseURL)) // your Keyward
 	if err != nil {
 		log.Fatal(err)
 	}
 	protect := client.Middleware(kw, client.RequirePermissions("read"))
-	mux := http.NewServeMux()
-	mux.Handle("GET /reports", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, _ := client.VerifiedKey(r.Context())
-		fmt.Fprintf(w, "reports of %s for %s", key.OrgID, key.Name)
-	})))
+	mux.Handle("GET /reports", protect(reportsHandler))
 
 	// The platform running, and a customer's key.
 	platform := httptest.NewServer(mux)

@@ -9,6 +9,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -577,4 +578,27 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestREADMEProtectsAHandlerAsTheExampleDoes keeps the README's lines that
+// protect a handler the ones ExampleMiddleware runs against a real server.
+func TestREADMEProtectsAHandlerAsTheExampleDoes(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`client.New(client.WithBaseURL(`,
+		`protect := client.Middleware(kw, client.RequirePermissions("read"))`,
+		`mux.Handle("GET /reports", protect(reportsHandler))`,
+		`key, _ := client.VerifiedKey(r.Context())`,
+	} {
+		if !strings.Contains(string(readme), line) || !strings.Contains(string(example), line) {
+			t.Errorf("%q is not in both README.md and example_test.go", line)
+		}
+	}
 }

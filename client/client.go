@@ -267,11 +267,14 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 
 // once makes one attempt of cl.
 func (c *Client) once(ctx context.Context, cl call) (*answer, error) {
+	// cl.path is escaped already (each id by url.PathEscape).
 	u := *c.base
-	u.Path = c.base.Path + cl.path
-	if p, err := url.PathUnescape(u.Path); err == nil {
-		u.Path, u.RawPath = p, c.base.Path+cl.path
+	u.RawPath = c.base.EscapedPath() + cl.path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("keyward: %s %s: %w", cl.method, cl.path, err)
 	}
+	u.Path = p
 	if len(cl.query) > 0 {
 		u.RawQuery = cl.query.Encode()
 	}

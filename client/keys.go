@@ -95,7 +95,7 @@ func (s *Scope) keysPath(keyID string, rest ...string) (string, error) {
 
 // checkSegment refuses an id that would not name one path segment.
 func checkSegment(what, v string) error {
-	if v == "" || v == "." || v == ".." {
+	if v == "" || v == "." || v == ".." || strings.ContainsAny(v, "/\\") {
 		return fmt.Errorf("keyward: the %s is empty or not a path segment (%q)", what, v)
 	}
 	return nil
@@ -113,6 +113,9 @@ func (s *Scope) orgQuery() url.Values {
 
 // keyCall builds a call on one key.
 func (s *Scope) keyCall(method, keyID string, body []byte, repeatable bool, rest ...string) (call, error) {
+	if err := checkSegment("key id", keyID); err != nil {
+		return call{}, err
+	}
 	p, err := s.keysPath(keyID, rest...)
 	if err != nil {
 		return call{}, err

@@ -602,3 +602,29 @@ func TestREADMEProtectsAHandlerAsTheExampleDoes(t *testing.T) {
 		}
 	}
 }
+
+// An id that is not one path segment is refused before any request: it
+// could otherwise name another route.
+func TestIDsThatAreNotOneSegment(t *testing.T) {
+	srv := newServer(t, serverConfig{})
+	c, rec := srv.recordingClient(t, "")
+	ctx := context.Background()
+	for _, id := range []string{"", ".", "..", "../audit_events", `key-1\..`} {
+		if _, err := c.Org("acme").GetKey(ctx, id); err == nil {
+			t.Errorf("key id %q accepted", id)
+		}
+		if _, err := c.Org(id).ListKeys(ctx, client.KeyListOptions{}); err == nil {
+			t.Errorf("organization id %q accepted", id)
+		}
+	}
+	if n := len(rec.all()); n != 0 {
+		t.Fatalf("%d requests sent", n)
+	}
+	// Anything else is escaped into one segment, and is a key that does
+	// not exist.
+	_, err := c.Org("acme").GetKey(ctx, "key 1?x=y")
+	mustAPIError(t, err, http.StatusNotFound)
+	if got := rec.all(); len(got) != 1 || got[0].path != "/orgs/acme/api_keys/key 1?x=y" {
+		t.Fatalf("requests %+v", got)
+	}
+}

@@ -25,6 +25,10 @@ const (
 	// DefaultCacheSize bounds the answers the middleware keeps (a few
 	// hundred bytes each).
 	DefaultCacheSize = 10_000
+	// DefaultVerifyTimeout bounds the wait for Keyward's answer. Keyward
+	// answers within its own deadlines (2 s for a database read), or 503;
+	// this is for a network that answers nothing at all.
+	DefaultVerifyTimeout = 3 * time.Second
 	// maxPresentedKey bounds a key taken from a request: Keyward's secrets
 	// are 52 characters; anything far longer is refused without asking.
 	maxPresentedKey = 1024
@@ -58,6 +62,12 @@ func CacheSize(n int) MiddlewareOption {
 	return func(m *middleware) { m.size = max(n, 1) }
 }
 
+// VerifyTimeout bounds how long a request waits for Keyward's answer
+// (DefaultVerifyTimeout); past it, the middleware answers 503.
+func VerifyTimeout(d time.Duration) MiddlewareOption {
+	return func(m *middleware) { m.timeout = d }
+}
+
 // Clock sets the clock the cache's entries expire by (time.Now), for tests.
 func Clock(now func() time.Time) MiddlewareOption {
 	return func(m *middleware) { m.now = now }
@@ -84,7 +94,8 @@ func OnError(f func(r *http.Request, err error)) MiddlewareOption {
 //     credits (USAGE_EXCEEDED), and when Keyward throttles this service's
 //     address for too many failed verifications;
 //   - 503 (with Retry-After) when Keyward cannot be reached or cannot
-//     answer: a request is never let through unverified;
+//     answer, or does not within VerifyTimeout: a request is never let
+//     through unverified;
 //   - 500 when Keyward refuses the middleware's own request (an unknown
 //     permission given to RequirePermissions).
 //
@@ -102,7 +113,7 @@ func OnError(f func(r *http.Request, err error)) MiddlewareOption {
 // rate limits or credits is verified on every request, since each
 // verification must spend them; a refusal is never cached.
 func Middleware(c *Client, opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	m := &middleware{c: c, ttl: DefaultCacheTTL, size: DefaultCacheSize, now: time.Now}
+	m := &middleware{c: c, ttl: DefaultCacheTTL, size: DefaultCacheSize, now: time.Now, timeout: DefaultVerifyTimeout}
 	for _, o := range opts {
 		o(m)
 	}
@@ -118,6 +129,7 @@ type middleware struct {
 	size    int
 	now     func() time.Time
 	onError func(*http.Request, error)
+	timeout time.Duration
 	cache   *verdictCache
 }
 
@@ -143,8 +155,10 @@ func (m *middleware) wrap(next http.Handler) http.Handler {
 		sum := sha256.Sum256([]byte(key))
 		v, cached := m.cache.get(sum, m.now())
 		if !cached {
+			ctx, cancel := context.WithTimeout(r.Context(), m.timeout)
 			var err error
-			v, err = m.c.verify(r.Context(), key, m.opts, false)
+			v, err = m.c.verify(ctx, key, m.opts, false)
+			cancel()
 			if err != nil {
 				m.fail(w, r, err)
 				return

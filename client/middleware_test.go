@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -333,6 +334,18 @@ func TestMiddlewareKeywardUnavailable(t *testing.T) {
 		}
 		if r := p.bearer(k.Secret.Reveal()); r.status != 200 {
 			t.Fatalf("after Keyward is back: %d", r.status)
+		}
+	})
+	t.Run("answering nothing", func(t *testing.T) {
+		p := newPlatform(t, serverConfig{}, client.VerifyTimeout(50*time.Millisecond))
+		k := p.key(client.KeyCreate{Name: "k", Permissions: []string{"read"}})
+		p.front.add("POST", "/verify", fault{hang: true})
+		r := p.bearer(k.Secret.Reveal())
+		if r.status != 503 || r.header.Get("Retry-After") != "1" || p.served.Load() != 0 {
+			t.Fatalf("status %d, Retry-After %q, served %d", r.status, r.header.Get("Retry-After"), p.served.Load())
+		}
+		if errs := p.errors(); len(errs) != 1 || !errors.Is(errs[0], context.DeadlineExceeded) {
+			t.Fatalf("OnError got %v", errs)
 		}
 	})
 	t.Run("refusing the middleware's request", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -32,6 +33,8 @@ type fault struct {
 	forward bool
 	// drop: answer nothing, closing the connection (a lost answer).
 	drop bool
+	// hang: answer nothing until the client gives up.
+	hang bool
 }
 
 func newFaults() *faults {
@@ -70,6 +73,13 @@ func (f *faults) wrap(api http.Handler) http.Handler {
 		}
 		if ft.forward {
 			api.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		if ft.hang {
+			// The body read to its end, the server notices the client
+			// going away, and ends the request's context.
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+			return
 		}
 		if ft.drop {
 			conn, _, err := http.NewResponseController(w).Hijack()

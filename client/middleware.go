@@ -383,7 +383,8 @@ func (c *verdictCache) put(sum [sha256.Size]byte, v *Verification, expires, now 
 }
 
 // clone copies v deeply enough that a handler changing its copy changes
-// no other request's: the slices, and the metadata's top level.
+// no other request's: the slices, the times, the credits, and the
+// metadata's top level.
 func (v *Verification) clone() *Verification {
 	out := *v
 	out.Permissions = slices.Clone(v.Permissions)
@@ -397,6 +398,12 @@ func (v *Verification) clone() *Verification {
 	if v.Credits != nil {
 		c := *v.Credits
 		out.Credits = &c
+	}
+	for _, t := range []**time.Time{&out.ExpiresAt, &out.SecretExpiresAt} {
+		if *t != nil {
+			c := **t
+			*t = &c
+		}
 	}
 	return &out
 }

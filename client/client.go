@@ -298,7 +298,7 @@ func (c *Client) once(ctx context.Context, cl call) (*answer, error) {
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	req.Header.Set("User-Agent", c.userAgent)
-	if cl.credential && c.apiKey.p != nil {
+	if cl.credential && !c.apiKey.IsZero() {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey.Reveal())
 	}
 	resp, err := c.http.Do(req)

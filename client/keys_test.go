@@ -628,3 +628,22 @@ func TestIDsThatAreNotOneSegment(t *testing.T) {
 		t.Fatalf("requests %+v", got)
 	}
 }
+
+// A client given no key (or an empty one) sends no Authorization at all.
+func TestNoKeyNoAuthorization(t *testing.T) {
+	srv := newServer(t, serverConfig{})
+	for _, opts := range [][]client.Option{nil, {client.WithAPIKey("")}} {
+		rec := &recorder{base: http.DefaultTransport}
+		c, err := client.New(append([]client.Option{client.WithBaseURL(srv.URL), client.WithHTTPClient(&http.Client{Transport: rec})}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Caller("").ListKeys(context.Background(), client.KeyListOptions{})
+		if e := mustAPIError(t, err, http.StatusUnauthorized); e.Code != client.CodeUnauthorized {
+			t.Fatalf("code %q", e.Code)
+		}
+		if got := rec.all(); len(got) != 1 || got[0].authorization != "" {
+			t.Fatalf("requests %+v", got)
+		}
+	}
+}

@@ -177,22 +177,37 @@ func (s *Scope) ListKeys(ctx context.Context, opts KeyListOptions) (*KeyPage, er
 // AllKeys iterates over every key opts selects, page after page (of
 // opts.Limit keys). It stops at the first error, which it yields.
 func (s *Scope) AllKeys(ctx context.Context, opts KeyListOptions) iter.Seq2[Key, error] {
-	return func(yield func(Key, error) bool) {
+	return allPages(func(cursor string) ([]Key, string, error) {
+		opts.Cursor = cursor
+		page, err := s.ListKeys(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		return page.Keys, page.NextCursor, nil
+	}, opts.Cursor)
+}
+
+// allPages iterates over the items of every page that list reads, from
+// the page at cursor on, until a page names no next one. It stops at the
+// first error, which it yields.
+func allPages[T any](list func(cursor string) ([]T, string, error), cursor string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
 		for {
-			page, err := s.ListKeys(ctx, opts)
+			items, next, err := list(cursor)
 			if err != nil {
-				yield(Key{}, err)
+				var zero T
+				yield(zero, err)
 				return
 			}
-			for _, k := range page.Keys {
-				if !yield(k, nil) {
+			for _, it := range items {
+				if !yield(it, nil) {
 					return
 				}
 			}
-			if page.NextCursor == "" {
+			if next == "" {
 				return
 			}
-			opts.Cursor = page.NextCursor
+			cursor = next
 		}
 	}
 }
@@ -429,24 +444,14 @@ func (s *Scope) ListAuditEvents(ctx context.Context, f AuditFilter) (*AuditPage,
 // AllAuditEvents iterates over every event f selects, page after page. It
 // stops at the first error, which it yields.
 func (s *Scope) AllAuditEvents(ctx context.Context, f AuditFilter) iter.Seq2[AuditEvent, error] {
-	return func(yield func(AuditEvent, error) bool) {
-		for {
-			page, err := s.ListAuditEvents(ctx, f)
-			if err != nil {
-				yield(AuditEvent{}, err)
-				return
-			}
-			for _, e := range page.Events {
-				if !yield(e, nil) {
-					return
-				}
-			}
-			if page.NextCursor == "" {
-				return
-			}
-			f.Cursor = page.NextCursor
+	return allPages(func(cursor string) ([]AuditEvent, string, error) {
+		f.Cursor = cursor
+		page, err := s.ListAuditEvents(ctx, f)
+		if err != nil {
+			return nil, "", err
 		}
-	}
+		return page.Events, page.NextCursor, nil
+	}, f.Cursor)
 }
 
 // Verify verifies a key presented to the platform (POST /verify), needing

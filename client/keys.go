@@ -157,21 +157,32 @@ func (s *Scope) ListKeys(ctx context.Context, opts KeyListOptions) (*KeyPage, er
 	if opts.State != "" {
 		q.Set("state", opts.State)
 	}
-	if opts.Limit != 0 {
-		q.Set("limit", strconv.Itoa(opts.Limit))
-	}
-	if opts.Cursor != "" {
-		q.Set("cursor", opts.Cursor)
-	}
-	a, err := s.c.do(ctx, call{method: http.MethodGet, path: p, query: q, repeatable: true, credential: true})
+	keys, next, err := getPage[Key](ctx, s, p, q, opts.Limit, opts.Cursor, "the keys")
 	if err != nil {
 		return nil, err
 	}
-	page := &KeyPage{NextCursor: nextCursor(a.header)}
-	if err := decodeJSON(a, &page.Keys, "the keys"); err != nil {
-		return nil, err
+	return &KeyPage{Keys: keys, NextCursor: next}, nil
+}
+
+// getPage reads one page of a listing at path p with query q, limit and
+// cursor (either left out when zero), and returns its items and the
+// cursor of the next page ("" for none); what names the items in errors.
+func getPage[T any](ctx context.Context, s *Scope, p string, q url.Values, limit int, cursor, what string) ([]T, string, error) {
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
 	}
-	return page, nil
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	a, err := s.c.do(ctx, call{method: http.MethodGet, path: p, query: q, repeatable: true, credential: true})
+	if err != nil {
+		return nil, "", err
+	}
+	var items []T
+	if err := decodeJSON(a, &items, what); err != nil {
+		return nil, "", err
+	}
+	return items, nextCursor(a.header), nil
 }
 
 // AllKeys iterates over every key opts selects, page after page (of
@@ -424,21 +435,11 @@ func (s *Scope) ListAuditEvents(ctx context.Context, f AuditFilter) (*AuditPage,
 	if !f.Until.IsZero() {
 		q.Set("until", f.Until.UTC().Format(time.RFC3339Nano))
 	}
-	if f.Limit != 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	if f.Cursor != "" {
-		q.Set("cursor", f.Cursor)
-	}
-	a, err := s.c.do(ctx, call{method: http.MethodGet, path: p, query: q, repeatable: true, credential: true})
+	events, next, err := getPage[AuditEvent](ctx, s, p, q, f.Limit, f.Cursor, "the audit events")
 	if err != nil {
 		return nil, err
 	}
-	page := &AuditPage{NextCursor: nextCursor(a.header)}
-	if err := decodeJSON(a, &page.Events, "the audit events"); err != nil {
-		return nil, err
-	}
-	return page, nil
+	return &AuditPage{Events: events, NextCursor: next}, nil
 }
 
 // AllAuditEvents iterates over every event f selects, page after page. It

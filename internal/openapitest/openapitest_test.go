@@ -400,6 +400,11 @@ func TestTransportAccepts(t *testing.T) {
 			header: map[string]string{"Content-Type": jsonType,
 				"Link": `</audit_events?action=update&cursor=AgAGCmv-CFAAAAAAAAAAAHs&limit=1&organization_id=432>; rel="next"`},
 			body: "[" + eventJSON + "," + strings.Replace(eventJSON, `"organization_id":"432"`, `"organization_id":null`, 1) + "]"}},
+		{"changes of every JSON type", exchange{method: "GET", path: "/orgs/432/audit_events", status: 200,
+			header: map[string]string{"Content-Type": jsonType},
+			body: "[" + strings.Replace(eventJSON, `"name":{"from":"a","to":"b"}`,
+				`"name":{"from":"a","to":"b"},"enabled":{"from":true,"to":false},"permissions":{"from":["read"],"to":null},`+
+					`"credits":{"from":{"remaining":1},"to":{"remaining":2.5}}`, 1) + "]"}},
 		{"create in an organization", exchange{method: "POST", path: "/orgs/432/api_keys",
 			reqBody: `{"name":"New API Key","permissions":["read","write"]}`, status: 201,
 			header: created, body: createdJSON(secret)}},

@@ -17,6 +17,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +110,9 @@ func newSpec(data []byte) (*spec, error) {
 	if err := doc.Validate(loader.Context); err != nil {
 		return nil, fmt.Errorf("the OpenAPI document is invalid: %w", err)
 	}
+	if err := typeAnyValues(doc); err != nil {
+		return nil, err
+	}
 	problem := doc.Components.Schemas["Problem"]
 	if problem == nil || problem.Value == nil {
 		return nil, errors.New("the OpenAPI document has no components.schemas.Problem")
@@ -128,6 +132,33 @@ func newSpec(data []byte) (*spec, error) {
 	}
 	opts.WithCustomSchemaErrorFunc(schemaErrorMessage)
 	return &spec{doc: doc, router: router, problem: problem.Value, opts: opts}, nil
+}
+
+// anyType is every JSON type: what a schema without a type admits.
+var anyType = openapi3.Types{
+	openapi3.TypeNull, openapi3.TypeBoolean, openapi3.TypeObject,
+	openapi3.TypeArray, openapi3.TypeNumber, openapi3.TypeString,
+}
+
+// typeAnyValues gives every schema that says nothing of its values ({}, or
+// only a description: any JSON value) the list of every type, which says the
+// same. kin-openapi's validator, on the path it takes for bodies that hold
+// references, refuses null under a schema without a type, where JSON Schema
+// 2020-12 (OpenAPI 3.1's) admits any value; and the document cannot write
+// the list itself, which code generators refuse (an audit change's from and
+// to are such values).
+func typeAnyValues(doc *openapi3.T) error {
+	err := doc.WalkSchemas(func(_ string, ref *openapi3.SchemaRef) error {
+		if s := ref.Value; s.Type == nil && s.IsEmpty() {
+			types := slices.Clone(anyType)
+			s.Type = &types
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("walk the OpenAPI document's schemas: %w", err)
+	}
+	return nil
 }
 
 // check validates one response to req.

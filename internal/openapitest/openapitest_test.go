@@ -151,6 +151,39 @@ func TestDocument(t *testing.T) {
 		}
 	})
 
+	// Code generators (oapi-codegen, ogen; .ci/generators builds their
+	// clients) name a type after the component a body refers to, and make
+	// an unnamed or untyped one out of anything else.
+	t.Run("friendly to code generators", func(t *testing.T) {
+		if c := doc.Info.Contact; c == nil || c.Name == "" || c.URL == "" {
+			t.Error("info.contact has no name or url")
+		}
+		if l := doc.Info.License; l == nil || l.Name == "" || l.Identifier != "Apache-2.0" {
+			t.Errorf("info.license = %+v, want a name and identifier Apache-2.0", l)
+		}
+		for path, item := range doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				if op.RequestBody != nil {
+					for mt, c := range op.RequestBody.Value.Content {
+						if c.Schema == nil || !isComponent(c.Schema.Ref) {
+							t.Errorf("%s %s: the %s request body is not a named schema", method, path, mt)
+						}
+					}
+				}
+				for status, r := range op.Responses.Map() {
+					for mt, c := range r.Value.Content {
+						if c.Schema == nil || !isComponent(c.Schema.Ref) {
+							t.Errorf("%s %s: the %s %s response body is not a named schema", method, path, status, mt)
+						}
+					}
+				}
+			}
+		}
+		for name, s := range doc.Components.Schemas {
+			checkGeneratorFriendly(t, "components.schemas."+name, s.Value, true, false)
+		}
+	})
+
 	t.Run("NewTransport accepts it", func(t *testing.T) {
 		rec := &recorder{TB: t}
 		if openapitest.NewTransport(rec, nil) == nil {
@@ -160,6 +193,63 @@ func TestDocument(t *testing.T) {
 			t.Errorf("reports: %q", r)
 		}
 	})
+}
+
+// isComponent reports whether ref names a schema of the components.
+func isComponent(ref string) bool {
+	name, ok := strings.CutPrefix(ref, "#/components/schemas/")
+	return ok && name != "" && !strings.Contains(name, "/")
+}
+
+// checkGeneratorFriendly reports, under where, each part of s that code
+// generators turn into an unnamed or untyped Go type: a const without a
+// type, a oneOf or anyOf inside an allOf (ogen refuses it), an allOf
+// holding anything but objects, and an object with properties that is not a
+// component of its own (unless it is a branch of an allOf, which generators
+// merge into the named type). Named schemas ($ref) are checked where they
+// are defined.
+func checkGeneratorFriendly(t *testing.T, where string, s *openapi3.Schema, top, inAllOf bool) {
+	t.Helper()
+	if s.Const != nil && (s.Type == nil || len(*s.Type) == 0) {
+		t.Errorf("%s: const without a type", where)
+	}
+	if !top && !inAllOf && len(s.Properties) > 0 {
+		t.Errorf("%s: an object with properties that is not a named schema", where)
+	}
+	for i, sub := range s.AllOf {
+		if sub.Ref != "" {
+			continue
+		}
+		if len(sub.Value.OneOf) > 0 || len(sub.Value.AnyOf) > 0 {
+			t.Errorf("%s.allOf[%d]: oneOf or anyOf inside allOf", where, i)
+		}
+		if !sub.Value.Type.Is(openapi3.TypeObject) {
+			t.Errorf("%s.allOf[%d]: not of type object", where, i)
+		}
+	}
+	if len(s.AllOf) > 0 && (len(s.Properties) > 0 || len(s.OneOf) > 0 || len(s.AnyOf) > 0) {
+		t.Errorf("%s: allOf beside properties, oneOf or anyOf", where)
+	}
+	visit := func(sub *openapi3.SchemaRef, name string, inAllOf bool) {
+		if sub != nil && sub.Ref == "" && sub.Value != nil {
+			checkGeneratorFriendly(t, where+"."+name, sub.Value, false, inAllOf)
+		}
+	}
+	for name, p := range s.Properties {
+		visit(p, "properties."+name, false)
+	}
+	visit(s.Items, "items", false)
+	visit(s.AdditionalProperties.Schema, "additionalProperties", false)
+	visit(s.Not, "not", false)
+	for i, sub := range s.AllOf {
+		visit(sub, fmt.Sprintf("allOf[%d]", i), true)
+	}
+	for i, sub := range s.OneOf {
+		visit(sub, fmt.Sprintf("oneOf[%d]", i), false)
+	}
+	for i, sub := range s.AnyOf {
+		visit(sub, fmt.Sprintf("anyOf[%d]", i), false)
+	}
 }
 
 const (
@@ -319,6 +409,11 @@ func TestTransportAccepts(t *testing.T) {
 			header: map[string]string{"Content-Type": jsonType,
 				"Link": `</audit_events?action=update&cursor=AgAGCmv-CFAAAAAAAAAAAHs&limit=1&organization_id=432>; rel="next"`},
 			body: "[" + eventJSON + "," + strings.Replace(eventJSON, `"organization_id":"432"`, `"organization_id":null`, 1) + "]"}},
+		{"changes of every JSON type", exchange{method: "GET", path: "/orgs/432/audit_events", status: 200,
+			header: map[string]string{"Content-Type": jsonType},
+			body: "[" + strings.Replace(eventJSON, `"name":{"from":"a","to":"b"}`,
+				`"name":{"from":"a","to":"b"},"enabled":{"from":true,"to":false},"permissions":{"from":["read"],"to":null},`+
+					`"credits":{"from":{"remaining":1},"to":{"remaining":2.5}}`, 1) + "]"}},
 		{"create in an organization", exchange{method: "POST", path: "/orgs/432/api_keys",
 			reqBody: `{"name":"New API Key","permissions":["read","write"]}`, status: 201,
 			header: created, body: createdJSON(secret)}},
@@ -426,6 +521,14 @@ func TestTransportReports(t *testing.T) {
 			header: map[string]string{"Content-Type": jsonType, "ETag": `"3"`, "Cache-Control": "no-store"}, body: keyJSON}},
 		{"event with a hash", exchange{method: "GET", path: "/orgs/432/audit_events", status: 200, header: json,
 			body: "[" + strings.Replace(eventJSON, `}`, `,"hash":"abc"}`, 1) + "]"}},
+		{"change without its after", exchange{method: "GET", path: "/orgs/432/audit_events", status: 200, header: json,
+			body: "[" + strings.Replace(eventJSON, `,"to":"b"`, "", 1) + "]"}},
+		{"change with an extra member", exchange{method: "GET", path: "/audit_events", status: 200, header: json,
+			body: "[" + strings.Replace(eventJSON, `"to":"b"`, `"to":"b","by":"x"`, 1) + "]"}},
+		{"verification with credits of another shape", exchange{method: "POST", path: "/verify", status: 200,
+			header: map[string]string{"Content-Type": jsonType, "Cache-Control": "no-store"},
+			body: `{"valid":true,"code":"VALID","key_id":"key-1","org_id":"432","name":"n","permissions":["read"],` +
+				`"metadata":{},"credits":{"remaining":-1}}`}},
 		{"412 on a GET", exchange{method: "GET", path: "/orgs/432/api_keys", status: 412, header: problem,
 			body: problemJSON("precondition-failed", 412)}},
 		{"JSON not problem+json", exchange{method: "GET", path: "/orgs/432/api_keys/key-123", status: 404, header: json,

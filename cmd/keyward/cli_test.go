@@ -549,6 +549,12 @@ func TestCLIVerify(t *testing.T) {
 		})
 	}
 	wantExit(t, s.cliRun(t, "", nil, strings.NewReader("\n"), "verify", "-"), exitUsage, "stdin holds no key")
+	// Two keys given: refused without quoting either.
+	r = s.cliRun(t, "", nil, nil, "verify", secret, secret+"2")
+	wantExit(t, r, exitUsage, "not shown")
+	if strings.Contains(r.err.Error()+r.stderr, secret) {
+		t.Errorf("the usage error quotes a secret: %v", r.err)
+	}
 	wantExit(t, s.cliRun(t, "", nil, nil, "verify", secret, "--cost", "-1"), exitUsage, "--cost")
 	wantExit(t, s.cliRun(t, "", nil, nil, "verify", "-", "--permission", "admin"), exitUsage)
 	wantExit(t, s.cliRun(t, "", nil, strings.NewReader(secret), "verify", "-", "--permission", "admin"), exitUsage, "400")

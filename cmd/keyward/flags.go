@@ -50,6 +50,9 @@ type command struct {
 	onLine  map[string]bool   // the flags given on the command line
 	// examples, if set, are printed at the end of the help.
 	examples string
+	// secretArgs: the positional arguments may be secrets, which no
+	// message may quote.
+	secretArgs bool
 }
 
 // stringList is a flag that may be given several times; each value is
@@ -207,6 +210,9 @@ func (c *command) parse(args []string, getenv func(string) string, stdout, stder
 	}
 	if len(positional) > len(c.args) {
 		extra := positional[len(c.args)]
+		if c.secretArgs {
+			return nil, usageError{fmt.Errorf("%s: %d arguments (not shown: they may be secrets): it takes only %s (see keyward %s --help)", c.name, len(positional), strings.Join(c.args, " "), c.name)}
+		}
 		if len(c.args) == 0 {
 			return nil, usageError{fmt.Errorf("%s: unexpected argument %q: it takes flags only (see keyward %s --help)", c.name, extra, c.name)}
 		}

@@ -31,6 +31,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
   printf '%s\n' "$SECRET" | keyward verify - --permission read --cost 0
   if keyward verify - --output json < secret-file > outcome.json; then echo valid; fi
 `, "SECRET")
+	cmd.secretArgs = true
 	c, err := startAPI(cmd, &cfg, &cfg.Conn, nil, args, getenv, stdout, stderr)
 	if err != nil {
 		return err

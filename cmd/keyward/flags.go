@@ -21,7 +21,12 @@ import (
 // the two cannot drift apart. A struct field without a flag tag is searched
 // for flags too, so that settings shared by several commands (DBConfig) are
 // declared once; any other field without a tag is not a setting. A setting
-// is a string, int, bool or time.Duration.
+// is a string, int, bool or time.Duration, or a stringList: a flag that may
+// be repeated, each value also split at commas.
+//
+// A setting tagged env:"-" has no environment variable: the flags of one
+// operation (keys create's --name, keys delete's --yes) must not be set by
+// a variable left in a shell, where they would act on every later command.
 
 // envPrefix starts the environment variable of every setting.
 const envPrefix = "KEYWARD_"
@@ -41,6 +46,29 @@ type command struct {
 	names   []string          // the flags, in declaration order
 	invalid map[string]string // a flag's name → what its environment variable must hold
 	fromEnv map[string]bool   // the flags whose value came from the environment
+	noEnv   map[string]bool   // the flags that have no environment variable
+	onLine  map[string]bool   // the flags given on the command line
+	// examples, if set, are printed at the end of the help.
+	examples string
+	// secretArgs: the positional arguments may be secrets, which no
+	// message may quote.
+	secretArgs bool
+}
+
+// stringList is a flag that may be given several times; each value is
+// also split at commas (--permissions read,write is --permissions read
+// --permissions write). Empty parts are dropped.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
 }
 
 // newCommand starts the command line of command name, which takes exactly
@@ -53,6 +81,7 @@ func newCommand(name, summary string, args ...string) *command {
 		fs:      flag.NewFlagSet(name, flag.ContinueOnError),
 		invalid: make(map[string]string),
 		fromEnv: make(map[string]bool),
+		noEnv:   make(map[string]bool),
 	}
 	c.fs.Usage = c.usage
 	return c
@@ -72,10 +101,21 @@ func (c *command) usage() {
 		if len(c.args) > 0 {
 			fmt.Fprintf(out, "\nFlags may come before or after %s.", strings.Join(c.args, " "))
 		}
-		fmt.Fprintf(out, "\nEach flag can also be set by the environment variable shown; a flag given\non the command line wins.\n\nFlags:\n")
+		if len(c.noEnv) == 0 {
+			fmt.Fprintf(out, "\nEach flag can also be set by the environment variable shown; a flag given\non the command line wins.\n\nFlags:\n")
+		} else {
+			fmt.Fprintf(out, "\nA flag that shows an environment variable can also be set by it; a flag\ngiven on the command line wins.\n\nFlags:\n")
+		}
 		c.fs.PrintDefaults()
 	}
+	if c.examples != "" {
+		fmt.Fprintf(out, "\nExamples:\n%s", c.examples)
+	}
 }
+
+// given reports whether flag name was on the command line (not only in
+// the environment).
+func (c *command) given(name string) bool { return c.onLine[name] }
 
 // register declares a flag for every tagged field of cfg, a pointer to a
 // struct, and sets those fields to their defaults. A malformed tag panics:
@@ -94,6 +134,10 @@ func (c *command) register(cfg any) {
 		}
 		def := field.Tag.Get("default")
 		usage := fmt.Sprintf("%s\n(env %s)", field.Tag.Get("usage"), envName(name))
+		if field.Tag.Get("env") == "-" {
+			usage = field.Tag.Get("usage")
+			c.noEnv[name] = true
+		}
 		bad := func(err error) {
 			panic(fmt.Sprintf("flag --%s: default %q: %v", name, def, err))
 		}
@@ -120,6 +164,11 @@ func (c *command) register(cfg any) {
 			}
 			c.fs.IntVar(p, name, n, usage)
 			c.invalid[name] = "not an integer"
+		case *stringList:
+			if def != "" {
+				bad(errors.New("a list takes no default"))
+			}
+			c.fs.Var(p, name, usage)
 		case *bool:
 			var b bool
 			if def != "" {
@@ -131,7 +180,7 @@ func (c *command) register(cfg any) {
 			c.fs.BoolVar(p, name, b, usage)
 			c.invalid[name] = "not true or false"
 		default:
-			panic(fmt.Sprintf("flag --%s: field %s.%s is a %s; want string, int, bool or time.Duration", name, t.Name(), field.Name, field.Type))
+			panic(fmt.Sprintf("flag --%s: field %s.%s is a %s; want string, int, bool, time.Duration or stringList", name, t.Name(), field.Name, field.Type))
 		}
 		c.names = append(c.names, name)
 	}
@@ -161,6 +210,9 @@ func (c *command) parse(args []string, getenv func(string) string, stdout, stder
 	}
 	if len(positional) > len(c.args) {
 		extra := positional[len(c.args)]
+		if c.secretArgs {
+			return nil, usageError{fmt.Errorf("%s: %d arguments (not shown: they may be secrets): it takes only %s (see keyward %s --help)", c.name, len(positional), strings.Join(c.args, " "), c.name)}
+		}
 		if len(c.args) == 0 {
 			return nil, usageError{fmt.Errorf("%s: unexpected argument %q: it takes flags only (see keyward %s --help)", c.name, extra, c.name)}
 		}
@@ -172,11 +224,12 @@ func (c *command) parse(args []string, getenv func(string) string, stdout, stder
 
 	given := make(map[string]bool)
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	c.onLine = given
 	var bad []string
 	for _, name := range c.names {
 		env := envName(name)
 		v := getenv(env)
-		if given[name] || v == "" {
+		if given[name] || v == "" || c.noEnv[name] {
 			continue
 		}
 		// Only values that fail to parse are quoted, and only durations,

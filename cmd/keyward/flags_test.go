@@ -296,6 +296,55 @@ func TestBooleanSettings(t *testing.T) {
 	}
 }
 
+// TestOperationSettings: a setting tagged env:"-" is read from the
+// command line only (a KEYWARD_YES left in a shell must not confirm every
+// later delete), its help names no variable, and given tells the command
+// line from the environment. A stringList is repeated or comma-separated.
+func TestOperationSettings(t *testing.T) {
+	type config struct {
+		Yes   bool       `flag:"yes" env:"-" usage:"do it"`
+		Perms stringList `flag:"permissions" env:"-" usage:"permissions"`
+		URL   string     `flag:"url" usage:"where"`
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		wantYes   bool
+		wantPerms string
+		wantURL   string
+		givenURL  bool
+	}{
+		{"environment ignored", nil, map[string]string{"KEYWARD_YES": "true", "KEYWARD_PERMISSIONS": "read"}, false, "", "", false},
+		{"flags", []string{"--yes", "--permissions", "read, write", "--permissions=manage"}, nil, true, "read,write,manage", "", false},
+		{"an ordinary setting still reads its variable", nil, map[string]string{"KEYWARD_URL": "http://x"}, false, "", "http://x", false},
+		{"given only on the command line", []string{"--url", "http://y"}, map[string]string{"KEYWARD_URL": "http://x"}, false, "", "http://y", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c config
+			cmd := newCommand("test", "")
+			cmd.register(&c)
+			if _, err := cmd.parse(tt.args, env(tt.env), io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if c.Yes != tt.wantYes || c.Perms.String() != tt.wantPerms || c.URL != tt.wantURL || cmd.given("url") != tt.givenURL {
+				t.Errorf("got yes=%v permissions=%q url=%q given(url)=%v", c.Yes, c.Perms.String(), c.URL, cmd.given("url"))
+			}
+		})
+	}
+	var c config
+	cmd := newCommand("test", "")
+	cmd.register(&c)
+	var help bytes.Buffer
+	if _, err := cmd.parse([]string{"--help"}, env(nil), &help, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	if strings.Contains(help.String(), "KEYWARD_YES") || strings.Contains(help.String(), "KEYWARD_PERMISSIONS") || !strings.Contains(help.String(), "KEYWARD_URL") {
+		t.Errorf("help:\n%s", help.String())
+	}
+}
+
 // --memory-limit: auto follows the cache size unless GOMEMLIMIT is set;
 // sizes take binary and decimal units; nonsense is a usage error.
 func TestMemoryLimit(t *testing.T) {

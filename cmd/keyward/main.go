@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,14 +17,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, new(usageError)):
+	code := exitCode(err)
+	if code != exitOK {
 		fmt.Fprintf(os.Stderr, "keyward: %v\n", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintf(os.Stderr, "keyward: %v\n", err)
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 
@@ -44,9 +39,22 @@ Commands:
   root-key revoke    revoke a root key by id
   version            print the version, commit and Go version of this binary
 
+Commands over a running Keyward's HTTP API (the key in KEYWARD_API_KEY, or
+--api-key-file; the server at --url or KEYWARD_URL, http://127.0.0.1:8080):
+  keys list          list an organization's keys
+  keys get           show one key
+  keys create        create a key and print its secret, once
+  keys update        change a key's name, permissions, metadata, expiry, limits, credits
+  keys rotate        give a key a new secret and print it, once
+  keys disable       disable a key; keys enable enables it again
+  keys delete        delete (revoke) a key; keys restore brings it back
+  audit list         read the audit log of changes to keys
+  verify             verify a key as a platform does (exit status 0 only when VALID)
+
 Run 'keyward <command> --help' (or 'keyward help <command>') for a command's
 flags. Flags may come before or after arguments. Every flag can also be set
 by an environment variable (KEYWARD_ADDR, KEYWARD_DB, ...), listed there.
+'keyward help keys' explains the key commands and their exit statuses.
 `
 
 // run is the whole program: it parses args, reads settings through getenv,
@@ -69,6 +77,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "root-key":
 		return runRootKey(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], getenv, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":
 		return runVersion(ctx, args[1:], getenv, stdout, stderr)
 	}

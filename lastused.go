@@ -30,6 +30,12 @@ type LastUsedRecorder struct {
 		pending map[KeyID]int64 // unix microseconds of the latest use
 	}
 	flushMu sync.Mutex // one flush at a time
+
+	// OnFlush, if set before Run, hears each flush Run makes (periodic,
+	// and the last one at shutdown): how many keys it wrote, how long it
+	// took (pauses of a paced flush included), and its error, if any. For
+	// metrics; it must return quickly.
+	OnFlush func(keys int, took time.Duration, err error)
 }
 
 // NewLastUsedRecorder returns a recorder writing to store. Call Run to flush
@@ -79,7 +85,8 @@ const FlushDuty = 0.05
 // Flush writes every pending use, at once. Uses it could not write stay
 // pending, to be written by the next flush.
 func (u *LastUsedRecorder) Flush(ctx context.Context) error {
-	return u.flush(ctx, nil)
+	_, err := u.flush(ctx, nil)
+	return err
 }
 
 // pause is how long pace waits after a batch that took worked.
@@ -101,9 +108,10 @@ func pace(ctx context.Context, worked time.Duration) error {
 }
 
 // flush writes every pending use, calling wait (if not nil) between
-// batches with how long the batch took. If a write or a wait fails, the
-// uses not yet written stay pending.
-func (u *LastUsedRecorder) flush(ctx context.Context, wait func(ctx context.Context, worked time.Duration) error) error {
+// batches with how long the batch took, and returns how many keys it
+// wrote. If a write or a wait fails, the uses not yet written stay
+// pending.
+func (u *LastUsedRecorder) flush(ctx context.Context, wait func(ctx context.Context, worked time.Duration) error) (int, error) {
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()
 	// 16 bytes a use: after a million keys were used, this list is the
@@ -134,6 +142,7 @@ func (u *LastUsedRecorder) flush(ctx context.Context, wait func(ctx context.Cont
 			u.Record(KeyID(x.id), time.UnixMicro(x.us))
 		}
 	}
+	written := 0
 	for len(uses) > 0 {
 		start := time.Now()
 		n := min(len(uses), lastUsedBatch)
@@ -143,17 +152,18 @@ func (u *LastUsedRecorder) flush(ctx context.Context, wait func(ctx context.Cont
 		}
 		if err := u.store.TouchKeys(ctx, batch); err != nil {
 			keep()
-			return err
+			return written, err
 		}
 		uses = uses[n:]
+		written += n
 		if wait != nil && len(uses) > 0 {
 			if err := wait(ctx, time.Since(start)); err != nil {
 				keep()
-				return err
+				return written, err
 			}
 		}
 	}
-	return nil
+	return written, nil
 }
 
 // Run flushes every interval, each flush paced by FlushDuty, until ctx is
@@ -174,14 +184,26 @@ func (u *LastUsedRecorder) Run(ctx context.Context, interval time.Duration, onEr
 	for {
 		select {
 		case <-tick.C:
-			if err := u.flush(ctx, pace); ctx.Err() == nil {
+			if err := u.observed(ctx, pace); ctx.Err() == nil {
 				report(err)
 			}
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			report(u.Flush(fctx))
+			report(u.observed(fctx, nil))
 			cancel()
 			return
 		}
 	}
+}
+
+// observed is flush, reported to OnFlush.
+func (u *LastUsedRecorder) observed(ctx context.Context, wait func(ctx context.Context, worked time.Duration) error) error {
+	if u.OnFlush == nil {
+		_, err := u.flush(ctx, wait)
+		return err
+	}
+	start := time.Now()
+	n, err := u.flush(ctx, wait)
+	u.OnFlush(n, time.Since(start), err)
+	return err
 }

@@ -37,7 +37,7 @@ func TestFlushPacing(t *testing.T) {
 		u.Record(KeyID(i+1), at)
 	}
 	var waits []time.Duration
-	if err := u.flush(t.Context(), func(_ context.Context, worked time.Duration) error {
+	if _, err := u.flush(t.Context(), func(_ context.Context, worked time.Duration) error {
 		waits = append(waits, worked)
 		return nil
 	}); err != nil {
@@ -60,7 +60,7 @@ func TestFlushPacing(t *testing.T) {
 		u.Record(KeyID(i+1), at.Add(time.Second))
 	}
 	stop := errors.New("shutting down")
-	if err := u.flush(t.Context(), func(context.Context, time.Duration) error { return stop }); !errors.Is(err, stop) {
+	if _, err := u.flush(t.Context(), func(context.Context, time.Duration) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("flush with a failing wait: %v", err)
 	}
 	if got := u.Pending(); got != n-lastUsedBatch || len(store.written) != lastUsedBatch {

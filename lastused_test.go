@@ -129,3 +129,49 @@ func TestServiceVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestLastUsedRecorderOnFlush: Run reports each flush to OnFlush, with
+// the keys it wrote, and a failed one with its error.
+func TestLastUsedRecorderOnFlush(t *testing.T) {
+	ctx := context.Background()
+	s, db := newServiceAndStore(t)
+	root := mustRoot(t, s)
+	_, secret := mustKey(t, s, root, "acme", keyward.PermRead)
+	u := keyward.NewLastUsedRecorder(db)
+	s.LastUsed = u
+	type flushed struct {
+		keys int
+		err  error
+	}
+	flushes := make(chan flushed, 16)
+	u.OnFlush = func(keys int, took time.Duration, err error) {
+		if took < 0 {
+			t.Errorf("OnFlush: took %v", took)
+		}
+		flushes <- flushed{keys, err}
+	}
+	if _, err := s.Authenticate(ctx, secret.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { u.Run(runCtx, time.Hour, nil); close(done) }()
+	stop() // the flush at the end of Run
+	<-done
+	if f := <-flushes; f.keys != 1 || f.err != nil {
+		t.Fatalf("OnFlush(%d, %v), want 1 key, no error", f.keys, f.err)
+	}
+
+	if _, err := s.Authenticate(ctx, secret.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	runCtx, stop = context.WithCancel(ctx)
+	done = make(chan struct{})
+	go func() { u.Run(runCtx, time.Hour, nil); close(done) }()
+	stop()
+	<-done
+	if f := <-flushes; f.keys != 0 || f.err == nil {
+		t.Fatalf("OnFlush(%d, %v) on a closed store, want 0 keys and the error", f.keys, f.err)
+	}
+}

@@ -203,6 +203,10 @@ const (
 	VerifyUsageExceeded VerifyCode = "USAGE_EXCEEDED"
 )
 
+// VerifyCodes are every verification outcome, in the order above.
+var VerifyCodes = []VerifyCode{VerifyValid, VerifyNotFound, VerifyDisabled, VerifyExpired,
+	VerifyInsufficientPermissions, VerifyRateLimited, VerifyUsageExceeded}
+
 // Verdict is the answer to a verification: the outcome and, when the key
 // exists, the key.
 type Verdict struct {

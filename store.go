@@ -272,3 +272,12 @@ func parseCursor(version byte, s string) (time.Time, int64, error) {
 	}
 	return time.UnixMicro(us).UTC(), id, nil
 }
+
+// PoolStats are one database connection pool's figures, for metrics.
+type PoolStats struct {
+	Name         string // the pool: "read" or "write" (SQLite), "pool" (PostgreSQL)
+	InUse, Idle  int    // connections open, by whether a request holds them
+	Max          int    // the most connections the pool opens
+	WaitCount    int64  // times a request waited for a free connection
+	WaitDuration time.Duration
+}

@@ -191,7 +191,7 @@ func TestLogSamplingByStatus(t *testing.T) {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clock := newTestClock()
-	h := observe(logger, newLogSampler(clock.now), mux)
+	h := observe(logger, newLogSampler(clock.now), nil, mux)
 	for _, tt := range []struct {
 		name   string
 		path   string

@@ -90,7 +90,7 @@ func newRequestID() string {
 // are sampled (logSampler), and nothing the client sent is logged
 // unbounded: the method only when it is one of HTTP's own (appendMethod),
 // the request id only when it is short and plain (saneRequestID).
-func observe(logger *slog.Logger, sampler *logSampler, next http.Handler) http.Handler {
+func observe(logger *slog.Logger, sampler *logSampler, obs Observer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -106,6 +106,9 @@ func observe(logger *slog.Logger, sampler *logSampler, next http.Handler) http.H
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
+		}
+		if obs != nil {
+			obs.Request(route, sw.status, time.Since(start))
 		}
 		level := slog.LevelInfo
 		switch {

@@ -21,7 +21,7 @@ func TestRecoverPanics(t *testing.T) {
 	secret := keyward.NewSecret()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	h := observe(logger, newLogSampler(time.Now), recoverPanics(logger, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := observe(logger, newLogSampler(time.Now), nil, recoverPanics(logger, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic(struct{ S keyward.Secret }{secret})
 	})))
 	w := httptest.NewRecorder()
@@ -75,7 +75,7 @@ func TestRequestLogLevels(t *testing.T) {
 		var logs bytes.Buffer
 		logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tt.level}))
 		status = tt.status
-		observe(logger, newLogSampler(time.Now), mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tt.method, tt.path, nil))
+		observe(logger, newLogSampler(time.Now), nil, mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tt.method, tt.path, nil))
 		got := ""
 		if logs.Len() > 0 {
 			var line struct{ Level, Msg string }

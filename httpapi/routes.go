@@ -26,7 +26,8 @@ var auditParams = []string{"key_id", "action", "since", "until", "limit", "curso
 // declares the query parameters it takes (query); any other, or one given
 // twice, is a 400. The failure throttle (nil for none) counts /verify's
 // NOT_FOUND answers and the management API's 401s per client address.
-func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger, throttle *FailureThrottle, warming func() bool) {
+func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger, o options) {
+	throttle := o.throttle
 	auth := func(h http.Handler) http.Handler { return throttle.wrap(requireAuth(svc, h)) }
 
 	// The probes and the document read no input and change nothing, so no
@@ -34,11 +35,11 @@ func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger, throttle *Fa
 	// that adds a cache-busting parameter to a probe must not see a 400 and
 	// take a healthy instance out. They ignore the query.
 	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(db, warming))
+	mux.Handle("GET /readyz", handleReadyz(db, o.warming))
 	mux.Handle("GET /openapi.yaml", handleOpenAPI(keyward.OpenAPIDocument))
 
 	// Verification: the hot path. The key in the body is the credential.
-	mux.Handle("POST /verify", throttle.wrap(query(handleVerify(svc))))
+	mux.Handle("POST /verify", throttle.wrap(query(handleVerify(svc, o.observer))))
 
 	// Organization-scoped: the organization is in the path.
 	mux.Handle("GET /orgs/{org_id}/api_keys", auth(query(handleKeyList(svc, orgFromPath), "state", "limit", "cursor")))

@@ -32,6 +32,23 @@ type options struct {
 	throttle *FailureThrottle
 	warming  func() bool
 	cors     *CORS
+	observer Observer
+}
+
+// Observer hears what the API answers, for metrics (package prometheus):
+// each request's route pattern ("unmatched" for none), status and
+// duration, and each verification's outcome. Its methods run on every
+// request, verifications included: they must be quick and must not
+// block.
+type Observer interface {
+	Request(route string, status int, d time.Duration)
+	Verification(code keyward.VerifyCode)
+}
+
+// WithObserver has the API report each request and each verification to
+// obs.
+func WithObserver(obs Observer) Option {
+	return func(o *options) { o.observer = obs }
 }
 
 // WithWarmUp has /readyz answer 503 while warming reports true: while the
@@ -64,12 +81,12 @@ func newHandler(logger *slog.Logger, svc *keyward.Service, db Pinger, now func()
 		opt(&o)
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, svc, db, o.throttle, o.warming)
+	addRoutes(mux, svc, db, o)
 	var h http.Handler = mux
 	if o.cors != nil {
 		h = o.cors.wrap(mux)
 	}
 	h = recoverPanics(logger, h)
-	h = observe(logger, newLogSampler(now), h)
+	h = observe(logger, newLogSampler(now), o.observer, h)
 	return h
 }

@@ -112,8 +112,8 @@ var (
 
 // handleVerify answers whether a key may be used: 200 with the outcome in
 // the body for every well-formed request, whatever the key. It needs no
-// credential but the key itself.
-func handleVerify(svc *keyward.Service) http.Handler {
+// credential but the key itself. obs, if not nil, hears each outcome.
+func handleVerify(svc *keyward.Service, obs Observer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r)
 		if err != nil {
@@ -152,6 +152,9 @@ func handleVerify(svc *keyward.Service) http.Handler {
 		}
 		if v.Code == keyward.VerifyNotFound {
 			noteFailure(w) // for the failure throttle (throttle.go)
+		}
+		if obs != nil {
+			obs.Verification(v.Code)
 		}
 		out := verifyJSON{Valid: v.Valid(), Code: v.Code}
 		if k := v.Key; k != nil {

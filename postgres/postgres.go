@@ -317,3 +317,11 @@ func connectionLost(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) ||
 		pgconn.Timeout(err)
 }
+
+// PoolStats reports the connection pool: a wait is an acquire that found
+// no idle connection.
+func (db *DB) PoolStats() []keyward.PoolStats {
+	s := db.pool.Stat()
+	return []keyward.PoolStats{{Name: "pool", InUse: int(s.AcquiredConns()), Idle: int(s.IdleConns()),
+		Max: int(s.MaxConns()), WaitCount: s.EmptyAcquireCount(), WaitDuration: s.EmptyAcquireWaitTime()}}
+}

@@ -317,3 +317,13 @@ func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 	}
 	return stmt.(*sql.Stmt).QueryContext(ctx, args...)
 }
+
+// PoolStats reports the writer's connection and the readers' pool.
+func (db *DB) PoolStats() []keyward.PoolStats {
+	stats := func(name string, d *sql.DB) keyward.PoolStats {
+		s := d.Stats()
+		return keyward.PoolStats{Name: name, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections,
+			WaitCount: s.WaitCount, WaitDuration: s.WaitDuration}
+	}
+	return []keyward.PoolStats{stats("write", db.write), stats("read", db.read)}
+}

@@ -31,6 +31,7 @@ type database interface {
 	keyward.KeyStore
 	keyward.InvalidationFeed
 	SchemaVersion(ctx context.Context) (int64, error)
+	PoolStats() []keyward.PoolStats // for --metrics-addr
 }
 
 // name says which database is in use, for messages; a URL's password is

@@ -40,6 +40,7 @@ type ServeConfig struct {
 	CacheTTL         time.Duration `flag:"cache-ttl" default:"5m" usage:"how long a key is served from the cache before it is read again, whatever\nthe invalidation feed says: a last line of defence (changes made by other\nprocesses reach this one within --staleness-bound)"`
 	CacheFill        bool          `flag:"cache-fill" default:"true" usage:"at start (and after the invalidation feed reconnects), read the live keys into\nthe verification cache until it is full, and answer /readyz 503 until then,\nso that a restart does not send every key's first verification to the database"`
 	MemoryLimit      string        `flag:"memory-limit" default:"auto" usage:"soft limit of the Go runtime's memory (such as 512MiB or 1GiB): garbage is\ncollected more often near it; auto is 48MiB plus 200 bytes per --cache-size\nkey, at least 128MiB, unless GOMEMLIMIT is set; off for none"`
+	MetricsAddr      string        `flag:"metrics-addr" usage:"if set, serve Prometheus metrics at /metrics on this address (such as\n0.0.0.0:9464): its own listener, so that the API's port does not show\noperational figures to the API's callers; unauthenticated, like any\nscrape target: keep it on a network only your monitoring reaches"`
 	DebugAddr        string        `flag:"debug-addr" usage:"if set, serve Go's profiler (/debug/pprof/) and the counters of the cache and\nthe failure throttle (/debug/vars) on this address; keep it on loopback:\nit is not authenticated"`
 	LastUsedInterval time.Duration `flag:"last-used-interval" default:"60s" usage:"how often keys' last_used_at is written (at most one write per key per interval)"`
 	StalenessBound   time.Duration `flag:"staleness-bound" default:"1s" usage:"the longest a key changed or deleted by another process may still be\ntrusted here: cached answers are used only while the database's\ninvalidation feed has confirmed within this bound, whatever the network does"`
@@ -227,17 +228,19 @@ type Main struct {
 	// Stdout receives the first root key, printed once; Stderr the log.
 	Stdout, Stderr io.Writer
 
-	logger    *slog.Logger
-	db        database
-	limiter   *redis.Limiter // nil: rate limits are counted in memory
-	service   *service
-	http      *http.Server
-	addr      string
-	served    chan struct{} // closed when http.Serve has returned
-	serveErr  error         // what it returned
-	debug     *http.Server
-	debugAddr string
-	tls       *certificate // nil: plain HTTP
+	logger      *slog.Logger
+	db          database
+	limiter     *redis.Limiter // nil: rate limits are counted in memory
+	service     *service
+	http        *http.Server
+	addr        string
+	served      chan struct{} // closed when http.Serve has returned
+	serveErr    error         // what it returned
+	debug       *http.Server
+	debugAddr   string
+	metrics     *http.Server
+	metricsAddr string
+	tls         *certificate // nil: plain HTTP
 }
 
 // NewMain returns a serve command with the default configuration, printing
@@ -327,11 +330,29 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.tls != nil {
 		m.http.TLSConfig = m.tls.config()
 	}
+	if m.Config.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", m.Config.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			m.http = nil
+			return fmt.Errorf("listen on %s: %w", m.Config.MetricsAddr, err)
+		}
+		m.metricsAddr = mln.Addr().String()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.service.metrics.Handler())
+		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = m.metrics.Serve(mln) }()
+		m.logger.Info("metrics listening", "addr", m.metricsAddr)
+	}
 	if m.Config.DebugAddr != "" {
 		dln, err := net.Listen("tcp", m.Config.DebugAddr)
 		if err != nil {
 			ln.Close()
 			m.http = nil
+			if m.metrics != nil {
+				m.metrics.Close()
+				m.metrics = nil
+			}
 			return fmt.Errorf("listen on %s: %w", m.Config.DebugAddr, err)
 		}
 		m.debugAddr = dln.Addr().String()
@@ -384,6 +405,10 @@ func (m *Main) ReloadTLS() error {
 	return nil
 }
 
+// MetricsAddr returns the address of /metrics (--metrics-addr), once Run
+// listens; "" without one.
+func (m *Main) MetricsAddr() string { return m.metricsAddr }
+
 // DebugAddr returns the address of the profiler (--debug-addr), once Run
 // has returned; "" when there is none.
 func (m *Main) DebugAddr() string { return m.debugAddr }
@@ -418,6 +443,10 @@ func (m *Main) Close() error {
 			errs = append(errs, fmt.Errorf("serve: %w", m.serveErr))
 		}
 		m.http = nil
+	}
+	if m.metrics != nil {
+		m.metrics.Close()
+		m.metrics = nil
 	}
 	if m.debug != nil {
 		m.debug.Close()

@@ -17,6 +17,8 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keycache"
+	"github.com/keyward/keyward/prometheus"
+	"github.com/keyward/keyward/redis"
 )
 
 // service is what Main runs on the database.
@@ -31,6 +33,8 @@ type service struct {
 	stop func()
 	// vars are the counters --debug-addr serves at /debug/vars.
 	vars func() map[string]any
+	// metrics are what --metrics-addr serves; nil without it.
+	metrics *prometheus.Metrics
 }
 
 // pruneInterval is how often deleted keys and expired idempotency records
@@ -77,6 +81,16 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 	}
 	lastUsed := keyward.NewLastUsedRecorder(db)
 	svc.LastUsed = lastUsed
+	// Metrics, only when asked for: they put an observation on every
+	// request.
+	var metrics *prometheus.Metrics
+	if cfg.MetricsAddr != "" {
+		src := prometheus.Sources{Cache: cache, DB: db, LastUsed: lastUsed, Throttle: throttle}
+		src.Limiter, _ = limiter.(*redis.Limiter)
+		metrics = prometheus.New(src)
+		handlerOpts = append(handlerOpts, httpapi.WithObserver(metrics))
+		lastUsed.OnFlush = metrics.Flushed
+	}
 	var stops []func() // in the order they run
 	background := func(f func(ctx context.Context)) {
 		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -118,6 +132,7 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 	return &service{
 		svc:     svc,
 		handler: httpapi.NewHandler(logger, svc, db, handlerOpts...),
+		metrics: metrics,
 		stop: func() {
 			for _, stop := range stops {
 				stop()

@@ -41,8 +41,10 @@ type keywardProc struct {
 // do not spread over them exactly evenly: 2% more room, so that no shard
 // is full before every key is in (at a million keys in 64 shards, the
 // fullest holds about 0.4% more than its share).
-func (b *bench) cacheSize() int {
-	n := b.o.keys + min(b.o.hotKeys, b.o.keys) + 2
+func (b *bench) cacheSize() int { return cacheSize(b.o) }
+
+func cacheSize(o options) int {
+	n := o.keys + min(o.hotKeys, o.keys) + 2
 	return n + n/50
 }
 

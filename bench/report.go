@@ -156,7 +156,7 @@ func (r *report) facts() [][2]string {
 		{"pinning", r.Pinning},
 		{"store", fmt.Sprintf("%s: %s keys (read, write) in %d organization(s) of up to %d, plus a key with manage in org-0 and a root key; seeded in %v (%s keys/s)",
 			r.Seed.Store, commas(int64(r.Seed.Keys)), r.Seed.Orgs, keysPerOrg, r.Seed.Elapsed.Round(100*time.Millisecond), commas(int64(seedRate)))},
-		{"keyward", fmt.Sprintf("serve --cache-size %d --log-format json --debug-addr 127.0.0.1:0%s, other settings default (cache TTL 5m; memory limit auto; last_used_at written every 60s; log level info: a line per management request, to a file; verifications log at debug)%s", o.keys+min(o.hotKeys, o.keys)+2, serveArgsNote(o.serveArgs), goEnv())},
+		{"keyward", fmt.Sprintf("serve --cache-size %d --log-format json --debug-addr 127.0.0.1:0%s, other settings default (cache TTL 5m; memory limit auto; last_used_at written every 60s; log level info: a line per management request, to a file; verifications log at debug)%s", cacheSize(o), serveArgsNote(o.serveArgs), goEnv())},
 		{"runs", fmt.Sprintf("warm-up %v before each scenario but cold verify; measured %v; %d connections (creates: %d)", o.warmup, o.duration, o.connections, o.createClients)},
 		{"responses", fmt.Sprintf("verify (VALID) %s B; list of %d keys %s B at the probe, %s B before the list scenario; the bare server replays these",
 			commas(int64(r.VerifyBodyLen)), r.ListKeys, commas(int64(r.ListBodyLen)), commas(int64(r.ListBodyLenLive)))},

@@ -18,6 +18,10 @@
 //     formed, reach the store at most Options.UnknownLookups times a
 //     second, while a key created a moment ago on another instance still
 //     verifies at once (members.go says how).
+//   - With Options.Fill, the cache reads the store's live keys into itself
+//     after each load of that set, at start and after every reset of the
+//     feed, until it is full (fill.go): a restart does not send every
+//     key's first verification to the store.
 //   - A delete through the cache forgets the key before it returns.
 //     Changes made by other processes arrive through the store's
 //     invalidation feed (keyward.InvalidationFeed); the cache hears it as a
@@ -34,10 +38,10 @@
 // The cache must not make the latency tail worse. A Go heap of a million
 // pointer-rich records costs tens of milliseconds of garbage-collection work
 // at the p99, so records here hold no pointers: each shard keeps fixed-size
-// slots in one slice, an index map of integers, and the variable-length text
-// (organization, name, hint, permissions, rate limits and credits) in one
-// byte arena. The garbage collector sees a handful of pointers per shard,
-// whatever the entry count.
+// slots in one slice, an index table of integers (index.go), and the
+// variable-length text (organization, name, hint, permissions, rate limits
+// and credits) in one byte arena. The garbage collector sees a handful of
+// pointers per shard, whatever the entry count.
 package keycache
 
 import (

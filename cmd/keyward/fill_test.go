@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// waitReadyz polls p's /readyz until it answers 200.
-func waitReadyz(t *testing.T, p *proc) {
+// waitReadyz polls /readyz at base (http://host:port) until it answers
+// 200: keyward answers 503 while it fills its cache at start.
+func waitReadyz(t *testing.T, base string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		status, body := call(t, "GET", p.url+"/readyz", "", "")
+		status, body := call(t, "GET", base+"/readyz", "", "")
 		if status == http.StatusOK {
 			return
 		}
@@ -60,7 +61,7 @@ func TestCacheFilledAtStart(t *testing.T) {
 			// can miss 1 s, and every verification then reads the
 			// database, which is not what this test is about.
 			p := startFloodProcess(t, false, append([]string{"--db", db, "--staleness-bound", "5s"}, tt.args...)...)
-			waitReadyz(t, p.proc)
+			waitReadyz(t, p.url)
 			if v := readVars(t, p.debug); v.Keycache.Entries != tt.wantEntries || v.Keycache.Loads != 0 {
 				t.Fatalf("cache once ready: %d entries, %d loads; want %d entries, no load", v.Keycache.Entries, v.Keycache.Loads, tt.wantEntries)
 			}

@@ -341,9 +341,7 @@ func TestEnvironmentConfiguresServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if status, _ := call(t, "GET", "http://"+m.Addr()+"/readyz", "", ""); status != http.StatusOK {
-		t.Fatalf("readyz %d", status)
-	}
+	waitReadyz(t, "http://"+m.Addr())
 	if _, err := os.Stat(db); err != nil {
 		t.Fatalf("KEYWARD_DB not used: %v", err)
 	}

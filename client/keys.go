@@ -123,15 +123,22 @@ func (s *Scope) keyCall(method, keyID string, body []byte, repeatable bool, rest
 	return call{method: method, path: p, query: s.orgQuery(), body: body, header: http.Header{}, repeatable: repeatable, credential: true}, nil
 }
 
-// keyAnswer decodes an answer carrying one key, with its ETag.
-func keyAnswer(a *answer, what string) (*Key, error) {
-	var k Key
-	if err := decodeJSON(a, &k, what); err != nil {
+// keyAnswer decodes an answer carrying one key (a Key, or a Key with
+// more: CreatedKey, RotatedKey), with its ETag.
+func keyAnswer[T any, PT interface {
+	*T
+	setETag(string)
+}](a *answer, what string) (*T, error) {
+	var v T
+	if err := decodeJSON(a, &v, what); err != nil {
 		return nil, err
 	}
-	k.ETag = a.header.Get("ETag")
-	return &k, nil
+	PT(&v).setETag(a.header.Get("ETag"))
+	return &v, nil
 }
+
+// setETag sets the key's ETag, from the answer's header.
+func (k *Key) setETag(etag string) { k.ETag = etag }
 
 // GetKey returns one key, by its id ("key-123", or the number alone).
 func (s *Scope) GetKey(ctx context.Context, keyID string) (*Key, error) {
@@ -143,7 +150,7 @@ func (s *Scope) GetKey(ctx context.Context, keyID string) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return keyAnswer(a, "the key")
+	return keyAnswer[Key](a, "the key")
 }
 
 // ListKeys returns a page of keys, newest first. Its NextCursor, given
@@ -288,12 +295,7 @@ func (s *Scope) CreateKey(ctx context.Context, in KeyCreate, opts ...CallOption)
 	if err != nil {
 		return nil, err
 	}
-	var k CreatedKey
-	if err := decodeJSON(a, &k, "the created key"); err != nil {
-		return nil, err
-	}
-	k.ETag = a.header.Get("ETag")
-	return &k, nil
+	return keyAnswer[CreatedKey](a, "the created key")
 }
 
 // UpdateKey changes a key (PATCH, a JSON merge patch) and returns it as it
@@ -319,7 +321,7 @@ func (s *Scope) UpdateKey(ctx context.Context, keyID string, u KeyUpdate, opts .
 	if err != nil {
 		return nil, err
 	}
-	return keyAnswer(a, "the key")
+	return keyAnswer[Key](a, "the key")
 }
 
 // DeleteKey deletes (revokes) a key: it stops verifying at once. It can be
@@ -362,12 +364,7 @@ func (s *Scope) RotateKey(ctx context.Context, keyID string, gracePeriod time.Du
 	if err != nil {
 		return nil, err
 	}
-	var k RotatedKey
-	if err := decodeJSON(a, &k, "the rotated key"); err != nil {
-		return nil, err
-	}
-	k.ETag = a.header.Get("ETag")
-	return &k, nil
+	return keyAnswer[RotatedKey](a, "the rotated key")
 }
 
 // formatGrace writes a grace period as Keyward reads it: a Go duration.
@@ -409,7 +406,7 @@ func (s *Scope) action(ctx context.Context, keyID, action string, repeatable boo
 	if err != nil {
 		return nil, err
 	}
-	return keyAnswer(a, "the key")
+	return keyAnswer[Key](a, "the key")
 }
 
 // ListAuditEvents returns a page of the audit log, newest first: every

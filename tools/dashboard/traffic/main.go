@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 func main() {
@@ -101,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			var job func()
 			switch p := rand.Float64(); {
 			case p < madeUp:
-				job = func() { t.verify(ctx, fmt.Sprintf("kw_madeup%022d", rand.Int64()), "") }
+				job = func() { t.verify(ctx, madeUpKey(), "") }
 			case p < madeUp+0.08:
 				job = func() { t.verify(ctx, limited[rand.IntN(len(limited))], "") }
 			case p < madeUp+0.11:
@@ -122,6 +124,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		t.verifies.Load(), t.manages.Load(), t.dropped.Load(), t.errors.Load())
 	return nil
 }
+
+// madeUpKey returns a key that no stored key has, yet well formed
+// (checksum included): one that passes the format check and reaches the
+// membership set, as a guesser's, or a deleted key's, would.
+func madeUpKey() string { return keyward.NewSecret().Reveal() }
 
 type traffic struct {
 	base, root, org string

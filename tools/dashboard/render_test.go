@@ -21,7 +21,8 @@ import (
 )
 
 // testDashboard has a row, a stacked time series with dashed thresholds,
-// and a stat panel with a value mapping.
+// and a stat panel with a value mapping (in a colour its thresholds do
+// not give).
 const testDashboard = `{
   "title": "Test",
   "templating": {"list": [
@@ -38,7 +39,7 @@ const testDashboard = `{
     {"type": "stat", "title": "Trusted", "gridPos": {"h": 8, "w": 8, "x": 16, "y": 1},
      "fieldConfig": {"defaults": {"unit": "none",
        "thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": null}, {"color": "green", "value": 1}]},
-       "mappings": [{"type": "value", "options": {"1": {"text": "trusted", "color": "green"}}},
+       "mappings": [{"type": "value", "options": {"1": {"text": "trusted", "color": "blue"}}},
                     {"type": "range", "options": {"from": 5, "to": 9, "result": {"text": "odd"}}}]}},
      "targets": [{"refId": "A", "expr": "min(trusted{job=~\"$job\"})", "legendFormat": "{{instance}}"}]}
   ]
@@ -136,7 +137,7 @@ func TestFetchAndRender(t *testing.T) {
 		`<i style="background:#73BF69"></i>NOT_FOUND</span>`, `<i style="background:#F2CC0C"></i>VALID</span>`,
 		`stroke="#EAB839" stroke-width="1.2" stroke-dasharray="6 4"`, // the threshold at 3 req/s
 		`>3 req/s</text>`, `>0 req/s</text>`, `fill-opacity="0.20"`,
-		`background:#73BF69"><div class="name">a:1</div>`, `>trusted</div>`,
+		`background:#5794F2"><div class="name">a:1</div>`, `>trusted</div>`,
 		`<b>Job</b>All`, `not Grafana`,
 	} {
 		if !strings.Contains(doc, want) {
@@ -239,13 +240,13 @@ func TestRun(t *testing.T) {
 	if b := img.Bounds(); b.Dx() != 1000 || b.Dy() != (layout{width: 1000}).height(panels) {
 		t.Errorf("PNG %v, want 1000 wide and as high as the grid", b)
 	}
-	// The page's background, and the stat's green box (its corner, off the text).
+	// The page's background, and the stat's box in the mapping's colour (its corner, off the text).
 	if r, g, b, _ := img.At(4, 4).RGBA(); r>>8 != 0x11 || g>>8 != 0x12 || b>>8 != 0x17 {
 		t.Errorf("background %02x%02x%02x, want 111217", r>>8, g>>8, b>>8)
 	}
 	x, y, _, _ := layout{width: 1000}.rect(d.All()[2].GridPos)
-	if r, g, b, _ := img.At(x+12, y+titlePx+12).RGBA(); r>>8 != 0x73 || g>>8 != 0xbf || b>>8 != 0x69 {
-		t.Errorf("the stat's box %02x%02x%02x, want 73bf69 (trusted)", r>>8, g>>8, b>>8)
+	if r, g, b, _ := img.At(x+12, y+titlePx+12).RGBA(); r>>8 != 0x57 || g>>8 != 0x94 || b>>8 != 0xf2 {
+		t.Errorf("the stat's box %02x%02x%02x, want 5794f2 (the mapping's blue, not the threshold's green)", r>>8, g>>8, b>>8)
 	}
 	if !strings.Contains(stdout.String(), "3 panels") {
 		t.Errorf("stdout: %s", stdout.String())

@@ -104,7 +104,7 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 			if err != nil {
 				logger.Warn("could not prune deleted keys, expired idempotency records and old audit events; will retry", "err", err)
 			} else if p != (keyward.Pruned{}) {
-				logger.Info("pruned", "deleted_keys", p.DeletedKeys, "idempotency_records", p.IdempotencyRecords, "audit_events", p.AuditEvents)
+				logger.Info("pruned", "deleted_keys", p.DeletedKeys, "idempotency_records", p.IdempotencyRecords, "audit_events", p.AuditEvents, "usage_hours", p.UsageHours)
 			}
 		})
 	})

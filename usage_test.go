@@ -208,3 +208,41 @@ func TestKeyUsageScope(t *testing.T) {
 		})
 	}
 }
+
+// Prune removes the hourly counts older than UsageRetention, however many
+// batches that takes, and only those; with no retention set, the default
+// (30 days) applies.
+func TestPruneUsage(t *testing.T) {
+	ctx := context.Background()
+	s, db := newServiceAndStore(t)
+	now := time.Date(2026, 6, 1, 12, 30, 0, 0, time.UTC)
+	s.Now = func() time.Time { return now }
+	root := mustRoot(t, s)
+	k, _ := mustKey(t, s, root, "acme", keyward.PermRead)
+	var counts []keyward.UsageCount
+	for i := range 1100 { // more than one batch: 1100 hours back
+		counts = append(counts, keyward.UsageCount{ID: k.ID, Hour: now.Truncate(time.Hour).Add(-time.Duration(i) * time.Hour), Counts: keyward.VerifyCounts{Valid: 1}})
+	}
+	if err := db.RecordUsage(ctx, nil, counts); err != nil {
+		t.Fatal(err)
+	}
+	left := func() int {
+		t.Helper()
+		got, err := db.KeyUsage(ctx, k.ID, now.Add(-2000*time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	s.UsageRetention = 0 // the default
+	p, err := s.Prune(ctx)
+	// Kept: the hours that began at or after now minus 720h, the current
+	// one and the 719 before it.
+	if err != nil || p.UsageHours != 1100-720 || left() != 720 {
+		t.Fatalf("prune with the default retention: %+v, %v, %d left; want %d pruned, 720 left", p, err, left(), 1100-720)
+	}
+	s.UsageRetention = 24 * time.Hour
+	if p, err := s.Prune(ctx); err != nil || p.UsageHours != 720-24 || left() != 24 {
+		t.Fatalf("prune with a day's retention: %+v, %v, %d left", p, err, left())
+	}
+}

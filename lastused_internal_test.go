@@ -227,3 +227,18 @@ func BenchmarkRecordVerification(b *testing.B) {
 		u.RecordVerification(KeyID(i%1000+1), at, VerifyValid)
 	}
 }
+
+// When a key's verifications move on to a new hour, its entry counts the
+// new hour and the past one waits apart, once: memory grows by a key's
+// hour, not by a verification.
+func TestRecorderNewHourInEntry(t *testing.T) {
+	u := NewLastUsedRecorder(&touchStore{written: map[KeyID]bool{}})
+	h0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	u.RecordVerification(7, h0, VerifyValid)
+	for i := range 100 {
+		u.RecordVerification(7, h0.Add(time.Hour+time.Duration(i)*time.Second), VerifyValid)
+	}
+	if n := u.Pending(); n != 2 {
+		t.Errorf("Pending = %d after 100 verifications of a new hour, want 2 (the entry, and the past hour apart)", n)
+	}
+}

@@ -19,13 +19,15 @@ type Pruned struct {
 	DeletedKeys        int // records of keys deleted longer ago than the retention
 	IdempotencyRecords int // records of idempotent writes older than IdempotencyWindow
 	AuditEvents        int // audit events older than the audit retention
+	UsageHours         int // keys' hourly verification counts older than the usage retention
 }
 
 // Prune removes for good what is no longer kept, a batch at a time: the
 // records of keys deleted more than DeletedKeyRetention ago (until then a
 // deleted key's id and secret hash are not reused) and the records of
-// idempotent writes past their window, and audit events older than
-// AuditRetention.
+// idempotent writes past their window, audit events older than
+// AuditRetention, and keys' hourly verification counts of hours older than
+// UsageRetention.
 func (s *Service) Prune(ctx context.Context) (Pruned, error) {
 	retention := s.DeletedKeyRetention
 	if retention <= 0 {
@@ -55,6 +57,16 @@ func (s *Service) Prune(ctx context.Context) (Pruned, error) {
 	})
 	if err != nil {
 		return p, fmt.Errorf("prune audit events: %w", err)
+	}
+	usageRetention := s.UsageRetention
+	if usageRetention <= 0 {
+		usageRetention = DefaultUsageRetention
+	}
+	p.UsageHours, err = s.pruneBatches(ctx, func(ctx context.Context) (int, error) {
+		return s.store.PruneKeyUsage(ctx, now.Add(-usageRetention), pruneBatch)
+	})
+	if err != nil {
+		return p, fmt.Errorf("prune key usage: %w", err)
 	}
 	return p, nil
 }

@@ -17,7 +17,10 @@ type Service struct {
 	// Now is the clock, injected so that tests control time.
 	Now func() time.Time
 	// LastUsed, if set, hears every successful authentication, so that
-	// keys report when they were last used.
+	// keys report when they were last used, and counts every
+	// verification of a key that exists, by outcome, hour by hour (see
+	// KeyUsage). Authentications to the management API are uses, not
+	// verifications: they are not counted.
 	LastUsed *LastUsedRecorder
 	// LookupTimeout bounds each read of the store made for a request, and
 	// WriteTimeout each write: a store that does not answer in time fails
@@ -30,6 +33,9 @@ type Service struct {
 	// AuditRetention is how long audit events are kept before Prune
 	// removes them (DefaultAuditRetention if zero).
 	AuditRetention time.Duration
+	// UsageRetention is how long the hourly verification counts are kept
+	// before Prune removes them (DefaultUsageRetention if zero).
+	UsageRetention time.Duration
 	// IdempotencySecret, if set (at least MinIdempotencySecretLen bytes,
 	// the same on every instance), keys the records of idempotent writes,
 	// so that a copy of the database alone cannot open one even where the
@@ -58,6 +64,7 @@ func NewService(store KeyStore) *Service {
 		LookupTimeout: DefaultLookupTimeout, WriteTimeout: DefaultWriteTimeout,
 		DeletedKeyRetention: DefaultDeletedKeyRetention,
 		AuditRetention:      DefaultAuditRetention,
+		UsageRetention:      DefaultUsageRetention,
 	}
 }
 
@@ -246,56 +253,73 @@ func (s *Service) Verify(ctx context.Context, presented string, required []Permi
 // answer could not be had (the store or the rate limiter is
 // unavailable), never that the key is bad. A use is recorded for an
 // enabled, unexpired key.
+//
+// Each verification of a key that exists (not a root key) is counted by
+// its outcome, in LastUsed, once the outcome is known: one that fails
+// with an error has none, and is a use but no count.
 func (s *Service) VerifyCost(ctx context.Context, presented string, required []Permission, cost int64) (Verdict, error) {
 	if cost < 0 || cost > MaxCost {
 		return Verdict{}, Invalid("invalid request", FieldError{Field: "cost", Reason: fmt.Sprintf("must be an integer from 0 to %d", MaxCost)})
 	}
 	now := s.Now()
+	v, used, err := s.verify(ctx, presented, required, cost, now)
+	if s.LastUsed != nil && used != 0 {
+		switch {
+		case err != nil:
+			s.LastUsed.Record(used, now)
+		default:
+			s.LastUsed.RecordVerification(used, now, v.Code)
+		}
+	}
+	return v, err
+}
+
+// verify is VerifyCost at now. It also returns the id of the key
+// verified (0 for none: NOT_FOUND, a root key), even with an error, as
+// long as the key was enabled and unexpired, or with a verdict.
+func (s *Service) verify(ctx context.Context, presented string, required []Permission, cost int64, now time.Time) (Verdict, KeyID, error) {
 	k, grace, err := s.resolve(ctx, presented, now)
 	switch {
 	case ErrorCode(err) == EUNAUTHORIZED:
-		return Verdict{Code: VerifyNotFound}, nil
+		return Verdict{Code: VerifyNotFound}, 0, nil
 	case err != nil:
-		return Verdict{}, err
+		return Verdict{}, 0, err
 	case k.Root:
-		return Verdict{Code: VerifyNotFound}, nil
+		return Verdict{Code: VerifyNotFound}, 0, nil
 	}
 	v := Verdict{Code: VerifyValid, Key: k, SecretExpiresAt: grace}
 	switch k.State(now) {
 	case StateDisabled:
 		v.Code = VerifyDisabled
-		return v, nil
+		return v, k.ID, nil
 	case StateExpired:
 		v.Code = VerifyExpired
-		return v, nil
-	}
-	if s.LastUsed != nil {
-		s.LastUsed.Record(k.ID, now)
+		return v, k.ID, nil
 	}
 	for _, p := range required {
 		if !k.Has(p) {
 			v.Code = VerifyInsufficientPermissions
-			return v, nil
+			return v, k.ID, nil
 		}
 	}
 	if len(k.RateLimits) > 0 {
 		states, ok, err := s.RateLimiter.Take(ctx, k.ID, k.RateLimits, cost, now)
 		if err != nil {
-			return Verdict{}, fmt.Errorf("rate limit: %w", err)
+			return Verdict{}, k.ID, fmt.Errorf("rate limit: %w", err)
 		}
 		v.RateLimits = states
 		if !ok {
 			v.Code = VerifyRateLimited
-			return v, nil
+			return v, k.ID, nil
 		}
 	}
 	if k.Credits != nil {
 		left, ok, limited, err := s.spendCredits(ctx, k, cost, now)
 		switch {
 		case ErrorCode(err) == ENOTFOUND:
-			return Verdict{Code: VerifyNotFound}, nil // deleted meanwhile
+			return Verdict{Code: VerifyNotFound}, 0, nil // deleted meanwhile
 		case err != nil:
-			return Verdict{}, fmt.Errorf("spend credits: %w", err)
+			return Verdict{}, k.ID, fmt.Errorf("spend credits: %w", err)
 		case limited:
 			v.CreditsRemaining = &left
 		}
@@ -303,7 +327,7 @@ func (s *Service) VerifyCost(ctx context.Context, presented string, required []P
 			v.Code = VerifyUsageExceeded
 		}
 	}
-	return v, nil
+	return v, k.ID, nil
 }
 
 var errUnauthenticated = Errorf(EUNAUTHORIZED, "a valid API key is required")

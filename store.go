@@ -100,7 +100,8 @@ type KeyStore interface {
 	PruneAuditEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// PruneDeletedKeys removes for good the records of keys deleted
-	// before the given time, with their last uses, at most limit of them
+	// before the given time, with their last uses and verification
+	// counts, at most limit of them
 	// (oldest first), and reports how many it removed. A store once used
 	// stays used: BootstrapRootKey does nothing on it afterwards, even if
 	// every record is gone.
@@ -112,6 +113,27 @@ type KeyStore interface {
 	// do not exist are ignored. The batch is one transaction. The caller
 	// reuses uses once TouchKeys returns.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
+
+	// RecordUsage writes a flush of LastUsedRecorder in one transaction:
+	// uses as TouchKeys records them, and counts, each added to the stored
+	// counts of its key and hour (UsageCount.Hour is on the hour, in
+	// UTC; a key and hour may come more than once, and every one is
+	// added). Ids that do not exist are ignored, in both. Deleted keys'
+	// counts are kept until the key is removed for good. The caller
+	// reuses both slices once RecordUsage returns.
+	RecordUsage(ctx context.Context, uses []KeyUse, counts []UsageCount) error
+
+	// KeyUsage returns the stored verification counts of key id, live or
+	// deleted, for the hours from since (included) to until (excluded),
+	// both on the hour, in hour order; an hour without any is left out.
+	// An id that does not exist has none. The service decides who may
+	// read them.
+	KeyUsage(ctx context.Context, id KeyID, since, until time.Time) ([]UsageCount, error)
+
+	// PruneKeyUsage removes at most limit of the hourly counts of hours
+	// that began before the given time, oldest first, and reports how
+	// many it removed.
+	PruneKeyUsage(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// SpendCredits spends cost of the usage credits of live key id at
 	// now, in one atomic write: it applies a refill due (Credits.Spend

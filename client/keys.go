@@ -153,6 +153,31 @@ func (s *Scope) GetKey(ctx context.Context, keyID string) (*Key, error) {
 	return keyAnswer[Key](a, "the key")
 }
 
+// KeyUsage returns a key's verifications per UTC hour, by outcome, for
+// every hour r selects (by default the last 7 days up to the current
+// hour). It needs what GetKey needs; a deleted key is CodeNotFound.
+func (s *Scope) KeyUsage(ctx context.Context, keyID string, r UsageRange) (*KeyUsage, error) {
+	cl, err := s.keyCall(http.MethodGet, keyID, nil, true, "usage")
+	if err != nil {
+		return nil, err
+	}
+	if !r.Since.IsZero() {
+		cl.query.Set("since", r.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !r.Until.IsZero() {
+		cl.query.Set("until", r.Until.UTC().Format(time.RFC3339Nano))
+	}
+	a, err := s.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var u KeyUsage
+	if err := decodeJSON(a, &u, "the key's usage"); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
 // ListKeys returns a page of keys, newest first. Its NextCursor, given
 // back in opts.Cursor, reads the next page.
 func (s *Scope) ListKeys(ctx context.Context, opts KeyListOptions) (*KeyPage, error) {

@@ -197,6 +197,35 @@ func TestEveryOperation(t *testing.T) {
 		mustAPIError(t, err, http.StatusBadRequest)
 	})
 
+	t.Run("usage, both shapes", func(t *testing.T) {
+		if err := srv.svc.LastUsed.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The two verifications above: one valid (of cost 2, one
+		// verification), one refused for its permissions.
+		want := client.VerificationCounts{Total: 2, Valid: 1, InsufficientPermissions: 1}
+		u, err := acme.KeyUsage(ctx, backend.ID, client.UsageRange{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.KeyID != backend.ID || u.OrganizationID != "acme" || len(u.Hours) != 168 || u.Totals != want ||
+			!u.Until.Equal(u.Since.Add(168*time.Hour)) || u.Hours[166].Total+u.Hours[167].Total != want.Total {
+			t.Fatalf("usage %+v, totals %+v", u, u.Totals)
+		}
+		now := time.Now()
+		u, err = root.Caller("").KeyUsage(ctx, backend.ID, client.UsageRange{Since: now.Add(-time.Hour), Until: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Hours) != 2 || u.Totals != want || !u.Hours[1].Hour.Equal(now.Truncate(time.Hour)) {
+			t.Fatalf("the last two hours: %+v", u)
+		}
+		_, err = acme.KeyUsage(ctx, backend.ID, client.UsageRange{Since: now.Add(-40 * 24 * time.Hour)})
+		mustAPIError(t, err, http.StatusBadRequest)
+		_, err = root.Org("globex").KeyUsage(ctx, backend.ID, client.UsageRange{})
+		mustAPIError(t, err, http.StatusNotFound)
+	})
+
 	t.Run("rotate with a grace period", func(t *testing.T) {
 		r, err := acme.RotateKey(ctx, backend.ID, 24*time.Hour)
 		if err != nil {

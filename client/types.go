@@ -470,3 +470,39 @@ type LimitState struct {
 type CreditsLeft struct {
 	Remaining int64 `json:"remaining"`
 }
+
+// VerificationCounts are a key's verifications by outcome (the Code of
+// Verify), and their total. NOT_FOUND names no key and is not counted.
+type VerificationCounts struct {
+	Total                   int64 `json:"total"`
+	Valid                   int64 `json:"valid"`
+	Disabled                int64 `json:"disabled"`
+	Expired                 int64 `json:"expired"`
+	InsufficientPermissions int64 `json:"insufficient_permissions"`
+	RateLimited             int64 `json:"rate_limited"`
+	UsageExceeded           int64 `json:"usage_exceeded"`
+}
+
+// UsageHour is a key's verifications in one UTC hour.
+type UsageHour struct {
+	Hour time.Time `json:"hour"` // the hour's start
+	VerificationCounts
+}
+
+// KeyUsage is a key's verifications per UTC hour, every hour from Since
+// to Until, oldest first, zeros included.
+type KeyUsage struct {
+	KeyID          string             `json:"key_id"`
+	OrganizationID string             `json:"organization_id"`
+	Since          time.Time          `json:"since"` // the first hour's start
+	Until          time.Time          `json:"until"` // the last hour's end
+	Totals         VerificationCounts `json:"totals"`
+	Hours          []UsageHour        `json:"hours"`
+}
+
+// UsageRange selects the hours of KeyUsage: from Since's hour to the end
+// of Until's, at most 31 days. A zero Until is now; a zero Since, 7 days
+// before Until.
+type UsageRange struct {
+	Since, Until time.Time
+}

@@ -22,6 +22,9 @@ var quietRoutes = map[string]bool{
 // auditParams are the query parameters of the audit log.
 var auditParams = []string{"key_id", "action", "since", "until", "limit", "cursor"}
 
+// usageParams are the query parameters of a key's usage.
+var usageParams = []string{"since", "until"}
+
 // addRoutes lists the entire API surface. Each route that reads input
 // declares the query parameters it takes (query); any other, or one given
 // twice, is a 400. The failure throttle (nil for none) counts /verify's
@@ -45,6 +48,7 @@ func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger, o options) {
 	mux.Handle("GET /orgs/{org_id}/api_keys", auth(query(handleKeyList(svc, orgFromPath), "state", "limit", "cursor")))
 	mux.Handle("POST /orgs/{org_id}/api_keys", auth(query(handleOrgKeyCreate(svc))))
 	mux.Handle("GET /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyGet(svc, orgFromPath))))
+	mux.Handle("GET /orgs/{org_id}/api_keys/{key_id}/usage", auth(query(handleKeyUsage(svc, orgFromPath), usageParams...)))
 	mux.Handle("PATCH /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyPatch(svc, orgFromPath))))
 	mux.Handle("DELETE /orgs/{org_id}/api_keys/{key_id}", auth(query(handleKeyDelete(svc, orgFromPath))))
 	mux.Handle("POST /orgs/{org_id}/api_keys/{key_id}/rotate", auth(query(handleKeyRotate(svc, orgFromPath))))
@@ -59,6 +63,7 @@ func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger, o options) {
 	mux.Handle("GET /api_keys", auth(query(handleKeyList(svc, orgFromQuery), "organization_id", "state", "limit", "cursor")))
 	mux.Handle("POST /api_keys", auth(query(handleCallerKeyCreate(svc))))
 	mux.Handle("GET /api_keys/{key_id}", auth(query(handleKeyGet(svc, orgFromQuery), "organization_id")))
+	mux.Handle("GET /api_keys/{key_id}/usage", auth(query(handleKeyUsage(svc, orgFromQuery), append([]string{"organization_id"}, usageParams...)...)))
 	mux.Handle("PATCH /api_keys/{key_id}", auth(query(handleKeyPatch(svc, orgFromQuery), "organization_id")))
 	mux.Handle("DELETE /api_keys/{key_id}", auth(query(handleKeyDelete(svc, orgFromQuery), "organization_id")))
 	mux.Handle("POST /api_keys/{key_id}/rotate", auth(query(handleKeyRotate(svc, orgFromQuery), "organization_id")))

@@ -460,6 +460,23 @@ func (c *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	return c.store.TouchKeys(ctx, uses)
 }
 
+// RecordUsage records uses and verification counts in the store; neither
+// is part of a verify answer.
+func (c *Store) RecordUsage(ctx context.Context, uses []keyward.KeyUse, counts []keyward.UsageCount) error {
+	return c.store.RecordUsage(ctx, uses, counts)
+}
+
+// KeyUsage reads a key's verification counts from the store: they are
+// not cached.
+func (c *Store) KeyUsage(ctx context.Context, id keyward.KeyID, since, until time.Time) ([]keyward.UsageCount, error) {
+	return c.store.KeyUsage(ctx, id, since, until)
+}
+
+// PruneKeyUsage removes old verification counts from the store.
+func (c *Store) PruneKeyUsage(ctx context.Context, before time.Time, limit int) (int, error) {
+	return c.store.PruneKeyUsage(ctx, before, limit)
+}
+
 // SpendCredits spends credits in the store: what a key has left is not
 // cached (a spend is no change to the key, and nothing is invalidated).
 func (c *Store) SpendCredits(ctx context.Context, id keyward.KeyID, cost int64, now time.Time) (keyward.CreditSpend, error) {

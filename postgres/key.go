@@ -362,6 +362,17 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
+	if err := touchKeys(ctx, db.pool, uses); err != nil {
+		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+	}
+	return nil
+}
+
+// touchKeys upserts uses into key_last_used in one statement.
+func touchKeys(ctx context.Context, q querier, uses []keyward.KeyUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
 	latest := make(map[int64]time.Time, len(uses))
 	for _, u := range uses {
 		at := micros(u.At)
@@ -375,7 +386,7 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 		ats[i] = latest[id]
 	}
 
-	if _, err := db.pool.Exec(ctx,
+	_, err := q.Exec(ctx,
 		`INSERT INTO key_last_used AS u (id, last_used_at)
 		SELECT k.id, t.at
 		FROM unnest($1::bigint[], $2::timestamptz[]) AS t (id, at)
@@ -383,10 +394,8 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 		ORDER BY k.id
 		ON CONFLICT (id) DO UPDATE SET last_used_at = greatest(u.last_used_at, excluded.last_used_at)`,
 		ids, ats,
-	); err != nil {
-		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
-	}
-	return nil
+	)
+	return err
 }
 
 // rollbackTimeout bounds the rollback of a transaction that failed.
@@ -610,8 +619,8 @@ func textOrNull(s string) *string {
 }
 
 // PruneDeletedKeys removes, in one statement, the records of at most limit
-// keys deleted before the given time, oldest first, and their last uses.
-// It also records the store as bootstrapped, if it is not: with every
+// keys deleted before the given time, oldest first, and their last uses
+// and verification counts. It also records the store as bootstrapped, if it is not: with every
 // record gone, a store must still not take a new root key. Rows another
 // transaction holds are left for the next call.
 func (db *DB) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error) {
@@ -623,6 +632,8 @@ func (db *DB) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, lim
 			ORDER BY deleted_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 		), used AS (
 			DELETE FROM key_last_used WHERE id IN (SELECT id FROM gone)
+		), counted AS (
+			DELETE FROM key_verifications WHERE key_id IN (SELECT id FROM gone)
 		), marked AS (
 			INSERT INTO keyward_bootstrap (id, bootstrapped_at)
 			SELECT 1, now() WHERE EXISTS (SELECT FROM gone)

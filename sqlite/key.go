@@ -301,13 +301,36 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
+	if err := db.recordUsage(ctx, uses, nil); err != nil {
+		return fmt.Errorf("touch keys: %w", err)
+	}
+	return nil
+}
+
+// recordUsage writes uses (as TouchKeys) and counts (as RecordUsage) in
+// one transaction.
+func (db *DB) recordUsage(ctx context.Context, uses []keyward.KeyUse, counts []keyward.UsageCount) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+		return mapError(ctx, err)
 	}
 	defer tx.Rollback()
+	if err := touchKeys(ctx, tx, uses); err != nil {
+		return mapError(ctx, err)
+	}
+	if err := countVerifications(ctx, tx, counts); err != nil {
+		return mapError(ctx, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapError(ctx, err)
+	}
+	return nil
+}
+
+// touchKeys upserts uses into key_last_used, touchRows a statement.
+func touchKeys(ctx context.Context, tx *sql.Tx, uses []keyward.KeyUse) error {
 	var full *sql.Stmt // the statement for touchRows uses, prepared once
-	args := make([]any, 0, 2*touchRows)
+	args := make([]any, 0, 2*min(len(uses), touchRows))
 	for len(uses) > 0 {
 		n := min(len(uses), touchRows)
 		args = args[:0]
@@ -315,9 +338,10 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 			args = append(args, int64(u.ID), u.At.UnixMicro())
 		}
 		uses = uses[n:]
+		var err error
 		if n == touchRows && full == nil {
 			if full, err = tx.PrepareContext(ctx, touchQuery(touchRows)); err != nil {
-				return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+				return err
 			}
 			defer full.Close()
 		}
@@ -327,11 +351,8 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 			_, err = tx.ExecContext(ctx, touchQuery(n), args...)
 		}
 		if err != nil {
-			return fmt.Errorf("touch keys: %w", mapError(ctx, err))
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("touch keys: %w", mapError(ctx, err))
 	}
 	return nil
 }
@@ -477,7 +498,7 @@ func logInvalidation(ctx context.Context, tx *sql.Tx, h keyward.SecretHash) erro
 
 // PruneDeletedKeys removes, in one transaction, the records of at most
 // limit keys deleted before the given time, oldest first, and their last
-// uses. It first records the store as bootstrapped, if it is not: with
+// uses and verification counts. It first records the store as bootstrapped, if it is not: with
 // every record gone, a store must still not take a new root key.
 func (db *DB) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, limit int) (int, error) {
 	if limit < 1 {
@@ -503,6 +524,7 @@ func (db *DB) PruneDeletedKeys(ctx context.Context, deletedBefore time.Time, lim
 	}
 	for _, q := range []string{
 		`DELETE FROM key_last_used WHERE id IN (` + gone + `)`,
+		`DELETE FROM key_verifications WHERE key_id IN (` + gone + `)`,
 		`DELETE FROM api_keys WHERE id IN (` + gone + `)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, deletedBefore.UnixMicro(), limit); err != nil {

@@ -121,6 +121,7 @@ func dump(t *testing.T, path string) string {
 	defer raw.Close()
 	var b strings.Builder
 	var tables []string
+	withoutRowid := map[string]bool{} // read in primary key order, which is their only order
 	rows, err := raw.QueryContext(t.Context(),
 		`SELECT type, name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name`)
 	if err != nil {
@@ -134,6 +135,7 @@ func dump(t *testing.T, path string) string {
 		fmt.Fprintf(&b, "%s %s: %s\n", strings.ToUpper(typ), name, def)
 		if typ == "table" {
 			tables = append(tables, name)
+			withoutRowid[name] = strings.Contains(def, "WITHOUT ROWID")
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -141,7 +143,11 @@ func dump(t *testing.T, path string) string {
 	}
 	rows.Close()
 	for _, table := range tables {
-		rows, err := raw.QueryContext(t.Context(), `SELECT * FROM "`+table+`" ORDER BY rowid`)
+		order := ` ORDER BY rowid`
+		if withoutRowid[table] {
+			order = ``
+		}
+		rows, err := raw.QueryContext(t.Context(), `SELECT * FROM "`+table+`"`+order)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -182,6 +182,14 @@ func Run(t *testing.T, b Backend) {
 			{name: "DeletedKey", fn: testTouchKeysDeletedKey},
 			{name: "CreatedUsed", fn: testTouchKeysCreatedUsed},
 		}},
+		{"RecordUsage", []test{
+			{name: "Adds", fn: testRecordUsageAdds},
+			{name: "UnknownAndDeleted", fn: testRecordUsageUnknownAndDeleted},
+		}},
+		{"PruneKeyUsage", []test{
+			{name: "OldestFirst", fn: testPruneKeyUsage},
+			{name: "WithDeletedKeys", fn: testPruneDeletedKeysRemovesUsage},
+		}},
 		{"SecretHashes", []test{
 			{name: "EveryRecord", fn: testSecretHashesEveryRecord},
 			{name: "Cancelled", fn: testSecretHashesCancelled},

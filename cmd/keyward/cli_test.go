@@ -560,6 +560,61 @@ func TestCLIVerify(t *testing.T) {
 	wantExit(t, s.cliRun(t, "", nil, strings.NewReader(secret), "verify", "-", "--permission", "admin"), exitUsage, "400")
 }
 
+// TestCLIKeysUsage: keys usage shows the hours with verifications, by
+// outcome, and the total; --output json every hour; a range too long or
+// an unknown key fail as the API answers.
+func TestCLIKeysUsage(t *testing.T) {
+	srv := startServe(t, filepath.Join(t.TempDir(), "keyward.db"), "--last-used-interval", "50ms")
+	s := &cliServer{server: srv, root: srv.stdout.waitFor(t, rootKeyRE, nil)}
+	created := decodeOutput[outKey](t, s.ok(t, "keys", "create", "--org", "acme", "--name", "charted", "--permissions", "read", "--output", "json").stdout)
+	wantExit(t, s.cliRun(t, "", nil, strings.NewReader(created.Key), "verify", "-", "--permission", "read"), exitOK)
+	wantExit(t, s.cliRun(t, "", nil, strings.NewReader(created.Key), "verify", "-", "--permission", "write"), exitNotValid)
+
+	// The counts reach the database with the next flush.
+	type usage struct {
+		KeyID  string `json:"key_id"`
+		Totals struct {
+			Total                   int64 `json:"total"`
+			Valid                   int64 `json:"valid"`
+			InsufficientPermissions int64 `json:"insufficient_permissions"`
+		} `json:"totals"`
+		Hours []struct {
+			Hour  time.Time `json:"hour"`
+			Total int64     `json:"total"`
+		} `json:"hours"`
+	}
+	var u usage
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		u = decodeOutput[usage](t, s.ok(t, "keys", "usage", created.ID, "--org", "acme", "--output", "json").stdout)
+		if u.Totals.Total == 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if u.KeyID != created.ID || u.Totals.Total != 2 || u.Totals.Valid != 1 || u.Totals.InsufficientPermissions != 1 || len(u.Hours) != 168 {
+		t.Fatalf("usage JSON: %+v, %d hours; want 2 verifications (1 valid), 168 hours", u.Totals, len(u.Hours))
+	}
+
+	out := s.ok(t, "keys", "usage", created.ID, "--since", "24h").stdout
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "HOUR (UTC)") || !strings.Contains(lines[0], "NO PERMISSION") ||
+		!strings.HasPrefix(lines[len(lines)-1], "all, ") || len(strings.Fields(lines[len(lines)-1])) < 8 {
+		t.Fatalf("usage table:\n%s", out)
+	}
+	if got := strings.Fields(lines[len(lines)-1]); got[len(got)-7] != "2" || got[len(got)-6] != "1" || got[len(got)-3] != "1" {
+		t.Errorf("the total row is %q, want total 2, valid 1, no permission 1", lines[len(lines)-1])
+	}
+	for _, l := range lines[1 : len(lines)-1] { // only hours with verifications
+		if f := strings.Fields(l); f[2] == "0" {
+			t.Errorf("a row of an hour without verifications: %q", l)
+		}
+	}
+
+	wantExit(t, s.cliRun(t, s.root, nil, nil, "keys", "usage", created.ID, "--since", "40d"), exitUsage, "400", "since")
+	wantExit(t, s.cliRun(t, s.root, nil, nil, "keys", "usage", "key-1", "--org", "acme"), exitNotFound, "404")
+	wantExit(t, s.cliRun(t, s.root, nil, nil, "keys", "usage", created.ID, "--until", "tomorrow"), exitUsage, "--until")
+	wantExit(t, s.cliRun(t, s.root, nil, nil, "keys", "usage"), exitUsage)
+}
+
 // TestCLIUsage: help for each API command, with its examples and the exit
 // statuses; keyward help keys.
 func TestCLIUsage(t *testing.T) {

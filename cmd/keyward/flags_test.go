@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"math"
 	"path/filepath"
@@ -121,6 +122,30 @@ func TestEnvironmentOnlyWhenUsed(t *testing.T) {
 			wantErr: []string{"KEYWARD_REDIS_TIMEOUT", "--redis-timeout"},
 		},
 		{
+			name: "usage retention from the environment",
+			env:  map[string]string{"KEYWARD_USAGE_RETENTION": "48h"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.UsageRetention != 48*time.Hour {
+					t.Errorf("--usage-retention %v, want 48h", c.UsageRetention)
+				}
+			},
+		},
+		{
+			name: "usage retention from the flag",
+			args: []string{"--usage-retention", "2160h"},
+			env:  map[string]string{"KEYWARD_USAGE_RETENTION": "48h"},
+			check: func(t *testing.T, c ServeConfig) {
+				if c.UsageRetention != 90*24*time.Hour {
+					t.Errorf("--usage-retention %v, want 2160h", c.UsageRetention)
+				}
+			},
+		},
+		{
+			name:    "bad usage retention, no flag",
+			env:     map[string]string{"KEYWARD_USAGE_RETENTION": "a month"},
+			wantErr: []string{"KEYWARD_USAGE_RETENTION", "--usage-retention"},
+		},
+		{
 			name: "database URL from the flag",
 			args: []string{"--database-url", "postgres://flag/db"},
 			env:  map[string]string{"KEYWARD_DATABASE_URL": "postgres://env/db"},
@@ -204,6 +229,7 @@ func TestServeDefaults(t *testing.T) {
 		{"--db-write-timeout", c.DBWriteTimeout, keyward.DefaultWriteTimeout},
 		{"--deleted-key-retention", c.Retention, keyward.DefaultDeletedKeyRetention},
 		{"--audit-retention", c.AuditRetention, keyward.DefaultAuditRetention},
+		{"--usage-retention", c.UsageRetention, keyward.DefaultUsageRetention},
 		{"--max-unknown-lookups", c.MaxUnknownLookups, keycache.DefaultUnknownLookups},
 		{"--failure-burst", c.FailureBurst, httpapi.DefaultFailureBurst},
 		{"--failure-refill", c.FailureRefill, httpapi.DefaultFailureRefill},
@@ -218,6 +244,22 @@ func TestServeDefaults(t *testing.T) {
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s defaults to %v, want %v", tt.flag, tt.got, tt.want)
+		}
+	}
+}
+
+// A retention must be positive: zero would prune everything at once.
+func TestServeRefusesRetentionNotPositive(t *testing.T) {
+	for _, flag := range []string{"--usage-retention", "--audit-retention", "--deleted-key-retention"} {
+		for _, v := range []string{"0s", "-1h"} {
+			m := NewMain(io.Discard, io.Discard)
+			err := m.ParseFlags([]string{flag, v}, env(nil))
+			if err == nil {
+				err = m.Config.validate()
+			}
+			if !errors.As(err, new(usageError)) || !strings.Contains(fmt.Sprint(err), flag) {
+				t.Errorf("%s %s: %v, want a usage error naming the flag", flag, v, err)
+			}
 		}
 	}
 }

@@ -199,6 +199,23 @@ func writeAuditTable(w io.Writer, events []client.AuditEvent, now time.Time) err
 	return t.flush()
 }
 
+// writeUsageTable writes a key's usage: a row per hour with any
+// verification, in UTC, then the range's total.
+func writeUsageTable(w io.Writer, u *client.KeyUsage) error {
+	t := newTable(w, "HOUR (UTC)", "TOTAL", "VALID", "RATE LIMITED", "USAGE EXCEEDED", "NO PERMISSION", "DISABLED", "EXPIRED")
+	row := func(label string, c client.VerificationCounts) {
+		n := func(v int64) string { return strconv.FormatInt(v, 10) }
+		t.row(label, n(c.Total), n(c.Valid), n(c.RateLimited), n(c.UsageExceeded), n(c.InsufficientPermissions), n(c.Disabled), n(c.Expired))
+	}
+	for _, h := range u.Hours {
+		if h.Total > 0 {
+			row(h.Hour.UTC().Format("2006-01-02 15:04"), h.VerificationCounts)
+		}
+	}
+	row("all, "+u.Since.UTC().Format("2006-01-02 15:04")+" to "+u.Until.UTC().Format("2006-01-02 15:04"), u.Totals)
+	return t.flush()
+}
+
 // writeVerification writes the outcome of a verification, a field a line.
 func writeVerification(w io.Writer, v *client.Verification, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)

@@ -21,6 +21,7 @@ const keysUsage = `Manage an organization's API keys through a running Keyward's
 Usage:
   keyward keys list     [--state S] [--limit N | --all]   list keys, newest first
   keyward keys get      KEY_ID                            show one key
+  keyward keys usage    KEY_ID [--since T] [--until T]    a key's verifications per hour, by outcome
   keyward keys create   --name N --permissions P,...      create a key; print its secret once
   keyward keys update   KEY_ID [flags]                    change a key's name, permissions, metadata,
                                                           expiry, rate limits or credits
@@ -68,6 +69,8 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return runKeysList(ctx, args[1:], getenv, stdout, stderr)
 	case "get":
 		return runKeysGet(ctx, args[1:], getenv, stdout, stderr)
+	case "usage":
+		return runKeysUsage(ctx, args[1:], getenv, stdout, stderr)
 	case "create":
 		return runKeysCreate(ctx, args[1:], getenv, stdout, stderr)
 	case "update":
@@ -212,6 +215,41 @@ func runKeysGet(ctx context.Context, args []string, getenv func(string) string, 
 		return apiError("keys get "+c.args[0], err)
 	}
 	return printKey(c, stdout, k)
+}
+
+func runKeysUsage(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg struct {
+		API   APIConfig
+		Since string `flag:"since" env:"-" usage:"from the hour of this time: RFC 3339, or a duration back from now (24h, 7d);\n7 days before --until if not given"`
+		Until string `flag:"until" env:"-" usage:"to the end of the hour of this time: RFC 3339, or a duration back from now;\nnow if not given (at most 31 days after --since)"`
+	}
+	cmd := newAPICommand("keys usage", "Show a key's verifications per UTC hour, by outcome: the hours with any, and\nthe total. Counted are the answers to verifications of the key (valid, and each\nrefusal of an existing key), not its own calls to the API; they reach the\ndatabase every minute. --output json prints every hour, zeros included.", `  keyward keys usage key-123 --since 24h
+  keyward keys usage key-123 --org acme --output json | jq '.hours[] | select(.total > 0)'
+`, "KEY_ID")
+	c, err := startAPI(cmd, &cfg, &cfg.API.Conn, &cfg.API, args, getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	var r client.UsageRange
+	if cfg.Since != "" {
+		if r.Since, err = parseWhen("--since", cfg.Since, now); err != nil {
+			return err
+		}
+	}
+	if cfg.Until != "" {
+		if r.Until, err = parseWhen("--until", cfg.Until, now); err != nil {
+			return err
+		}
+	}
+	u, err := c.scope.KeyUsage(ctx, c.args[0], r)
+	if err != nil {
+		return apiError("keys usage "+c.args[0], err)
+	}
+	if c.api.json() {
+		return writeJSON(stdout, u)
+	}
+	return writeUsageTable(stdout, u)
 }
 
 // secretWarning is printed on stderr beside a secret printed on stdout.

@@ -48,6 +48,7 @@ type ServeConfig struct {
 	DBWriteTimeout   time.Duration `flag:"db-write-timeout" default:"5s" usage:"deadline of each database write made for a request; past it, the\nrequest answers 503 (the write may still have been made: retry it\nwith the same Idempotency-Key)"`
 	Retention        time.Duration `flag:"deleted-key-retention" default:"720h" usage:"how long a deleted key's record is kept (it can be restored, and its id\nand secret are not reused, meanwhile) before it is removed for good"`
 	AuditRetention   time.Duration `flag:"audit-retention" default:"8760h" usage:"how long audit events are kept before they are removed for good"`
+	UsageRetention   time.Duration `flag:"usage-retention" default:"720h" usage:"how long keys' hourly verification counts (GET .../api_keys/{key_id}/usage)\nare kept before they are removed for good"`
 	// The flood protections (keycache's membership set, httpapi's
 	// throttle).
 	MaxUnknownLookups int           `flag:"max-unknown-lookups" default:"100" usage:"database lookups a second, at most, of keys that no stored key's hash matches\n(made-up keys): each pays for one lookup at once, so that a key created a\nmoment ago on another instance verifies without delay; past the rate, such\na key waits for the invalidation feed (a fraction of --staleness-bound) and\nis answered from memory; 0: always wait"`
@@ -92,7 +93,7 @@ func (c ServeConfig) validate() error {
 	}{
 		{"cache-ttl", c.CacheTTL}, {"last-used-interval", c.LastUsedInterval}, {"staleness-bound", c.StalenessBound},
 		{"db-read-timeout", c.DBReadTimeout}, {"db-write-timeout", c.DBWriteTimeout}, {"deleted-key-retention", c.Retention},
-		{"audit-retention", c.AuditRetention},
+		{"audit-retention", c.AuditRetention}, {"usage-retention", c.UsageRetention},
 	} {
 		if d.v <= 0 {
 			return usageError{fmt.Errorf("--%s %v: must be positive", d.name, d.v)}

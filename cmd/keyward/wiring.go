@@ -74,7 +74,7 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 	}
 	svc := keyward.NewService(cache)
 	svc.LookupTimeout, svc.WriteTimeout, svc.DeletedKeyRetention = cfg.DBReadTimeout, cfg.DBWriteTimeout, cfg.Retention
-	svc.AuditRetention = cfg.AuditRetention
+	svc.AuditRetention, svc.UsageRetention = cfg.AuditRetention, cfg.UsageRetention
 	svc.IdempotencySecret, _ = cfg.idempotencySecret() // validated by Run
 	if limiter != nil {
 		svc.RateLimiter = limiter
@@ -102,9 +102,9 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 	background(func(ctx context.Context) {
 		svc.RunPruning(ctx, pruneInterval(cfg.Retention), func(p keyward.Pruned, err error) {
 			if err != nil {
-				logger.Warn("could not prune deleted keys, expired idempotency records and old audit events; will retry", "err", err)
+				logger.Warn("could not prune deleted keys, expired idempotency records, old audit events and old usage counts; will retry", "err", err)
 			} else if p != (keyward.Pruned{}) {
-				logger.Info("pruned", "deleted_keys", p.DeletedKeys, "idempotency_records", p.IdempotencyRecords, "audit_events", p.AuditEvents)
+				logger.Info("pruned", "deleted_keys", p.DeletedKeys, "idempotency_records", p.IdempotencyRecords, "audit_events", p.AuditEvents, "usage_hours", p.UsageHours)
 			}
 		})
 	})

@@ -69,7 +69,7 @@ func TestDocument(t *testing.T) {
 	public := map[string]bool{"health": true, "ready": true, "openapi": true, "verifyKey": true}
 	want := []string{
 		"createKey", "createOrgKey", "deleteKey", "deleteOrgKey", "disableKey", "disableOrgKey",
-		"enableKey", "enableOrgKey", "getKey", "getOrgKey", "health", "listAuditEvents", "listKeys",
+		"enableKey", "enableOrgKey", "getKey", "getKeyUsage", "getOrgKey", "getOrgKeyUsage", "health", "listAuditEvents", "listKeys",
 		"listOrgAuditEvents", "listOrgKeys", "openapi", "patchKey", "patchOrgKey", "ready",
 		"restoreKey", "restoreOrgKey", "rotateKey", "rotateOrgKey", "verifyKey",
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -296,10 +297,14 @@ func TestSessionEndsWithItsKey(t *testing.T) {
 			b.signIn(admin)
 			e.last = b
 			tt.change(t, e, root, k)
-			if p := b.get("/console/keys"); p.url != "/console/sign-in" {
+			p := b.get("/console/keys")
+			if p.url != "/console/sign-in" {
 				t.Fatalf("the session of a key %s still opens %s", tt.name, p.url)
 			}
-			if !strings.Contains(b.get("/console/sign-in").body, "Sign in") {
+			if !strings.Contains(p.body, "Your session has ended") {
+				t.Errorf("the sign-in page does not say the session ended")
+			}
+			if p := b.get("/console/keys"); !strings.Contains(p.body, "Sign in") {
 				t.Error("no sign-in form")
 			}
 		})
@@ -490,5 +495,63 @@ func TestListSearchAndPages(t *testing.T) {
 	}
 	if p := b.get("/console/keys?state=deleted"); !strings.Contains(p.body, "No keys here") {
 		t.Errorf("no deleted keys: %s", p.body)
+	}
+}
+
+// The edit form changes every field it shows, metadata replaced as typed
+// (not merged), in one update event; a field left as it was is not
+// touched.
+func TestEditEveryField(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.createKey("acme", "Admin", keyward.PermRead, keyward.PermWrite, keyward.PermManage)
+	root, _ := e.svc.Authenticate(context.Background(), e.root)
+	k, _, err := e.svc.CreateKey(context.Background(), root, "acme", keyward.NewKey{
+		Name: "Target", Permissions: []keyward.Permission{keyward.PermRead}, Metadata: `{"a":{"x":1},"keep":true}`,
+		RateLimits: []keyward.RateLimit{{Name: "rps", Limit: 10, Duration: time.Second}},
+		Credits:    &keyward.Credits{Remaining: 50},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.signIn(admin)
+	edit := "/console/keys/" + k.ID.String() + "/edit"
+	form := b.get(edit)
+	for _, want := range []string{`value="Target"`, "rps 10 1s", `value="50"`, `&#34;keep&#34;: true`} {
+		if !strings.Contains(form.body, want) {
+			t.Errorf("the edit form lacks %s", want)
+		}
+	}
+	expires := time.Now().Add(48 * time.Hour).UTC().Format("2006-01-02T15:04")
+	p := b.post(edit, edit, url.Values{
+		"name": {"Target v2"}, "permissions": {"read", "write"}, "version": {"1"}, "expires_at": {expires},
+		"metadata": {`{"a":{"y":2},"keep":true}`}, "rate_limits": {"rps 20 1s\nday 1000 1d"}, "credits": {""},
+	})
+	if p.status != http.StatusOK || !strings.Contains(p.body, "The key was saved") {
+		t.Fatalf("edit: %d at %s", p.status, p.url)
+	}
+	got, err := e.svc.Key(context.Background(), root, "acme", k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Target v2" || len(got.Permissions) != 2 || got.ExpiresAt == nil || got.Metadata != `{"a":{"y":2},"keep":true}` ||
+		len(got.RateLimits) != 2 || got.RateLimits[0].Limit != 20 || got.Credits != nil || got.Version != 2 {
+		t.Errorf("after the edit: %+v (metadata %s)", got, got.Metadata)
+	}
+	evs, _ := e.svc.ListAuditEvents(context.Background(), root, "acme", keyward.AuditFilter{KeyID: k.ID, Action: keyward.ActionUpdate, Limit: 10})
+	if len(evs.Events) != 1 || len(evs.Events[0].Changes) != 6 {
+		t.Errorf("the edit's events: %+v", evs.Events)
+	}
+
+	// A form that changes nothing writes nothing.
+	again := b.get(edit)
+	m := regexp.MustCompile(`name="rate_limits"[^>]*>([^<]*)<`).FindStringSubmatch(again.body)
+	same := url.Values{"name": {"Target v2"}, "permissions": {"read", "write"}, "version": {"2"}, "expires_at": {expires},
+		"metadata": {`{"keep": true, "a": {"y": 2}}`}, "rate_limits": {m[1]}}
+	if p := b.post(edit, edit, same); p.status != http.StatusOK {
+		t.Fatalf("an edit that changes nothing: %d", p.status)
+	}
+	if got, _ := e.svc.Key(context.Background(), root, "acme", k.ID); got.Version != 2 {
+		t.Errorf("an edit that changes nothing made version %d", got.Version)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -113,6 +114,10 @@ type session struct {
 // errNoSession: the request has no live session; sign in.
 var errNoSession = errors.New("no session")
 
+// errSessionEnded: the request's session has just ended (its lifetime,
+// or its key's); sign in again.
+var errSessionEnded = fmt.Errorf("session ended: %w", errNoSession)
+
 // loadSession returns the request's session, checked against the clock and
 // its key. A session that has ended is removed, with its cookie; a token
 // that names no session counts as a failure in the throttle, as a refused
@@ -145,7 +150,7 @@ func (s *server) loadSession(w http.ResponseWriter, r *http.Request) (*session, 
 	end := func() (*session, error) {
 		_ = s.sessions.DeleteSession(r.Context(), id)
 		s.setCookie(w, s.cookieName(false), "", -1)
-		return nil, errNoSession
+		return nil, errSessionEnded
 	}
 	if !s.svc.Now().Before(sess.ExpiresAt) {
 		return end()
@@ -204,6 +209,9 @@ func (s *server) signedIn(h page, anyOrg bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, err := s.loadSession(w, r)
 		switch {
+		case errors.Is(err, errSessionEnded):
+			http.Redirect(w, r, Prefix+"/sign-in?ended=session", http.StatusSeeOther)
+			return
 		case errors.Is(err, errNoSession):
 			http.Redirect(w, r, Prefix+"/sign-in", http.StatusSeeOther)
 			return

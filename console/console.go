@@ -210,6 +210,9 @@ func (s *server) observe(next http.Handler) http.Handler {
 		id := s.idPrefix + strconv.FormatUint(s.requestIDs.Add(1), 16)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusRecorder{ResponseWriter: w}
+		// The mux sets the route pattern on the request it is given:
+		// this one.
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -233,8 +236,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.String("method", safeMethod(r.Method)), slog.String("route", route),
 				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)), slog.String("request_id", id))
 		}()
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		next.ServeHTTP(sw, r.WithContext(ctx))
+		next.ServeHTTP(sw, r)
 	})
 }
 

@@ -555,3 +555,21 @@ func TestEditEveryField(t *testing.T) {
 		t.Errorf("an edit that changes nothing made version %d", got.Version)
 	}
 }
+
+// The console logs one line per request with its route pattern, never
+// the path's values or the query.
+func TestRequestLog(t *testing.T) {
+	e := newEnv(t)
+	k, admin := e.createKey("acme", "Admin", keyward.PermRead, keyward.PermManage)
+	b := e.browser()
+	b.signIn(admin)
+	b.get("/console/keys/" + k.ID.String() + "?done=updated")
+	b.get("/console/keys?q=secret-search")
+	log := e.logs.String()
+	if !strings.Contains(log, `route="GET /console/keys/{key_id}"`) {
+		t.Errorf("no line with the key page's route pattern in:\n%s", log)
+	}
+	if strings.Contains(log, k.ID.String()) || strings.Contains(log, "secret-search") {
+		t.Errorf("the log holds a path's value or a query:\n%s", log)
+	}
+}

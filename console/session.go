@@ -133,11 +133,6 @@ func (s *server) loadSession(w http.ResponseWriter, r *http.Request) (*session, 
 		s.setCookie(w, s.cookieName(false), "", -1)
 		return nil, errNoSession
 	}
-	if s.throttle != nil && s.throttle.Wait(r) > 0 {
-		// A throttled address's tokens are not looked up: each would
-		// cost a read of the database.
-		return nil, errNoSession
-	}
 	sess, err := s.sessions.Session(r.Context(), id)
 	switch {
 	case keyward.ErrorCode(err) == keyward.ENOTFOUND:

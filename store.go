@@ -191,6 +191,27 @@ type InvalidationWatcher interface {
 	Confirm(asOf time.Time)
 }
 
+// InvalidationLagObserver may be implemented by an InvalidationWatcher
+// that wants to know how long invalidations take to arrive: after passing
+// an invalidation to Invalidate, a feed that knows when its change was
+// committed calls InvalidationLag with the time from that commit to the
+// return of Invalidate, that is, until the change's key left the cache.
+// The commit's time is read off the clock of the process that wrote the
+// change (SQLite) or of the database server (PostgreSQL): clocks that
+// disagree skew the figure, and a lag below zero is reported as zero.
+// Invalidations followed by a Reset, or written by a version that did not
+// record the time, are not reported. It is called on the feed's goroutine
+// and must return quickly.
+type InvalidationLagObserver interface {
+	InvalidationLag(lag time.Duration)
+}
+
+// LagSince is the lag of an invalidation committed at committed, passed on
+// now: never below zero.
+func LagSince(committed, now time.Time) time.Duration {
+	return max(now.Sub(committed), 0)
+}
+
 // KeyUse is one recorded use of a key.
 type KeyUse struct {
 	ID KeyID

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,16 @@ var _ keyward.InvalidationFeed = (*DB)(nil)
 // that does not. Notifications are per database, not per schema: a watcher
 // hears the changes of every store in the database.
 const NotifyChannel = "keyward_keys"
+
+// CommittedChannel carries, in the same transaction and right before a
+// change's notifications on NotifyChannel, the database server's time
+// (Unix microseconds) and how many hashes follow, as "<time> <count>", so
+// that a watcher measures how long a change took to reach it (see
+// keyward.InvalidationLagObserver). A channel of its own, rather than a
+// longer payload on NotifyChannel: a watcher of an earlier version, which
+// listens to NotifyChannel only, hears exactly what it always heard, so
+// that versions mix during a rolling deploy.
+const CommittedChannel = "keyward_keys_committed"
 
 // heartbeatPrefix starts the name of the channel on which a watcher's
 // session sends its heartbeats to itself; a random suffix per session
@@ -107,6 +118,11 @@ func (db *DB) WatchInvalidations(ctx context.Context, w keyward.InvalidationWatc
 // sessions, not transactions. The watcher's calls run on Watch's
 // goroutine, one at a time, and should return quickly: notifications wait
 // while they run. A payload that is not the hex of a hash is ignored.
+//
+// If w is a keyward.InvalidationLagObserver, it hears the lag of each hash
+// announced after a notification on CommittedChannel (by this version's
+// writers): from the database server's clock at the change, just before
+// its commit, to the return of w.Invalidate on this instance's clock.
 func (db *DB) Watch(ctx context.Context, w keyward.InvalidationWatcher, interval time.Duration, opts ...WatchOption) error {
 	if w == nil {
 		return errors.New("watch invalidations: no watcher")
@@ -141,9 +157,11 @@ func (db *DB) Watch(ctx context.Context, w keyward.InvalidationWatcher, interval
 	defer cancel()
 	defer context.AfterFunc(db.closing, cancel)()
 
+	lags, _ := w.(keyward.InvalidationLagObserver)
 	s := &watcher{
 		config:      db.pool.Config().ConnConfig, // a copy
 		w:           w,
+		lags:        lags,
 		interval:    interval,
 		watchConfig: cfg,
 		log:         log,
@@ -179,9 +197,23 @@ func (db *DB) Watch(ctx context.Context, w keyward.InvalidationWatcher, interval
 type watcher struct {
 	config   *pgx.ConnConfig
 	w        keyward.InvalidationWatcher
+	lags     keyward.InvalidationLagObserver // nil if w is not one
 	interval time.Duration
 	watchConfig
 	log *slog.Logger
+
+	// committed holds, by the server process that sent them, the time of
+	// the change whose hashes come next and how many are still to come.
+	// Each sender's notifications arrive in order, a transaction's
+	// together; a sender is one session, of one writer's version.
+	committed map[uint32]committedAt
+}
+
+// committedAt is a change's time, announced on CommittedChannel, and the
+// number of its hashes not yet heard.
+type committedAt struct {
+	at   time.Time
+	left int
 }
 
 // session connects, listens and passes notifications on until the
@@ -202,9 +234,13 @@ func (s *watcher) session(ctx context.Context, again bool) (listened time.Durati
 		conn.Close(ctx)
 	}()
 	heartbeat := heartbeatPrefix + randomHex(8)
-	if _, err := conn.Exec(connectCtx,
-		`LISTEN `+pgx.Identifier{NotifyChannel}.Sanitize()+`; LISTEN `+pgx.Identifier{heartbeat}.Sanitize(),
-		pgx.QueryExecModeSimpleProtocol, // two statements: one round trip
+	listen := `LISTEN ` + pgx.Identifier{NotifyChannel}.Sanitize() + `; LISTEN ` + pgx.Identifier{heartbeat}.Sanitize()
+	if s.lags != nil {
+		listen += `; LISTEN ` + pgx.Identifier{CommittedChannel}.Sanitize()
+	}
+	s.committed = make(map[uint32]committedAt)
+	if _, err := conn.Exec(connectCtx, listen,
+		pgx.QueryExecModeSimpleProtocol, // several statements: one round trip
 	); err != nil {
 		return 0, fmt.Errorf("listen: %w", err)
 	}
@@ -277,7 +313,16 @@ func (s *watcher) beat(ctx context.Context, conn *pgx.Conn, channel, payload str
 
 // handle passes one notification on; heartbeats are not changes.
 func (s *watcher) handle(n *pgconn.Notification) {
-	if n.Channel != NotifyChannel {
+	switch n.Channel {
+	case NotifyChannel:
+	case CommittedChannel:
+		if c, ok := parseCommitted(n.Payload); ok {
+			s.committed[n.PID] = c
+		} else {
+			delete(s.committed, n.PID)
+		}
+		return
+	default:
 		return // an earlier heartbeat, come late
 	}
 	h, ok := parseHash(n.Payload)
@@ -287,6 +332,32 @@ func (s *watcher) handle(n *pgconn.Notification) {
 		return
 	}
 	s.w.Invalidate(h)
+	if c, ok := s.committed[n.PID]; ok && s.lags != nil {
+		s.lags.InvalidationLag(keyward.LagSince(c.at, time.Now()))
+		if c.left--; c.left > 0 {
+			s.committed[n.PID] = c
+		} else {
+			delete(s.committed, n.PID)
+		}
+	}
+}
+
+// parseCommitted decodes a payload of CommittedChannel: "<unix
+// microseconds> <count>".
+func parseCommitted(payload string) (committedAt, bool) {
+	t, count, ok := strings.Cut(payload, " ")
+	if !ok {
+		return committedAt{}, false
+	}
+	us, err := strconv.ParseInt(t, 10, 64)
+	if err != nil {
+		return committedAt{}, false
+	}
+	left, err := strconv.Atoi(count)
+	if err != nil || left <= 0 {
+		return committedAt{}, false
+	}
+	return committedAt{at: time.UnixMicro(us), left: left}, true
 }
 
 // parseHash decodes a notification's payload: the hex of a secret hash.

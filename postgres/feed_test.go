@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,13 @@ const heartbeat = 20 * time.Millisecond
 func watch(t *testing.T, db *postgres.DB, opts ...postgres.WatchOption) *storetest.Watcher {
 	t.Helper()
 	w := storetest.NewWatcher()
+	watchWith(t, db, w, w, opts...)
+	return w
+}
+
+// watchWith is watch into w, which records into rec.
+func watchWith(t *testing.T, db *postgres.DB, w keyward.InvalidationWatcher, rec *storetest.Watcher, opts ...postgres.WatchOption) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- db.Watch(ctx, w, heartbeat, opts...) }()
@@ -38,11 +46,10 @@ func watch(t *testing.T, db *postgres.DB, opts ...postgres.WatchOption) *storete
 			t.Errorf("Watch did not return within %v of its context's end", waitTimeout)
 		}
 	})
-	ev := w.WaitFor(t, "the first confirmation", func(ev []storetest.Event) bool { return count(ev, "confirm") > 0 })
+	ev := rec.WaitFor(t, "the first confirmation", func(ev []storetest.Event) bool { return count(ev, "confirm") > 0 })
 	if lifecycle(ev)[0] != "reset" {
 		t.Errorf("a new watch began with %v, want a reset before its first confirmation", ev)
 	}
-	return w
 }
 
 // count returns how many events of kind ev holds.
@@ -176,6 +183,66 @@ func TestWatchIgnoresMalformedPayloads(t *testing.T) {
 	}
 	if count(ev, "reset") != 1 {
 		t.Errorf("malformed payloads reset the watcher: %v", lifecycle(ev))
+	}
+}
+
+// A lag is reported only for hashes announced after a time on
+// CommittedChannel, as many as it counts, from the same session: hashes
+// from a writer of an earlier version (no time), or after a malformed
+// time, are passed on without one; a well-formed time counts down its
+// hashes, and the next are again without one.
+func TestWatchLagFollowsCommittedTimes(t *testing.T) {
+	db, _ := openTestDB(t)
+	w := storetest.NewLagWatcher()
+	watchWith(t, db, w, w.Watcher)
+	hashes := make([]string, 6)
+	for i := range hashes {
+		h := keyward.NewSecret().Hash()
+		hashes[i] = hex.EncodeToString(h[:])
+	}
+	at := strconv.FormatInt(time.Now().Add(-time.Second).UnixMicro(), 10)
+	notes := [][2]string{
+		{postgres.NotifyChannel, hashes[0]}, // an earlier version's writer
+		{postgres.CommittedChannel, "not a time"},
+		{postgres.NotifyChannel, hashes[1]},
+		{postgres.CommittedChannel, at + " 0"},
+		{postgres.NotifyChannel, hashes[2]},
+		{postgres.CommittedChannel, at + " 2"},
+		{postgres.NotifyChannel, hashes[3]},
+		{postgres.NotifyChannel, hashes[4]},
+		{postgres.NotifyChannel, hashes[5]}, // past the count
+	}
+	tx, err := db.Pool().Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	for _, n := range notes {
+		if _, err := tx.Exec(t.Context(), `SELECT pg_notify($1, $2)`, n[0], n[1]); err != nil {
+			t.Fatalf("notify %q: %v", n, err)
+		}
+	}
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var last keyward.SecretHash
+	hex.Decode(last[:], []byte(hashes[5]))
+	ev := w.WaitFor(t, "the last notification", func(ev []storetest.Event) bool { return storetest.Index(ev, last) >= 0 })
+	var got []string
+	for _, e := range ev {
+		switch e.Kind {
+		case "invalidate":
+			got = append(got, "invalidate")
+		case "lag":
+			if e.Lag < time.Second {
+				t.Errorf("lag %v of a change stamped a second ago", e.Lag)
+			}
+			got = append(got, "lag")
+		}
+	}
+	want := []string{"invalidate", "invalidate", "invalidate", "invalidate", "lag", "invalidate", "lag", "invalidate"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
 	}
 }
 

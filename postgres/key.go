@@ -325,7 +325,9 @@ func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 }
 
 // notify announces on NotifyChannel, in tx, that the keys with the given
-// hashes changed: one notification per distinct hash, in one statement.
+// hashes changed: one notification per distinct hash, in one statement,
+// after one on CommittedChannel that gives the database's time and their
+// number (see CommittedChannel).
 func notify(ctx context.Context, tx pgx.Tx, hashes []keyward.SecretHash) error {
 	payloads := make([]string, 0, len(hashes))
 	for _, h := range hashes {
@@ -333,10 +335,19 @@ func notify(ctx context.Context, tx pgx.Tx, hashes []keyward.SecretHash) error {
 			payloads = append(payloads, p)
 		}
 	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t (p, i) ORDER BY i`,
-		NotifyChannel, payloads)
+	_, err := tx.Exec(ctx, notifyQuery, CommittedChannel, NotifyChannel, len(payloads), payloads)
 	return err
 }
+
+// notifyQuery sends, in order (PostgreSQL evaluates pg_notify after the
+// sort), the time and count on $1, then each payload of $4 on $2.
+const notifyQuery = `SELECT pg_notify(c, p) FROM (
+		SELECT $1::text AS c,
+			(extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text || ' ' || $3::int AS p,
+			0::bigint AS i
+		UNION ALL
+		SELECT $2::text, p, i FROM unnest($4::text[]) WITH ORDINALITY AS t (p, i)
+	) AS n ORDER BY i`
 
 // TouchKeys records uses of keys in one statement, never moving a key's
 // last use back. The uses go to key_last_used, a narrow table, so that the key

@@ -39,6 +39,12 @@ import (
 // request that waits out a database timeout (seconds).
 var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
+// lagBuckets span an invalidation heard from PostgreSQL in a millisecond
+// or less, one read from SQLite's log within its poll interval (100ms at
+// most), and one held up by a slow feed, up to the staleness bound and
+// beyond.
+var lagBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
 // flushBuckets span a flush of a few keys (a millisecond) to a paced
 // flush of a million (minutes).
 var flushBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300}
@@ -73,7 +79,11 @@ type Metrics struct {
 	flushDuration prom.Histogram
 	flushedKeys   prom.Counter
 	flushErrors   prom.Counter
+
+	invalidationLag prom.Histogram
 }
+
+var _ keyward.InvalidationLagObserver = (*Metrics)(nil)
 
 var _ httpapi.Observer = (*Metrics)(nil)
 
@@ -106,12 +116,17 @@ func New(src Sources) *Metrics {
 			Name: "keyward_last_used_flush_errors_total",
 			Help: "Flushes of last uses that failed (their uses stay pending, for the next flush).",
 		}),
+		invalidationLag: prom.NewHistogram(prom.HistogramOpts{
+			Name:    "keyward_invalidation_lag_seconds",
+			Help:    "Time from a change's commit (a create, update, disable, rotation, delete or restore, made by any instance) to its key leaving this instance's cache, by the writer's clock (SQLite) or the database server's (PostgreSQL) against this instance's.",
+			Buckets: lagBuckets,
+		}),
 	}
 	for _, c := range keyward.VerifyCodes {
 		m.byCode[c] = m.verifications.WithLabelValues(string(c))
 	}
 	m.reg.MustRegister(
-		m.verifications, m.requests, m.flushDuration, m.flushedKeys, m.flushErrors,
+		m.verifications, m.requests, m.flushDuration, m.flushedKeys, m.flushErrors, m.invalidationLag,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scraped{src: src},
@@ -179,6 +194,12 @@ func (m *Metrics) Flushed(keys int, took time.Duration, err error) {
 	if err != nil {
 		m.flushErrors.Inc()
 	}
+}
+
+// InvalidationLag observes the time an invalidation took to reach this
+// instance's cache (keyward.InvalidationLagObserver).
+func (m *Metrics) InvalidationLag(lag time.Duration) {
+	m.invalidationLag.Observe(lag.Seconds())
 }
 
 // scraped is the collector of the figures read at each scrape.

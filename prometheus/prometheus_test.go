@@ -28,6 +28,8 @@ func TestObservations(t *testing.T) {
 	m.Request("unmatched", 999, time.Millisecond)
 	m.Flushed(3, time.Second, nil)
 	m.Flushed(0, time.Second, io.ErrUnexpectedEOF)
+	m.InvalidationLag(3 * time.Millisecond)
+	m.InvalidationLag(2 * time.Second)
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -42,6 +44,9 @@ func TestObservations(t *testing.T) {
 		`keyward_last_used_flushed_keys_total 3`,
 		`keyward_last_used_flush_errors_total 1`,
 		`keyward_last_used_flush_duration_seconds_count 2`,
+		`keyward_invalidation_lag_seconds_bucket{le="0.005"} 1`,
+		`keyward_invalidation_lag_seconds_bucket{le="2.5"} 2`,
+		`keyward_invalidation_lag_seconds_count 2`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)

@@ -29,9 +29,9 @@ const (
 // queryInvalidations reads the log past a position: each entry and, if
 // entries past the position were pruned unread, first a row whose seq is
 // minus the last pruned one. One statement, so one snapshot.
-const queryInvalidations = `SELECT seq, secret_hash FROM key_invalidations WHERE seq > ?1
+const queryInvalidations = `SELECT seq, secret_hash, changed_at FROM key_invalidations WHERE seq > ?1
 	UNION ALL
-	SELECT -through, NULL FROM key_invalidations_pruned WHERE through > ?1
+	SELECT -through, NULL, NULL FROM key_invalidations_pruned WHERE through > ?1
 	ORDER BY 1`
 
 // WatchInvalidations passes on the invalidations logged from now on, by
@@ -40,7 +40,10 @@ const queryInvalidations = `SELECT seq, secret_hash FROM key_invalidations WHERE
 // entries past the last one seen. Each read that succeeds confirms, as of
 // its start, that every entry committed before has been passed on; a read
 // that fails confirms nothing (so that a cache's trust runs out), and the
-// next one takes up where the last good one stopped. It resets w once it
+// next one takes up where the last good one stopped. If w is a
+// keyward.InvalidationLagObserver, it hears each entry's lag: from the
+// time the writing process stamped it with, in its transaction, to the
+// return of w.Invalidate. It resets w once it
 // has its starting point, and again if it finds that entries it had not
 // read were pruned. If it cannot start (the file unreadable, not yet
 // migrated), it tries again every interval. Beside the reads, once a
@@ -146,22 +149,27 @@ func invalidatedAfter(ctx context.Context, stmt *sql.Stmt, seq int64, w keyward.
 		return seq, err
 	}
 	defer rows.Close()
-	var hashes []keyward.SecretHash
+	type entry struct {
+		h  keyward.SecretHash
+		at int64 // unix microseconds, by the writer's clock
+	}
+	var entries []entry
 	gap := false
 	last := seq
 	for rows.Next() {
 		var n int64
 		var b []byte
-		if err := rows.Scan(&n, &b); err != nil {
+		var at sql.NullInt64
+		if err := rows.Scan(&n, &b, &at); err != nil {
 			return seq, err
 		}
 		if n < 0 { // the pruning went past seq: this row comes first
 			gap, last = true, -n
 			continue
 		}
-		var h keyward.SecretHash
-		copy(h[:], b)
-		hashes = append(hashes, h)
+		e := entry{at: at.Int64}
+		copy(e.h[:], b)
+		entries = append(entries, e)
 		last = n
 	}
 	if err := rows.Err(); err != nil {
@@ -172,8 +180,12 @@ func invalidatedAfter(ctx context.Context, stmt *sql.Stmt, seq int64, w keyward.
 		// Those still there are passed on all the same (it is cheap).
 		w.Reset()
 	}
-	for _, h := range hashes {
-		w.Invalidate(h)
+	lags, _ := w.(keyward.InvalidationLagObserver)
+	for _, e := range entries {
+		w.Invalidate(e.h)
+		if lags != nil {
+			lags.InvalidationLag(keyward.LagSince(time.UnixMicro(e.at), time.Now()))
+		}
 	}
 	return last, nil
 }

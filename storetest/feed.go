@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,11 +17,18 @@ const feedInterval = 20 * time.Millisecond
 // the store has no feed.
 func watch(t *testing.T, store keyward.KeyStore) *Watcher {
 	t.Helper()
+	w := NewWatcher()
+	watchWith(t, store, w)
+	return w
+}
+
+// watchWith is watch into the watcher w.
+func watchWith(t *testing.T, store keyward.KeyStore, w keyward.InvalidationWatcher) {
+	t.Helper()
 	feed, ok := store.(keyward.InvalidationFeed)
 	if !ok {
 		t.Skip("the store has no invalidation feed")
 	}
-	w := NewWatcher()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- feed.WatchInvalidations(ctx, w, feedInterval) }()
@@ -35,7 +43,6 @@ func watch(t *testing.T, store keyward.KeyStore) *Watcher {
 			t.Error("WatchInvalidations did not return within 30s of its context's end")
 		}
 	})
-	return w
 }
 
 // A feed resets its watcher as it starts, before it confirms anything
@@ -122,6 +129,54 @@ func testFeedChangesBeforeConfirmation(t *testing.T, s *suite) {
 	for _, e := range ev[before:ConfirmedAfter(ev, done)] {
 		if e.Kind == "invalidate" {
 			t.Errorf("the feed passed on a change that alters no verify answer: %v", e)
+		}
+	}
+}
+
+// A watcher that observes lags hears, right after each invalidation of a
+// change, how long after its commit the change reached it: at least zero,
+// and at most the time since the writer began the change (the same
+// machine's clock in these tests; the bound only catches a lag read in
+// the wrong unit, or from the wrong field). A watcher that does not
+// observe lags is told the same invalidations (the other tests).
+func testFeedReportsLag(t *testing.T, s *suite) {
+	store := s.newStore(t)
+	other := s.reopen(t, store) // another process
+	w := NewLagWatcher()
+	watchWith(t, store, w)
+	w.WaitFor(t, "the first confirmation", func(ev []Event) bool { return ConfirmedAfter(ev, time.Time{}) >= 0 })
+	for round, writer := range []keyward.KeyStore{other, store} {
+		began := time.Now()
+		k := NewKey(acme, CreatedAt(base), Previous(base.Add(time.Hour)))
+		create(t, writer, k)
+		remove(t, writer, k, base.Add(time.Hour))
+		done := time.Now()
+		ev := w.WaitFor(t, "a confirmation after the delete", func(ev []Event) bool { return ConfirmedAfter(ev, done) >= 0 })
+		heard := time.Since(began)
+		ev = ev[:ConfirmedAfter(ev, done)]
+		invalidations, positive := 0, 0
+		for i, e := range ev {
+			if e.Kind != "invalidate" || !slices.Contains(k.Hashes(), e.Hash) {
+				continue
+			}
+			invalidations++
+			if i+1 >= len(ev) || ev[i+1].Kind != "lag" {
+				t.Errorf("round %d: invalidation %d of the key is not followed by its lag: %v", round, i, ev)
+				continue
+			}
+			lag := ev[i+1].Lag
+			if lag < 0 || lag > heard {
+				t.Errorf("round %d: lag %v, want between 0 and %v (the time since the change began)", round, lag, heard)
+			}
+			if lag > 0 {
+				positive++
+			}
+		}
+		if want := len(k.Hashes()) + 1; invalidations < want { // both hashes created, at least one deleted
+			t.Errorf("round %d: %d invalidations of the key, want at least %d: %v", round, invalidations, want, ev)
+		}
+		if positive == 0 {
+			t.Errorf("round %d: every lag was 0: %v", round, ev)
 		}
 	}
 }

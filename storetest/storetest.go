@@ -211,6 +211,7 @@ func Run(t *testing.T, b Backend) {
 		{"InvalidationFeed", []test{
 			{name: "ResetsThenConfirms", sfn: testFeedResetsThenConfirms},
 			{name: "ChangesBeforeConfirmation", sfn: testFeedChangesBeforeConfirmation},
+			{name: "ReportsLag", sfn: testFeedReportsLag},
 			{name: "UpdateInvalidatesEveryHash", sfn: testFeedUpdateInvalidatesEveryHash},
 			{name: "StopsWithContext", sfn: testFeedStopsWithContext},
 			{name: "SpendInvalidatesNothing", sfn: testFeedSpendInvalidatesNothing},

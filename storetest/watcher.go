@@ -21,15 +21,19 @@ type Watcher struct {
 
 // Event is one call a feed made to a Watcher.
 type Event struct {
-	Kind string             // "reset", "invalidate" or "confirm" ("mark": a test's own bookmark)
+	Kind string             // "reset", "invalidate", "confirm" or "lag" ("mark": a test's own bookmark)
 	Hash keyward.SecretHash // for "invalidate"
 	AsOf time.Time          // for "confirm"
+	Lag  time.Duration      // for "lag"
 }
 
 // String is how the event reads in a test's failure.
 func (e Event) String() string {
 	if e.Kind == "invalidate" {
 		return "invalidate " + hex.EncodeToString(e.Hash[:4])
+	}
+	if e.Kind == "lag" {
+		return "lag " + e.Lag.String()
 	}
 	return e.Kind
 }
@@ -57,6 +61,16 @@ func (w *Watcher) Reset() { w.add(Event{Kind: "reset"}) }
 
 // Confirm records a confirmation.
 func (w *Watcher) Confirm(asOf time.Time) { w.add(Event{Kind: "confirm", AsOf: asOf}) }
+
+// LagWatcher is a Watcher that is also a keyward.InvalidationLagObserver:
+// it records each lag a feed reports as a "lag" event.
+type LagWatcher struct{ *Watcher }
+
+// NewLagWatcher returns a new, empty LagWatcher.
+func NewLagWatcher() LagWatcher { return LagWatcher{NewWatcher()} }
+
+// InvalidationLag records a lag.
+func (w LagWatcher) InvalidationLag(lag time.Duration) { w.add(Event{Kind: "lag", Lag: lag}) }
 
 // Events returns what was recorded so far.
 func (w *Watcher) Events() []Event {

@@ -83,13 +83,15 @@ func TestMetrics(t *testing.T) {
 	for {
 		after, text = scrape(t, addr)
 		if after["keyward_last_used_flushed_keys_total"] >= 1 && after["keyward_cache_entries"] >= 1 &&
-			after["keyward_cache_trusted"] == 1 && after["keyward_cache_members_complete"] == 1 {
+			after["keyward_cache_trusted"] == 1 && after["keyward_cache_members_complete"] == 1 &&
+			after["keyward_invalidation_lag_seconds_count"] >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("within 30 s: %v last uses flushed, %v keys cached, trusted %v, set complete %v; want the key's, 1 and 1",
+			t.Fatalf("within 30 s: %v last uses flushed, %v keys cached, trusted %v, set complete %v, %v invalidation lags; want the key's, 1, 1 and its create's",
 				after["keyward_last_used_flushed_keys_total"], after["keyward_cache_entries"],
-				after["keyward_cache_trusted"], after["keyward_cache_members_complete"])
+				after["keyward_cache_trusted"], after["keyward_cache_members_complete"],
+				after["keyward_invalidation_lag_seconds_count"])
 		}
 		time.Sleep(20 * time.Millisecond)
 		if code := verifyCode(t, p, secret); code != "VALID" {
@@ -126,6 +128,8 @@ func TestMetrics(t *testing.T) {
 	moved(`keyward_failure_throttle_failures_total`, 2)
 	moved(`keyward_failure_throttle_throttled_total`, 1)
 	moved(`keyward_last_used_flush_duration_seconds_count`, 1)
+	// The create of the key, read from SQLite's log by the feed.
+	moved(`keyward_invalidation_lag_seconds_count`, 1)
 	if v := present(`keyward_db_connections_max{pool="write"}`); v != 1 {
 		t.Errorf("SQLite's writer pool: max %v connections, want 1", v)
 	}

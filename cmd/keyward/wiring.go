@@ -112,7 +112,11 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 	// Keys changed by other processes leave this one's cache, and the
 	// feed's confirmations keep the cache trusted.
 	background(func(ctx context.Context) {
-		if err := db.WatchInvalidations(ctx, cache, cfg.StalenessBound/4); err != nil {
+		var w keyward.InvalidationWatcher = cache
+		if metrics != nil {
+			w = lagObserved{cache, metrics}
+		}
+		if err := db.WatchInvalidations(ctx, w, cfg.StalenessBound/4); err != nil {
 			logger.Error("not watching for keys changed by other processes; every verification reads the database", "err", err)
 			// No reset will come to load the membership set and fill the
 			// cache: /readyz must not wait for that fill.
@@ -181,3 +185,12 @@ func withConsole(api, con http.Handler) http.Handler {
 	mux.Handle("/", api)
 	return mux
 }
+
+// lagObserved is the cache as the invalidation feed's watcher, with the
+// time each invalidation took to arrive going to the metrics.
+type lagObserved struct {
+	*keycache.Store
+	lags keyward.InvalidationLagObserver
+}
+
+func (w lagObserved) InvalidationLag(lag time.Duration) { w.lags.InvalidationLag(lag) }

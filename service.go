@@ -643,6 +643,26 @@ func ParseListState(s string) (ListState, error) {
 // the given state ("" for active), newest first, at most limit of them
 // (1 to MaxPageLimit).
 func (s *Service) ListKeys(ctx context.Context, caller *Key, org OrgID, state ListState, after *Cursor, limit int) (*Page, error) {
+	return s.SearchKeys(ctx, caller, org, KeySearch{State: state, After: after, Limit: limit})
+}
+
+// KeySearch selects a page of an organization's keys for SearchKeys.
+type KeySearch struct {
+	State ListState // "" for active
+	// Name, if not empty, selects the keys whose name contains it,
+	// ignoring the case of ASCII letters.
+	Name  string
+	After *Cursor
+	Limit int // 1 to MaxPageLimit
+}
+
+// MaxNameSearchLen bounds a search by name: no name is longer.
+const MaxNameSearchLen = 4 * MaxNameLen
+
+// SearchKeys is ListKeys with a search by name: a page of the keys of org
+// ("" for the caller's own) that q selects, newest first.
+func (s *Service) SearchKeys(ctx context.Context, caller *Key, org OrgID, q KeySearch) (*Page, error) {
+	state, after, limit := q.State, q.After, q.Limit
 	org, err := scope(caller, org)
 	if err != nil {
 		return nil, err
@@ -658,7 +678,10 @@ func (s *Service) ListKeys(ctx context.Context, caller *Key, org OrgID, state Li
 		states = []KeyState{StateActive, StateExpired, StateDisabled, StateDeleted}
 	}
 	now := s.Now()
-	p, err := s.list(ctx, KeyFilter{OrgID: org, States: states, Now: now, After: after, Limit: limit})
+	if len(q.Name) > MaxNameSearchLen {
+		return nil, Invalid("invalid search", FieldError{Field: "name", Reason: fmt.Sprintf("must be at most %d bytes", MaxNameSearchLen)})
+	}
+	p, err := s.list(ctx, KeyFilter{OrgID: org, States: states, Now: now, After: after, Limit: limit, Name: q.Name})
 	if err != nil {
 		return nil, err
 	}

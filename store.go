@@ -253,6 +253,10 @@ type KeyFilter struct {
 	// key not deleted, whatever its state, and an empty list none.
 	States []KeyState
 	Now    time.Time
+	// Name, if not empty, selects the keys whose name contains it,
+	// ignoring the case of ASCII letters (every other character matches
+	// only itself).
+	Name string
 	// After is the position of the last key of the previous page; nil for
 	// the first page.
 	After *Cursor

@@ -390,3 +390,29 @@ func (w *throttledWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *throttledWriter) Unwrap() http.ResponseWriter { return w.statusWriter }
+
+// Wait returns how long the address of r must wait before it may fail
+// again: 0 if it is not throttled. It and Fail let another handler than
+// the API's (the web console's sign-in) count its failures in the same
+// table, so that an address guessing keys is slowed down wherever it
+// tries them.
+func (t *FailureThrottle) Wait(r *http.Request) time.Duration {
+	if t == nil || t.tracked.Load() == 0 {
+		return 0
+	}
+	k, ok := clientKey(r)
+	if !ok {
+		return 0
+	}
+	return t.wait(k, t.clock())
+}
+
+// Fail counts a failure of the address of r.
+func (t *FailureThrottle) Fail(r *http.Request) {
+	if t == nil {
+		return
+	}
+	if k, ok := clientKey(r); ok {
+		t.fail(k, t.clock())
+	}
+}

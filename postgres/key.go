@@ -436,6 +436,12 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any, error) {
 		args = append(args, micros(f.Now))
 		live = strings.ReplaceAll(live, "$now", fmt.Sprintf("$%d", len(args)))
 	}
+	if f.Name != "" {
+		// lower() under the "C" collation folds ASCII letters only, as
+		// SQLite's does and the contract asks.
+		args = append(args, f.Name)
+		cursor += fmt.Sprintf(` AND strpos(lower(name COLLATE "C"), lower($%d COLLATE "C")) > 0`, len(args))
+	}
 	var limit *int64 // NULL: no limit
 	if f.Limit >= 1 {
 		n := int64(f.Limit)

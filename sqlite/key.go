@@ -400,7 +400,14 @@ func listKeysQuery(f keyward.KeyFilter) (string, []any) {
 		limit = -1 // SQLite: no limit
 	}
 	args = append(args, limit, f.Now.UnixMicro()) // ?5, ?6
-	const from = ` FROM api_keys WHERE org_id = ?1 AND root = ?2`
+	from := ` FROM api_keys WHERE org_id = ?1 AND root = ?2`
+	if f.Name != "" {
+		// SQLite's lower() folds ASCII letters only, as the contract
+		// asks; the search reads the organization's keys in order until
+		// the page is full.
+		args = append(args, f.Name) // ?7
+		from += ` AND instr(lower(name), lower(?7)) > 0`
+	}
 	const order = ` ORDER BY created_at DESC, id DESC LIMIT ?5`
 	if f.States == nil {
 		return `SELECT ` + keyColumns + from + ` AND deleted_at IS NULL` + cursor + order, args

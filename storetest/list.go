@@ -155,3 +155,42 @@ func testListKeysEmptyOrg(t *testing.T, newStore newStoreFunc) {
 		t.Errorf("ListKeys(initech) = %v, %v; want none, nil", ids(got), err)
 	}
 }
+
+// ListKeys with Name returns the keys whose name contains it, ignoring the
+// case of ASCII letters only, in every state asked for, paged as ever; a
+// name that is a pattern in SQL (%, _) matches only itself.
+func testListKeysByName(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	named := func(name string, at time.Duration, opts ...KeyOption) *keyward.Key {
+		return NewKey(acme, append([]KeyOption{Name(name), CreatedAt(base.Add(at))}, opts...)...)
+	}
+	backend := named("Backend (prod)", 0)
+	backendOld := named("old backend", -time.Hour, Disabled())
+	backendGone := named("BACKEND gone", -2*time.Hour, DeletedAt(base))
+	percent := named("100% up_time", -3*time.Hour)
+	accented := named("Ébène", -4*time.Hour)
+	others := []*keyward.Key{named("frontend", time.Hour), named("back end", 2*time.Hour), NewKey(globex, Name("backend"), CreatedAt(base))}
+	for _, k := range append([]*keyward.Key{backend, backendOld, backendGone, percent, accented}, others...) {
+		create(t, s, k)
+	}
+	every := []keyward.KeyState{keyward.StateActive, keyward.StateDisabled, keyward.StateExpired, keyward.StateDeleted}
+	for _, tt := range []struct {
+		name   string
+		states []keyward.KeyState
+		want   []*keyward.Key
+	}{
+		{"backend", nil, []*keyward.Key{backend, backendOld}},
+		{"BackEnd", nil, []*keyward.Key{backend, backendOld}},
+		{"backend", every, []*keyward.Key{backend, backendOld, backendGone}},
+		{"backend", []keyward.KeyState{keyward.StateDisabled}, []*keyward.Key{backendOld}},
+		{"%", nil, []*keyward.Key{percent}},
+		{"0%_", nil, nil}, // as a LIKE pattern, it would match "0% "
+		{"_", nil, []*keyward.Key{percent}},
+		{"ébène", nil, nil},
+		{"Ébène", nil, []*keyward.Key{accented}},
+		{"zzz", every, nil},
+	} {
+		f := keyward.KeyFilter{OrgID: acme, Name: tt.name, States: tt.states, Now: base.Add(time.Minute)}
+		checkList(t, fmt.Sprintf("ListKeys(name %q, states %v)", tt.name, tt.states), list(t, s, f), tt.want)
+	}
+}

@@ -137,6 +137,12 @@ func Run(t *testing.T, b Backend) {
 			{name: "RootKeys", fn: testListKeysRootKeys},
 			{name: "EmptyOrg", fn: testListKeysEmptyOrg},
 			{name: "ByState", fn: testListKeysByState},
+			{name: "ByName", fn: testListKeysByName},
+		}},
+		{"Sessions", []test{
+			{name: "RoundTrip", fn: testSessionRoundTrip},
+			{name: "Delete", fn: testSessionDelete},
+			{name: "Prune", fn: testSessionPrune},
 		}},
 		{"UpdateKey", []test{
 			{name: "Fields", fn: testUpdateKeyFields},

@@ -30,6 +30,7 @@ type DBConfig struct {
 type database interface {
 	keyward.KeyStore
 	keyward.InvalidationFeed
+	keyward.SessionStore // the web console's sessions
 	SchemaVersion(ctx context.Context) (int64, error)
 	PoolStats() []keyward.PoolStats // for --metrics-addr
 }

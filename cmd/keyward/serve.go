@@ -55,6 +55,10 @@ type ServeConfig struct {
 	FailureBurst      int           `flag:"failure-burst" default:"20" usage:"failures (/verify NOT_FOUND, management 401) a client address may make\nat once; past them its requests get 429, but for keys held in memory;\n0 turns the throttle off"`
 	FailureRefill     time.Duration `flag:"failure-refill" default:"1s" usage:"how often a throttled client address earns back one failure"`
 	FailureHold       time.Duration `flag:"failure-hold" default:"1s" usage:"how long, at most, a throttled address's 429 is held before it is written\n(until the address may fail again), so that a flood over kept-alive\nconnections cannot run at the server's speed (at most 1024 held at once);\n0: not held"`
+	// The web console (package console), mounted at /console.
+	Console                bool          `flag:"console" default:"true" usage:"serve the web console at /console: sign in with a key that has manage, or a\nroot key; sessions are kept in the database, so every instance knows them"`
+	ConsoleSecureCookies   bool          `flag:"console-secure-cookies" usage:"mark the console's cookies Secure (with the __Host- prefix) although serve\nspeaks plain HTTP: for a proxy or load balancer that terminates TLS in\nfront (with --tls-cert they always are)"`
+	ConsoleSessionLifetime time.Duration `flag:"console-session-lifetime" default:"8h" usage:"how long a console session lasts at most from its sign-in (it also ends on\nsign-out, and when its key is deleted, disabled, expired or rotated)"`
 	// IdempotencySecret is a secret: give it in the environment, where
 	// ps does not show it.
 	IdempotencySecret string `flag:"idempotency-secret" usage:"a random secret of at least 32 bytes, hex or base64, the same on every\ninstance: keys the sealed answers of idempotent creates, so that a copy\nof the database alone cannot open one (set it with the environment\nvariable, not the flag, which ps shows)"`
@@ -94,6 +98,7 @@ func (c ServeConfig) validate() error {
 		{"cache-ttl", c.CacheTTL}, {"last-used-interval", c.LastUsedInterval}, {"staleness-bound", c.StalenessBound},
 		{"db-read-timeout", c.DBReadTimeout}, {"db-write-timeout", c.DBWriteTimeout}, {"deleted-key-retention", c.Retention},
 		{"audit-retention", c.AuditRetention}, {"usage-retention", c.UsageRetention},
+		{"console-session-lifetime", c.ConsoleSessionLifetime},
 	} {
 		if d.v <= 0 {
 			return usageError{fmt.Errorf("--%s %v: must be positive", d.name, d.v)}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/console"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keycache"
 	"github.com/keyward/keyward/prometheus"
@@ -133,9 +134,13 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 		})
 	})
 
+	var handler http.Handler = httpapi.NewHandler(logger, svc, db, handlerOpts...)
+	if cfg.Console {
+		handler = withConsole(handler, newConsole(logger, svc, db, throttle, cfg))
+	}
 	return &service{
 		svc:     svc,
-		handler: httpapi.NewHandler(logger, svc, db, handlerOpts...),
+		handler: handler,
 		metrics: metrics,
 		stop: func() {
 			for _, stop := range stops {
@@ -150,6 +155,35 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 			return vars
 		},
 	}
+}
+
+// newConsole is the web console on svc, its sessions in db. Failed
+// sign-ins count in the API's failure throttle (nil: none), and its
+// cookies are Secure when serve speaks TLS.
+//
+// The chart of each key's verifications per hour is drawn from the
+// service's hourly counts once they exist (the usage branch): until then
+// the console is given no Usage and says that this server does not
+// record them.
+func newConsole(logger *slog.Logger, svc *keyward.Service, db database, throttle *httpapi.FailureThrottle, cfg ServeConfig) http.Handler {
+	opts := []console.Option{console.WithSessionLifetime(cfg.ConsoleSessionLifetime)}
+	if throttle != nil {
+		opts = append(opts, console.WithThrottle(throttle))
+	}
+	if cfg.TLSCert != "" || cfg.ConsoleSecureCookies {
+		opts = append(opts, console.WithSecureCookies())
+	}
+	return console.New(logger, svc, db, opts...)
+}
+
+// withConsole serves the console at /console and everything under it, and
+// the API everywhere else.
+func withConsole(api, con http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, con)
+	mux.Handle(console.Prefix+"/", con)
+	mux.Handle("/", api)
+	return mux
 }
 
 // lagObserved is the cache as the invalidation feed's watcher, with the

@@ -21,6 +21,12 @@ import (
 // secret it signed in with still verifies. Deleting, disabling or
 // rotating the key (once the grace period of a rotation ends) ends its
 // sessions with the next request, on every instance.
+//
+// A session that ends must stay ended: a key disabled and enabled again,
+// or deleted and restored, must not bring back the sessions that were
+// open when it was refused. So the change that refuses the key also
+// removes its sessions, in the change's own transaction (EndsSessions
+// says which changes do).
 
 // SessionID identifies a console session: the SHA-256 of the token its
 // cookie holds.
@@ -59,9 +65,29 @@ type SessionStore interface {
 	// DeleteSession removes the session with the given id; removing one
 	// that does not exist is no error.
 	DeleteSession(ctx context.Context, id SessionID) error
+	// UpdateKey (KeyStore) removes, in its transaction, the sessions of
+	// the key it changes when EndsSessions says so.
+	//
 	// PruneSessions removes at most limit sessions that expired before
 	// the given time, and reports how many it removed.
 	PruneSessions(ctx context.Context, expiredBefore time.Time, limit int) (int, error)
+}
+
+// EndsSessions reports whether a change of a key from old to updated (as
+// KeyStore.UpdateKey makes it) removes the key's console sessions, in the
+// change's transaction: the key is deleted or disabled, no longer holds
+// manage, or its expiry, once set, is moved or removed (so that an
+// expired key given a later expiry does not revive the sessions its
+// expiry ended). A rotation does not: the sessions end with the grace
+// period, when their secret stops verifying, and never come back.
+func EndsSessions(old, updated *Key) bool {
+	switch {
+	case updated.DeletedAt != nil, updated.Disabled, !updated.Has(PermManage):
+		return true
+	case old.ExpiresAt != nil:
+		return updated.ExpiresAt == nil || !updated.ExpiresAt.Equal(*old.ExpiresAt)
+	}
+	return false
 }
 
 // SecretBinding is what a console session keeps of the secret it signed in

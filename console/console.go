@@ -130,7 +130,7 @@ func New(logger *slog.Logger, svc *keyward.Service, sessions keyward.SessionStor
 	s.idPrefix = "console-" + hex.EncodeToString(b[:]) + "-"
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.observe(securityHeaders(mux))
+	return s.observe(securityHeaders(mux, s.secure))
 }
 
 // assetVersion is a short digest of every embedded asset.
@@ -150,8 +150,9 @@ func assetVersion() string {
 
 // securityHeaders sets the headers every console answer carries. The
 // policy allows no inline script or style: the pages load one style sheet
-// and one script, from the console itself.
-func securityHeaders(next http.Handler) http.Handler {
+// and one script, from the console itself. Over HTTPS (secure), browsers
+// are also told to keep to it.
+func securityHeaders(next http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
@@ -162,6 +163,13 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		if secure {
+			// Served over HTTPS (or behind a proxy that terminates it):
+			// browsers must not come back in plain HTTP, where the
+			// session's cookie would not be sent but a sign-in could be
+			// made to a forged page.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -191,10 +191,14 @@ type keyForm struct {
 	Credits     string
 	RefillAmt   string
 	RefillEvery string // "", daily or monthly
-	Version     int64
-	Errors      map[string]string
-	Error       string
-	KeyID       string
+	// The credits fields as the edit form showed them: verifications
+	// spend credits without changing the key's version, so the edit saves
+	// credits only when what was typed differs from what was shown.
+	CreditsShown, RefillAmtShown, RefillEveryShown string
+	Version                                        int64
+	Errors                                         map[string]string
+	Error                                          string
+	KeyID                                          string
 }
 
 // formOf fills the edit form from a key.
@@ -224,6 +228,7 @@ func formOf(k *keyward.Key, now time.Time) keyForm {
 			f.RefillAmt, f.RefillEvery = strconv.FormatInt(c.Refill.Amount, 10), string(c.Refill.Interval)
 		}
 	}
+	f.CreditsShown, f.RefillAmtShown, f.RefillEveryShown = f.Credits, f.RefillAmt, f.RefillEvery
 	return f
 }
 
@@ -234,7 +239,9 @@ func readForm(r *http.Request) keyForm {
 		Name: f.Get("name"), Permissions: f["permissions"], ExpiresAt: strings.TrimSpace(f.Get("expires_at")),
 		Metadata: strings.TrimSpace(f.Get("metadata")), RateLimits: strings.TrimSpace(f.Get("rate_limits")),
 		Credits: strings.TrimSpace(f.Get("credits")), RefillAmt: strings.TrimSpace(f.Get("refill_amount")),
-		RefillEvery: f.Get("refill_interval"), Errors: map[string]string{},
+		RefillEvery:  f.Get("refill_interval"),
+		CreditsShown: strings.TrimSpace(f.Get("credits_shown")), RefillAmtShown: strings.TrimSpace(f.Get("refill_amount_shown")),
+		RefillEveryShown: f.Get("refill_interval_shown"), Errors: map[string]string{},
 	}
 }
 
@@ -453,7 +460,8 @@ func (s *server) handleKeyEdit(w http.ResponseWriter, r *http.Request, sess *ses
 	if !slices.Equal(p.limits, k.RateLimits) {
 		patch.RateLimits = &p.limits
 	}
-	if c := creditsPatch(k.Credits, p.credits, now); c != nil {
+	creditsTyped := f.Credits != f.CreditsShown || f.RefillAmt != f.RefillAmtShown || f.RefillEvery != f.RefillEveryShown
+	if c := creditsPatch(k.Credits, p.credits, now); c != nil && creditsTyped {
 		patch.Credits = c
 	}
 	if _, err := s.svc.UpdateKey(r.Context(), sess.caller, sess.OrgID, id, patch); err != nil {

@@ -140,6 +140,12 @@ func TestCookieFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	get.Body.Close()
+	if hsts := get.Header.Get("Strict-Transport-Security"); hsts != "max-age=31536000" {
+		t.Errorf("over TLS, Strict-Transport-Security %q", hsts)
+	}
+	if hsts := resp.Header.Get("Strict-Transport-Security"); hsts != "" {
+		t.Errorf("over plain HTTP, Strict-Transport-Security %q", hsts)
+	}
 	for _, ck := range get.Cookies() {
 		if !strings.HasPrefix(ck.Name, "__Host-") || !ck.Secure || ck.Path != "/" || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
 			t.Errorf("over TLS, cookie %+v: want __Host-, Secure, Path=/, HttpOnly, SameSite=Strict", ck)
@@ -271,6 +277,41 @@ func TestSessionEndsWithItsKey(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// Refused, then let in again before the session's next request:
+		// the session stays ended.
+		{"disabled and enabled again", func(t *testing.T, e *env, root, k *keyward.Key) {
+			for _, on := range []bool{false, true} {
+				if _, err := e.svc.UpdateKey(context.Background(), root, "acme", k.ID, keyward.KeyPatch{Enabled: &on}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"deleted and restored", func(t *testing.T, e *env, root, k *keyward.Key) {
+			if err := e.svc.DeleteKey(context.Background(), root, "acme", k.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svc.RestoreKey(context.Background(), root, "acme", k.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"manage removed and given back", func(t *testing.T, e *env, root, k *keyward.Key) {
+			for _, ps := range [][]keyward.Permission{{keyward.PermRead}, {keyward.PermRead, keyward.PermManage}} {
+				if _, err := e.svc.UpdateKey(context.Background(), root, "acme", k.ID, keyward.KeyPatch{Permissions: ps}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"expired and given a later expiry", func(t *testing.T, e *env, root, k *keyward.Key) {
+			at := clock().Add(time.Minute)
+			if _, err := e.svc.UpdateKey(context.Background(), root, "acme", k.ID, keyward.KeyPatch{ExpiresAt: &keyward.Expiry{At: &at}}); err != nil {
+				t.Fatal(err)
+			}
+			now.Add(int64(2 * time.Minute))
+			later := clock().Add(time.Hour)
+			if _, err := e.svc.UpdateKey(context.Background(), root, "acme", k.ID, keyward.KeyPatch{ExpiresAt: &keyward.Expiry{At: &later}}); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"rotated", func(t *testing.T, e *env, root, k *keyward.Key) {
 			if _, _, err := e.svc.RotateKey(context.Background(), root, "acme", k.ID, 0, nil); err != nil {
 				t.Fatal(err)
@@ -326,6 +367,50 @@ func TestSessionLifetime(t *testing.T) {
 	now.Add(int64(time.Minute))
 	if p := b.get("/console/keys"); p.url != "/console/sign-in" {
 		t.Fatalf("after its lifetime, the session still opens %s", p.url)
+	}
+}
+
+// Picking an organization again does not extend a root key's session:
+// the new token ends when the sign-in's would have.
+func TestOrganizationPickKeepsTheLifetime(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	e := newEnvWith(t, envOptions{now: func() time.Time { return time.Unix(0, now.Load()) }, lifetime: time.Hour})
+	b := e.browser()
+	b.signIn(e.root)
+	for _, org := range []string{"acme", "globex"} {
+		now.Add(int64(25 * time.Minute))
+		if p := b.post("/console/organization", "/console/organization", url.Values{"organization": {org}}); p.url != "/console/keys" {
+			t.Fatalf("picking %s: at %s", org, p.url)
+		}
+	}
+	now.Add(int64(11 * time.Minute)) // 61 minutes after the sign-in
+	if p := b.get("/console/keys"); p.url != "/console/sign-in" {
+		t.Fatalf("an hour after its sign-in, a session that picked organizations since still opens %s", p.url)
+	}
+}
+
+// Signing in again from a browser that still holds a session (a sign-in
+// form left open in another tab) ends that session: its old token opens
+// nothing.
+func TestSignInAgainEndsTheOldSession(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.createKey("acme", "Admin", keyward.PermRead, keyward.PermManage)
+	first := e.browser()
+	first.signIn(admin)
+	token := sessionCookie(t, e, first)
+	b := e.browser()
+	form := b.csrf("/console/sign-in") // the form, before the session's cookie came
+	u, _ := url.Parse(e.url + "/console/")
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "keyward_session", Value: token, Path: "/console"}})
+	if p := b.post("", "/console/sign-in", url.Values{"key": {admin}, "csrf": {form}}); p.url != "/console/keys" {
+		t.Fatalf("signing in again: %d at %s", p.status, p.url)
+	}
+	if sessionCookie(t, e, b) == token {
+		t.Fatal("signing in again kept the session's token")
+	}
+	if p := withCookie(e, token).get("/console/keys"); p.url != "/console/sign-in" {
+		t.Errorf("the token of the first sign-in still opens %s", p.url)
 	}
 }
 
@@ -525,7 +610,7 @@ func TestEditEveryField(t *testing.T) {
 	expires := time.Now().Add(48 * time.Hour).UTC().Format("2006-01-02T15:04")
 	p := b.post(edit, edit, url.Values{
 		"name": {"Target v2"}, "permissions": {"read", "write"}, "version": {"1"}, "expires_at": {expires},
-		"metadata": {`{"a":{"y":2},"keep":true}`}, "rate_limits": {"rps 20 1s\nday 1000 1d"}, "credits": {""},
+		"metadata": {`{"a":{"y":2},"keep":true}`}, "rate_limits": {"rps 20 1s\nday 1000 1d"}, "credits": {""}, "credits_shown": {"50"},
 	})
 	if p.status != http.StatusOK || !strings.Contains(p.body, "The key was saved") {
 		t.Fatalf("edit: %d at %s", p.status, p.url)
@@ -553,6 +638,56 @@ func TestEditEveryField(t *testing.T) {
 	}
 	if got, _ := e.svc.Key(context.Background(), root, "acme", k.ID); got.Version != 2 {
 		t.Errorf("an edit that changes nothing made version %d", got.Version)
+	}
+}
+
+// Credits spent between opening the edit form and saving it stay spent:
+// the form saves credits only when they were typed differently from what
+// it showed (a verification spends them without a new version).
+func TestEditKeepsCreditsSpentMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.createKey("acme", "Admin", keyward.PermRead, keyward.PermManage)
+	root, _ := e.svc.Authenticate(context.Background(), e.root)
+	k, secret, err := e.svc.CreateKey(context.Background(), root, "acme", keyward.NewKey{
+		Name: "Metered", Permissions: []keyward.Permission{keyward.PermRead}, Credits: &keyward.Credits{Remaining: 100},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.signIn(admin)
+	edit := "/console/keys/" + k.ID.String() + "/edit"
+	form := b.get(edit)
+	for _, want := range []string{`name="credits" inputmode="numeric" value="100"`, `name="credits_shown" value="100"`} {
+		if !strings.Contains(form.body, want) {
+			t.Fatalf("the edit form lacks %s", want)
+		}
+	}
+	for range 10 {
+		if code := e.verify(secret.Reveal()); code != "VALID" {
+			t.Fatalf("verify: %s", code)
+		}
+	}
+	p := b.post(edit, edit, url.Values{"name": {"Metered v2"}, "permissions": {"read"}, "version": {"1"},
+		"credits": {"100"}, "credits_shown": {"100"}})
+	if p.status != http.StatusOK {
+		t.Fatalf("edit: %d", p.status)
+	}
+	got, err := e.svc.Key(context.Background(), root, "acme", k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Metered v2" || got.Credits == nil || got.Credits.Remaining != 90 {
+		t.Errorf("after renaming: name %q, credits %+v; want the 90 left after 10 verifications", got.Name, got.Credits)
+	}
+	// Typed differently, they are set.
+	p = b.post(edit, edit, url.Values{"name": {"Metered v2"}, "permissions": {"read"}, "version": {"2"},
+		"credits": {"500"}, "credits_shown": {"90"}})
+	if p.status != http.StatusOK {
+		t.Fatalf("edit: %d", p.status)
+	}
+	if got, _ := e.svc.Key(context.Background(), root, "acme", k.ID); got.Credits == nil || got.Credits.Remaining != 500 {
+		t.Errorf("after typing 500: credits %+v", got.Credits)
 	}
 }
 

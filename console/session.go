@@ -121,7 +121,9 @@ var errSessionEnded = fmt.Errorf("session ended: %w", errNoSession)
 // loadSession returns the request's session, checked against the clock and
 // its key. A session that has ended is removed, with its cookie; a token
 // that names no session counts as a failure in the throttle, as a refused
-// credential does in the API.
+// credential does in the API, and reads as a session ended: a change that
+// refused its key removed it (keyward.EndsSessions), or a sign-out in
+// another tab, or the pruning of expired sessions.
 func (s *server) loadSession(w http.ResponseWriter, r *http.Request) (*session, error) {
 	c, err := r.Cookie(s.cookieName(false))
 	if err != nil || c.Value == "" {
@@ -138,7 +140,7 @@ func (s *server) loadSession(w http.ResponseWriter, r *http.Request) (*session, 
 	case keyward.ErrorCode(err) == keyward.ENOTFOUND:
 		s.fail(r)
 		s.setCookie(w, s.cookieName(false), "", -1)
-		return nil, errNoSession
+		return nil, errSessionEnded
 	case err != nil:
 		return nil, err
 	}
@@ -314,8 +316,18 @@ func (s *server) handleSignIn() http.Handler {
 			s.serviceError(w, r, err)
 			return
 		}
+		// A session this browser still had ends: one browser, one session.
+		if c, err := r.Cookie(s.cookieName(false)); err == nil {
+			if old, ok := sessionID(c.Value); ok {
+				if err := s.sessions.DeleteSession(r.Context(), old); err != nil {
+					s.serviceError(w, r, err)
+					return
+				}
+			}
+		}
 		org := k.OrgID // "" for a root key: it picks one next
-		if err := s.startSession(w, r, k.ID, org, binding); err != nil {
+		now := s.svc.Now().UTC().Truncate(time.Microsecond)
+		if err := s.startSession(w, r, k.ID, org, binding, now, now.Add(s.lifetime)); err != nil {
 			s.serviceError(w, r, err)
 			return
 		}
@@ -328,20 +340,21 @@ func (s *server) handleSignIn() http.Handler {
 	})
 }
 
-// startSession stores a new session and sets its cookie. Expired sessions
-// are pruned on the way, a few at a time.
-func (s *server) startSession(w http.ResponseWriter, r *http.Request, id keyward.KeyID, org keyward.OrgID, binding [32]byte) error {
+// startSession stores a new session, signed in at created and ending at
+// expires, and sets its cookie. Expired sessions are pruned on the way, a
+// few at a time.
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, id keyward.KeyID, org keyward.OrgID, binding [32]byte, created, expires time.Time) error {
 	tok := newToken()
 	sid, _ := sessionID(tok)
 	now := s.svc.Now().UTC().Truncate(time.Microsecond)
-	sess := &keyward.Session{ID: sid, KeyID: id, OrgID: org, Binding: binding, CSRF: newToken(), CreatedAt: now, ExpiresAt: now.Add(s.lifetime)}
+	sess := &keyward.Session{ID: sid, KeyID: id, OrgID: org, Binding: binding, CSRF: newToken(), CreatedAt: created, ExpiresAt: expires}
 	if err := s.sessions.CreateSession(r.Context(), sess); err != nil {
 		return err
 	}
 	if _, err := s.sessions.PruneSessions(r.Context(), now, 100); err != nil {
 		s.logger.Warn("could not prune expired console sessions", "err", err)
 	}
-	s.setCookie(w, s.cookieName(false), tok, s.lifetime)
+	s.setCookie(w, s.cookieName(false), tok, expires.Sub(now))
 	return nil
 }
 
@@ -389,11 +402,17 @@ func (s *server) handleOrgPick() http.Handler {
 			s.render(w, r, http.StatusBadRequest, "org.html", sess, "Organization", orgData{Value: v, Error: "Organization id " + err.Error() + "."})
 			return
 		}
-		if err := s.startSession(w, r, sess.KeyID, org, sess.Binding); err != nil {
+		// The old token ends first, so that a failure leaves no session
+		// with the powers the pick was to replace; the new one ends when
+		// the old one would have: picking again extends nothing.
+		if err := s.sessions.DeleteSession(r.Context(), sess.ID); err != nil {
 			s.serviceError(w, r, err)
 			return
 		}
-		_ = s.sessions.DeleteSession(r.Context(), sess.ID)
+		if err := s.startSession(w, r, sess.KeyID, org, sess.Binding, sess.CreatedAt, sess.ExpiresAt); err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
 		http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
 	}, true)
 }

@@ -296,6 +296,7 @@ func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 	}
 	// Taken before update runs, which may change what old points to.
 	hashes := old.Hashes()
+	was := old.Clone()
 	k, ev, err := update(*old.Clone())
 	if err != nil {
 		return nil, fmt.Errorf("update key: %w", err)
@@ -317,6 +318,11 @@ func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 	}
 	if err := notify(ctx, tx, append(hashes, updated.Hashes()...)); err != nil {
 		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
+	}
+	if keyward.EndsSessions(was, updated) {
+		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE key_id = $1`, int64(updated.ID)); err != nil {
+			return nil, fmt.Errorf("update key: end console sessions: %w", mapError(ctx, err))
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))

@@ -243,6 +243,11 @@ func (db *DB) UpdateKey(ctx context.Context, org keyward.OrgID, id keyward.KeyID
 			return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 		}
 	}
+	if keyward.EndsSessions(old, got) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE key_id = ?`, int64(got.ID)); err != nil {
+			return nil, fmt.Errorf("update key: end console sessions: %w", mapError(ctx, err))
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("update key: %w", mapError(ctx, err))
 	}

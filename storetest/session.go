@@ -111,3 +111,54 @@ func testSessionPrune(t *testing.T, newStore newStoreFunc) {
 	checkSession(t, ss, fresh)
 	checkSession(t, ss, edge)
 }
+
+// A change that refuses a key removes its sessions in the same
+// transaction (keyward.EndsSessions), so that enabling it again, or
+// restoring it, does not bring them back; other changes, and other keys'
+// sessions, are left alone.
+func testSessionEndWithTheirKey(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	ss := sessions(t, s)
+	k := NewKey(acme, CreatedAt(base), Permissions(keyward.PermManage), ExpiresAt(base.Add(48*time.Hour)))
+	other := NewKey(acme, CreatedAt(base), Permissions(keyward.PermManage))
+	create(t, s, k)
+	create(t, s, other)
+	bystander := newSession(other.ID, acme, base)
+	if err := ss.CreateSession(t.Context(), bystander); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	for _, c := range []struct {
+		name   string
+		change func(k *keyward.Key)
+		ends   bool
+	}{
+		{"a rename", func(k *keyward.Key) { k.Name = "renamed" }, false},
+		{"a disable", func(k *keyward.Key) { k.Disabled = true }, true},
+		{"an enable", func(k *keyward.Key) { k.Disabled = false }, false},
+		{"manage taken away", func(k *keyward.Key) { k.Permissions = []keyward.Permission{keyward.PermRead} }, true},
+		{"manage given back", func(k *keyward.Key) { k.Permissions = []keyward.Permission{keyward.PermManage} }, false},
+		{"the expiry moved", func(k *keyward.Key) { later := base.Add(72 * time.Hour); k.ExpiresAt = &later }, true},
+		{"a delete", func(k *keyward.Key) { at := base.Add(time.Hour); k.DeletedAt = &at }, true},
+		{"a restore", func(k *keyward.Key) { k.DeletedAt = nil }, false},
+	} {
+		sess := newSession(k.ID, acme, base)
+		if err := ss.CreateSession(t.Context(), sess); err != nil {
+			t.Fatalf("%s: CreateSession: %v", c.name, err)
+		}
+		update(t, s, k, nil, c.change)
+		_, err := ss.Session(t.Context(), sess.ID)
+		switch {
+		case c.ends:
+			checkCode(t, c.name+": Session afterwards", err, keyward.ENOTFOUND)
+		case err != nil:
+			t.Errorf("%s ended the key's session: %v", c.name, err)
+		}
+		checkSession(t, ss, bystander)
+		if c.ends {
+			continue
+		}
+		if err := ss.DeleteSession(t.Context(), sess.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

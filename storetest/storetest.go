@@ -143,6 +143,7 @@ func Run(t *testing.T, b Backend) {
 			{name: "RoundTrip", fn: testSessionRoundTrip},
 			{name: "Delete", fn: testSessionDelete},
 			{name: "Prune", fn: testSessionPrune},
+			{name: "EndWithTheirKey", fn: testSessionEndWithTheirKey},
 		}},
 		{"UpdateKey", []test{
 			{name: "Fields", fn: testUpdateKeyFields},

@@ -23,6 +23,8 @@ CREATE TABLE console_sessions (
 );
 
 CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+-- A change that refuses a key removes its sessions (keyward.EndsSessions).
+CREATE INDEX console_sessions_key ON console_sessions (key_id);
 
 -- +goose Down
 DROP TABLE console_sessions;

@@ -20,7 +20,10 @@ CREATE TABLE console_sessions (
 ) STRICT;
 
 CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+-- A change that refuses a key removes its sessions (keyward.EndsSessions).
+CREATE INDEX console_sessions_key ON console_sessions (key_id);
 
 -- +goose Down
+DROP INDEX console_sessions_key;
 DROP INDEX console_sessions_expiry;
 DROP TABLE console_sessions;

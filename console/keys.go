@@ -2,10 +2,12 @@ package console
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,9 +198,12 @@ type keyForm struct {
 	// credits only when what was typed differs from what was shown.
 	CreditsShown, RefillAmtShown, RefillEveryShown string
 	Version                                        int64
-	Errors                                         map[string]string
-	Error                                          string
-	KeyID                                          string
+	// Attempt names one showing of the create form: a form sent twice
+	// (a reload of the page that answered it) creates one key.
+	Attempt string
+	Errors  map[string]string
+	Error   string
+	KeyID   string
 }
 
 // formOf fills the edit form from a key.
@@ -241,7 +246,7 @@ func readForm(r *http.Request) keyForm {
 		Credits: strings.TrimSpace(f.Get("credits")), RefillAmt: strings.TrimSpace(f.Get("refill_amount")),
 		RefillEvery:  f.Get("refill_interval"),
 		CreditsShown: strings.TrimSpace(f.Get("credits_shown")), RefillAmtShown: strings.TrimSpace(f.Get("refill_amount_shown")),
-		RefillEveryShown: f.Get("refill_interval_shown"), Errors: map[string]string{},
+		RefillEveryShown: f.Get("refill_interval_shown"), Attempt: f.Get("attempt"), Errors: map[string]string{},
 	}
 }
 
@@ -357,7 +362,7 @@ func capitalize(s string) string {
 
 // handleKeyNew shows the create form.
 func (s *server) handleKeyNew(w http.ResponseWriter, r *http.Request, sess *session) {
-	s.render(w, r, http.StatusOK, "new.html", sess, "New key", keyForm{Permissions: []string{"read"}, Errors: map[string]string{}})
+	s.render(w, r, http.StatusOK, "new.html", sess, "New key", keyForm{Permissions: []string{"read"}, Attempt: newToken(), Errors: map[string]string{}})
 }
 
 // secretPage shows a secret once: after a create or a rotation.
@@ -385,16 +390,46 @@ func (s *server) handleKeyCreate(w http.ResponseWriter, r *http.Request, sess *s
 		s.render(w, r, http.StatusBadRequest, "new.html", sess, "New key", f)
 		return
 	}
+	in.Retry = createAttempt(r.PostForm)
 	k, secret, err := s.svc.CreateKey(r.Context(), sess.caller, sess.OrgID, in)
 	if err != nil {
 		if f.fieldErrors(err) {
 			s.render(w, r, http.StatusBadRequest, "new.html", sess, "New key", f)
 			return
 		}
+		if keyward.ErrorCode(err) == keyward.EUNPROCESSABLE && in.Retry != nil {
+			f.Attempt = newToken()
+			f.Error = "This form already created a key, with other values. Check the keys list; to create another key, send the form again."
+			s.render(w, r, http.StatusConflict, "new.html", sess, "New key", f)
+			return
+		}
 		s.serviceError(w, r, err)
 		return
 	}
 	s.render(w, r, http.StatusCreated, "secret.html", sess, "Key created", secretPage{Key: viewKey(k, s.svc.Now()), Secret: secret.Reveal()})
+}
+
+// createAttempt makes a create idempotent over one showing of the form
+// (its attempt field, a random token): sent again with the same values, as
+// a reload of the answer sends it, the form answers with the key it made
+// the first time (and its secret, as the API's Idempotency-Key replays a
+// create), instead of making another. The same attempt with other values
+// is refused (EUNPROCESSABLE). A form without an attempt is not
+// idempotent.
+func createAttempt(form url.Values) *keyward.Retry {
+	key, err := keyward.ParseIdempotencyKey("console-create-" + form.Get("attempt"))
+	if form.Get("attempt") == "" || err != nil {
+		return nil
+	}
+	values := url.Values{}
+	for name, v := range form {
+		if name != "csrf" && name != "attempt" {
+			values[name] = v
+		}
+	}
+	retry := &keyward.Retry{Key: key}
+	retry.Request = sha256.Sum256([]byte("console create\n" + values.Encode()))
+	return retry
 }
 
 // handleKeyEditForm shows the edit form of a key.

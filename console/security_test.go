@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -638,6 +639,51 @@ func TestEditEveryField(t *testing.T) {
 	}
 	if got, _ := e.svc.Key(context.Background(), root, "acme", k.ID); got.Version != 2 {
 		t.Errorf("an edit that changes nothing made version %d", got.Version)
+	}
+}
+
+// The create form, sent twice (a reload of the page that answered it),
+// creates one key, and answers the second time with that key; sent again
+// with other values, it is refused and creates nothing. Each showing of
+// the form is a new attempt.
+func TestCreateFormSentTwiceCreatesOneKey(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.createKey("acme", "Admin", keyward.PermRead, keyward.PermManage)
+	b := e.browser()
+	b.signIn(admin)
+	form := b.get("/console/keys/new")
+	m := regexp.MustCompile(`name="attempt" value="([^"]+)"`).FindStringSubmatch(form.body)
+	if m == nil {
+		t.Fatalf("the create form has no attempt: %s", form.body)
+	}
+	if again := b.get("/console/keys/new"); strings.Contains(again.body, m[1]) {
+		t.Error("two showings of the create form share an attempt")
+	}
+	values := url.Values{"name": {"Once"}, "permissions": {"read"}, "attempt": {m[1]}}
+	first := b.post("/console/keys/new", "/console/keys/new", values)
+	values.Del("csrf")
+	second := b.post("/console/keys/new", "/console/keys/new", values)
+	if first.status != http.StatusCreated || second.status != http.StatusCreated {
+		t.Fatalf("the form sent twice: %d, then %d", first.status, second.status)
+	}
+	if a, b := secretInPage.FindString(first.body), secretInPage.FindString(second.body); a == "" || a != b {
+		t.Errorf("the second answer shows another key than the first")
+	}
+	other := url.Values{"name": {"Twice"}, "permissions": {"read"}, "attempt": {m[1]}}
+	if p := b.post("/console/keys/new", "/console/keys/new", other); p.status != http.StatusConflict || !strings.Contains(p.body, "already created a key") {
+		t.Errorf("the same attempt with another name: %d", p.status)
+	}
+	root, _ := e.svc.Authenticate(context.Background(), e.root)
+	page, err := e.svc.ListKeys(context.Background(), root, "acme", keyward.ListAll, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, k := range page.Keys {
+		names = append(names, k.Name)
+	}
+	if slices.Compare(names, []string{"Admin", "Once"}) != 0 && slices.Compare(names, []string{"Once", "Admin"}) != 0 {
+		t.Errorf("keys after the form was sent three times: %v, want Admin and one Once", names)
 	}
 }
 

@@ -22,6 +22,7 @@ package apidocs
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -116,6 +117,10 @@ func etag(data []byte) string {
 type Page struct {
 	HTML []byte
 	ETag string
+	// Gzip is HTML compressed (a tenth of its size: the page repeats
+	// itself), with its own ETag.
+	Gzip     []byte
+	GzipETag string
 	// Operations is how many operations it shows: every one of the
 	// document's.
 	Operations int
@@ -141,5 +146,20 @@ func render(doc []byte, ex fs.FS) (*Page, error) {
 	if err := pageTmpl().Execute(&buf, ref); err != nil {
 		return nil, fmt.Errorf("render the API reference: %w", err)
 	}
-	return &Page{HTML: buf.Bytes(), ETag: etag(buf.Bytes()), Operations: ref.Count}, nil
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(buf.Bytes()); err != nil {
+		return nil, fmt.Errorf("compress the API reference: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress the API reference: %w", err)
+	}
+	return &Page{
+		HTML: buf.Bytes(), ETag: etag(buf.Bytes()),
+		Gzip: gz.Bytes(), GzipETag: etag(gz.Bytes()),
+		Operations: ref.Count,
+	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -178,9 +179,11 @@ func newOperation(p, method string, item *openapi3.PathItem, op *openapi3.Operat
 		pm := param{Name: v.Name, In: v.In, Required: v.Required, Description: markdown(v.Description)}
 		if v.Schema != nil {
 			pm.Type = typeName(v.Schema)
-			if pm.Description == "" {
-				pm.Description = markdown(v.Schema.Value.Description)
+			d := v.Description
+			if d == "" {
+				d = v.Schema.Value.Description
 			}
+			pm.Description = markdown(strings.TrimSpace(d + "\n\n" + constraints(v.Schema.Value)))
 			pm.Example = exampleOf(v.Example, v.Schema.Value)
 		}
 		o.Parameters = append(o.Parameters, pm)
@@ -333,10 +336,28 @@ func describe(v *openapi3.Schema) string {
 		}
 		d = strings.TrimSpace(d + "\n\nOne of " + strings.Join(vals, ", ") + ".")
 	}
+	return strings.TrimSpace(d + "\n\n" + constraints(v))
+}
+
+// constraints says what a schema allows beyond its type: its default and
+// its bounds.
+func constraints(v *openapi3.Schema) string {
+	var parts []string
 	if v.Default != nil {
-		d = strings.TrimSpace(d + "\n\nDefault: `" + compactJSON(v.Default) + "`.")
+		parts = append(parts, "Default: `"+compactJSON(v.Default)+"`.")
 	}
-	return d
+	switch {
+	case v.Min != nil && v.Max != nil:
+		parts = append(parts, "From "+number(*v.Min)+" to "+number(*v.Max)+".")
+	case v.Min != nil:
+		parts = append(parts, "At least "+number(*v.Min)+".")
+	case v.Max != nil:
+		parts = append(parts, "At most "+number(*v.Max)+".")
+	}
+	if v.MaxLength != nil {
+		parts = append(parts, fmt.Sprintf("%d to %d characters.", v.MinLength, *v.MaxLength))
+	}
+	return strings.Join(parts, " ")
 }
 
 // typeName says what a schema is, as a reader needs it: string, integer,
@@ -430,6 +451,10 @@ func indentJSON(v any) string {
 	}
 	return string(b)
 }
+
+// number writes a bound as the document does: 9007199254740991, not
+// 9.007199254740991e+15.
+func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // firstSentence is the first sentence of a description, without its
 // Markdown.

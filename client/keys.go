@@ -533,3 +533,13 @@ func (c *Client) OpenAPIDocument(ctx context.Context) ([]byte, error) {
 	}
 	return a.body, nil
 }
+
+// APIReference returns the API reference page (GET /docs): HTML, rendered
+// by the server from the document OpenAPIDocument returns.
+func (c *Client) APIReference(ctx context.Context) ([]byte, error) {
+	a, err := c.do(ctx, call{method: http.MethodGet, path: "/docs", repeatable: true})
+	if err != nil {
+		return nil, err
+	}
+	return a.body, nil
+}

@@ -9,14 +9,17 @@ import (
 // quietRoutes are logged at debug level unless they fail with a 5xx: they
 // are the data plane and the probes, answered many times a second, whose
 // log lines would drown the management API's and cost a write each; and
-// the document, the one other route that anyone may call without a key
-// and succeed, so that no flood of requests without a key writes a line
+// the document and its reference page (with the page's stylesheet and
+// script), the other routes that anyone may call without a key and
+// succeed, so that no flood of requests without a key writes a line
 // each at info level.
 var quietRoutes = map[string]bool{
 	"POST /verify":      true,
 	"GET /healthz":      true,
 	"GET /readyz":       true,
 	"GET /openapi.yaml": true,
+	"GET /docs":         true,
+	"GET /docs/{asset}": true,
 }
 
 // auditParams are the query parameters of the audit log.
@@ -33,13 +36,17 @@ func addRoutes(mux *http.ServeMux, svc *keyward.Service, db Pinger, o options) {
 	throttle := o.throttle
 	auth := func(h http.Handler) http.Handler { return throttle.wrap(requireAuth(svc, h)) }
 
-	// The probes and the document read no input and change nothing, so no
+	// The probes, the document and its reference page read no input and change nothing, so no
 	// parameter can be misread as a filter; and a load balancer or monitor
 	// that adds a cache-busting parameter to a probe must not see a 400 and
 	// take a healthy instance out. They ignore the query.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(db, o.warming))
 	mux.Handle("GET /openapi.yaml", handleOpenAPI(keyward.OpenAPIDocument))
+	mux.Handle("GET /docs", handleAPIReference())
+	// The reference page's stylesheet and script: not operations of the
+	// API, so not in the document (the page is).
+	mux.Handle("GET /docs/{asset}", handleAPIReferenceAsset())
 
 	// Verification: the hot path. The key in the body is the credential.
 	mux.Handle("POST /verify", throttle.wrap(query(handleVerify(svc, o.observer))))

@@ -124,6 +124,10 @@ func newSpec(data []byte) (*spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route the OpenAPI document: %w", err)
 	}
+	// The reference page (GET /docs) is HTML, which the document
+	// describes as a string; kin-openapi reads only text/plain as one.
+	// (Registering is global, and the same each time.)
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	opts := &openapi3filter.Options{
 		// Requests are not validated, their credentials included.
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,

@@ -66,9 +66,9 @@ func TestDocument(t *testing.T) {
 
 	// public operations need no credential; every other one needs a key.
 	// verifyKey's credential is the key in its body.
-	public := map[string]bool{"health": true, "ready": true, "openapi": true, "verifyKey": true}
+	public := map[string]bool{"health": true, "ready": true, "openapi": true, "apiReference": true, "verifyKey": true}
 	want := []string{
-		"createKey", "createOrgKey", "deleteKey", "deleteOrgKey", "disableKey", "disableOrgKey",
+		"apiReference", "createKey", "createOrgKey", "deleteKey", "deleteOrgKey", "disableKey", "disableOrgKey",
 		"enableKey", "enableOrgKey", "getKey", "getKeyUsage", "getOrgKey", "getOrgKeyUsage", "health", "listAuditEvents", "listKeys",
 		"listOrgAuditEvents", "listOrgKeys", "openapi", "patchKey", "patchOrgKey", "ready",
 		"restoreKey", "restoreOrgKey", "rotateKey", "rotateOrgKey", "verifyKey",

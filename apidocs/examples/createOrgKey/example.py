@@ -1,0 +1,23 @@
+"""Create a key in an organization: POST /orgs/{org_id}/api_keys."""
+import os
+import uuid
+
+import requests
+
+url = os.environ["KEYWARD_URL"]
+headers = {"Authorization": "Bearer " + os.environ["KEYWARD_API_KEY"]}
+org_id = os.environ["KEYWARD_ORG_ID"]
+
+resp = requests.post(
+    f"{url}/orgs/{org_id}/api_keys",
+    headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+    json={"name": "Backend", "permissions": ["read", "write"], "metadata": {"plan": "pro"}},
+    timeout=10,
+)
+if not resp.ok:
+    # Every error is a problem document (RFC 9457): branch on its type.
+    problem = resp.json()
+    raise SystemExit(f"{problem['status']} {problem['type']}: {problem['detail']}")
+created = resp.json()
+print("created", created["id"], created["hint"])
+# created["key"] is the secret, shown this once: hand it to its owner now.

@@ -1,0 +1,19 @@
+"""Delete a key of the caller's organization: DELETE /api_keys/{key_id}."""
+import os
+
+import requests
+
+url = os.environ["KEYWARD_URL"]
+headers = {"Authorization": "Bearer " + os.environ["KEYWARD_API_KEY"]}  # a key of the organization, holding manage
+key_id = os.environ["KEYWARD_KEY_ID"]
+
+resp = requests.delete(
+    f"{url}/api_keys/{key_id}",
+    headers=headers,
+    timeout=10,
+)
+if not resp.ok:
+    # Every error is a problem document (RFC 9457): branch on its type.
+    problem = resp.json()
+    raise SystemExit(f"{problem['status']} {problem['type']}: {problem['detail']}")
+print(resp.json()["message"])

@@ -1,0 +1,16 @@
+// Disable a key: POST /api_keys/{key_id}/disable.
+const url = process.env.KEYWARD_URL;
+const headers = { Authorization: `Bearer ${process.env.KEYWARD_API_KEY}` }; // a key of the organization, holding manage
+const keyId = process.env.KEYWARD_KEY_ID;
+
+const resp = await fetch(`${url}/api_keys/${keyId}/disable`, {
+  method: "POST",
+  headers,
+});
+if (!resp.ok) {
+  // Every error is a problem document (RFC 9457): branch on its type.
+  const problem = await resp.json();
+  throw new Error(`${problem.status} ${problem.type}: ${problem.detail}`);
+}
+const k = await resp.json();
+console.log(k.id, k.name, k.state, "version", resp.headers.get("ETag"));

@@ -1,0 +1,28 @@
+// Disable a key: POST /orgs/{org_id}/api_keys/{key_id}/disable.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/keyward/keyward/client"
+)
+
+func main() {
+	kw, err := client.New(
+		client.WithBaseURL(os.Getenv("KEYWARD_URL")),
+		client.WithAPIKey(os.Getenv("KEYWARD_API_KEY")),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	scope := kw.Org(os.Getenv("KEYWARD_ORG_ID"))
+	k, err := scope.DisableKey(ctx, os.Getenv("KEYWARD_KEY_ID"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(k.ID, k.Name, k.State)
+}

@@ -1,0 +1,30 @@
+// Get a key of the caller's organization: GET /api_keys/{key_id}.
+// KEYWARD_API_KEY is a key of the organization, holding manage; a root
+// key would name the organization: kw.Caller(orgID).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/keyward/keyward/client"
+)
+
+func main() {
+	kw, err := client.New(
+		client.WithBaseURL(os.Getenv("KEYWARD_URL")),
+		client.WithAPIKey(os.Getenv("KEYWARD_API_KEY")),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	scope := kw.Caller("") // the key's own organization
+	k, err := scope.GetKey(ctx, os.Getenv("KEYWARD_KEY_ID"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(k.ID, k.Name, k.State, k.Permissions, "version", k.ETag)
+}

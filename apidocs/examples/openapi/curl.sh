@@ -1,0 +1,2 @@
+# This document: GET /openapi.yaml.
+curl -sS --fail-with-body "$KEYWARD_URL/openapi.yaml"

@@ -1,0 +1,23 @@
+"""Change a key of an organization: PATCH /orgs/{org_id}/api_keys/{key_id}."""
+import json
+import os
+
+import requests
+
+url = os.environ["KEYWARD_URL"]
+headers = {"Authorization": "Bearer " + os.environ["KEYWARD_API_KEY"]}
+org_id = os.environ["KEYWARD_ORG_ID"]
+key_id = os.environ["KEYWARD_KEY_ID"]
+
+resp = requests.patch(
+    f"{url}/orgs/{org_id}/api_keys/{key_id}",
+    headers={**headers, "Content-Type": "application/merge-patch+json"},
+    data=json.dumps({"name": "Backend (prod)", "metadata": {"plan": "enterprise"}}),
+    timeout=10,
+)
+if not resp.ok:
+    # Every error is a problem document (RFC 9457): branch on its type.
+    problem = resp.json()
+    raise SystemExit(f"{problem['status']} {problem['type']}: {problem['detail']}")
+k = resp.json()
+print(k["id"], k["name"], k["state"], "version", resp.headers.get("ETag"))

@@ -1,0 +1,21 @@
+"""Restore a deleted key: POST /orgs/{org_id}/api_keys/{key_id}/restore."""
+import os
+
+import requests
+
+url = os.environ["KEYWARD_URL"]
+headers = {"Authorization": "Bearer " + os.environ["KEYWARD_API_KEY"]}
+org_id = os.environ["KEYWARD_ORG_ID"]
+key_id = os.environ["KEYWARD_KEY_ID"]
+
+resp = requests.post(
+    f"{url}/orgs/{org_id}/api_keys/{key_id}/restore",
+    headers=headers,
+    timeout=10,
+)
+if not resp.ok:
+    # Every error is a problem document (RFC 9457): branch on its type.
+    problem = resp.json()
+    raise SystemExit(f"{problem['status']} {problem['type']}: {problem['detail']}")
+k = resp.json()
+print(k["id"], k["name"], k["state"], "version", resp.headers.get("ETag"))

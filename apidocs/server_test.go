@@ -1,12 +1,11 @@
 package apidocs_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/keyward/keyward/internal/syncbuf"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -47,20 +46,5 @@ func newServer(t *testing.T) *server {
 	return &server{URL: srv.URL, Root: root.Reveal(), svc: svc, logs: logs}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for the goroutines that write to it.
+type syncBuffer = syncbuf.Buffer

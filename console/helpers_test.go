@@ -1,9 +1,9 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/keyward/keyward/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,23 +23,8 @@ import (
 	"github.com/keyward/keyward/sqlite"
 )
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for the goroutines that write to it.
+type syncBuffer = syncbuf.Buffer
 
 // env is the API and the console, served together as keyward serve
 // serves them, on a fresh SQLite file.

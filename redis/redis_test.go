@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"github.com/keyward/keyward/internal/syncbuf"
 	"log/slog"
 	"net"
 	"strings"
@@ -506,24 +507,8 @@ func TestAccuracyOverRealWindows(t *testing.T) {
 		sa.Takes, sa.RoundTrips, sa.Expired, sb.Takes, sb.RoundTrips, sb.Expired)
 }
 
-// syncBuffer is a log destination that tests read while the limiter
-// writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for the goroutines that write to it.
+type syncBuffer = syncbuf.Buffer
 
 // TestOutageLog: an outage is logged once every few seconds however many
 // calls fail, and never with the URL's password, whether the limiter

@@ -1,12 +1,11 @@
 package sqlite_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/keyward/keyward/internal/syncbuf"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,23 +93,8 @@ func TestWatchInvalidationsStartsWhenItCan(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the watch's goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a log sink safe for the goroutines that write to it.
+type syncBuffer = syncbuf.Buffer
 
 // The invalidation log is pruned, so that it does not grow with every
 // change; a reader that had not read what was pruned is reset (it cannot

@@ -159,12 +159,8 @@ func startService(ctx context.Context, db database, limiter keyward.RateLimiter,
 
 // newConsole is the web console on svc, its sessions in db. Failed
 // sign-ins count in the API's failure throttle (nil: none), and its
-// cookies are Secure when serve speaks TLS.
-//
-// The chart of each key's verifications per hour is drawn from the
-// service's hourly counts once they exist (the usage branch): until then
-// the console is given no Usage and says that this server does not
-// record them.
+// cookies are Secure when serve speaks TLS. The chart of each key's
+// verifications per hour reads the service's hourly counts (KeyUsage).
 func newConsole(logger *slog.Logger, svc *keyward.Service, db database, throttle *httpapi.FailureThrottle, cfg ServeConfig) http.Handler {
 	opts := []console.Option{console.WithSessionLifetime(cfg.ConsoleSessionLifetime)}
 	if throttle != nil {

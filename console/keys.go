@@ -88,6 +88,22 @@ func (s *server) keyID(w http.ResponseWriter, r *http.Request) (keyward.KeyID, b
 	return id, true
 }
 
+// key reads the key the request's path names, as the session's caller
+// sees it; otherwise it answers the request (404, or the service's error)
+// and returns false.
+func (s *server) key(w http.ResponseWriter, r *http.Request, sess *session) (*keyward.Key, bool) {
+	id, ok := s.keyID(w, r)
+	if !ok {
+		return nil, false
+	}
+	k, err := s.svc.Key(r.Context(), sess.caller, sess.OrgID, id)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return nil, false
+	}
+	return k, true
+}
+
 // listPage is what the list of keys shows.
 type listPage struct {
 	Keys   []keyView
@@ -158,15 +174,11 @@ const keyEvents = 20
 // handleKeyDetail shows one key: its settings, its last use, its audit
 // trail and its verifications per hour over the last 7 days.
 func (s *server) handleKeyDetail(w http.ResponseWriter, r *http.Request, sess *session) {
-	id, ok := s.keyID(w, r)
+	k, ok := s.key(w, r, sess)
 	if !ok {
 		return
 	}
-	k, err := s.svc.Key(r.Context(), sess.caller, sess.OrgID, id)
-	if err != nil {
-		s.serviceError(w, r, err)
-		return
-	}
+	id := k.ID
 	now := s.svc.Now()
 	p := detailPage{Key: viewKey(k, now), Done: doneNotices[r.URL.Query().Get("done")]}
 	evs, err := s.svc.ListAuditEvents(r.Context(), sess.caller, sess.OrgID, keyward.AuditFilter{KeyID: id, Limit: keyEvents})
@@ -434,13 +446,8 @@ func createAttempt(form url.Values) *keyward.Retry {
 
 // handleKeyEditForm shows the edit form of a key.
 func (s *server) handleKeyEditForm(w http.ResponseWriter, r *http.Request, sess *session) {
-	id, ok := s.keyID(w, r)
+	k, ok := s.key(w, r, sess)
 	if !ok {
-		return
-	}
-	k, err := s.svc.Key(r.Context(), sess.caller, sess.OrgID, id)
-	if err != nil {
-		s.serviceError(w, r, err)
 		return
 	}
 	f := formOf(k, s.svc.Now())
@@ -453,15 +460,11 @@ func (s *server) handleKeyEditForm(w http.ResponseWriter, r *http.Request, sess 
 // form was made from (If-Match): a change made meanwhile by someone else
 // is not overwritten. Bad input shows the form again and changes nothing.
 func (s *server) handleKeyEdit(w http.ResponseWriter, r *http.Request, sess *session) {
-	id, ok := s.keyID(w, r)
+	k, ok := s.key(w, r, sess)
 	if !ok {
 		return
 	}
-	k, err := s.svc.Key(r.Context(), sess.caller, sess.OrgID, id)
-	if err != nil {
-		s.serviceError(w, r, err)
-		return
-	}
+	id := k.ID
 	f := readForm(r)
 	f.KeyID = k.ID.String()
 	f.Version, _ = strconv.ParseInt(r.PostForm.Get("version"), 10, 64)
@@ -645,13 +648,8 @@ type rotatePage struct {
 
 // handleKeyRotateForm asks how long the old secret should keep working.
 func (s *server) handleKeyRotateForm(w http.ResponseWriter, r *http.Request, sess *session) {
-	id, ok := s.keyID(w, r)
+	k, ok := s.key(w, r, sess)
 	if !ok {
-		return
-	}
-	k, err := s.svc.Key(r.Context(), sess.caller, sess.OrgID, id)
-	if err != nil {
-		s.serviceError(w, r, err)
 		return
 	}
 	s.render(w, r, http.StatusOK, "rotate.html", sess, "Rotate "+k.Name, rotatePage{Key: viewKey(k, s.svc.Now()), Grace: "24h"})
@@ -660,17 +658,14 @@ func (s *server) handleKeyRotateForm(w http.ResponseWriter, r *http.Request, ses
 // handleKeyRotate gives the key a new secret, shown this once in the
 // answer to the POST (no-store), as at create.
 func (s *server) handleKeyRotate(w http.ResponseWriter, r *http.Request, sess *session) {
-	id, ok := s.keyID(w, r)
+	k, ok := s.key(w, r, sess)
 	if !ok {
 		return
 	}
-	k, err := s.svc.Key(r.Context(), sess.caller, sess.OrgID, id)
-	if err != nil {
-		s.serviceError(w, r, err)
-		return
-	}
+	id := k.ID
 	grace := strings.TrimSpace(r.PostForm.Get("grace_period"))
-	d := time.Duration(0)
+	var d time.Duration
+	var err error
 	if grace != "" {
 		if d, err = keyward.ParseGracePeriod(grace); err != nil {
 			s.render(w, r, http.StatusBadRequest, "rotate.html", sess, "Rotate "+k.Name,
